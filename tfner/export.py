@@ -1,0 +1,103 @@
+"""Exporting a tagger as a versioned SavedModel that TF Serving serves as it is.
+
+Layout: ``<base>/<version>/`` with ``saved_model.pb``, ``variables/`` and ``assets/``
+(``labels.json``, ``tfner_config.json`` and the tokenizer files). Versions are integers;
+:func:`export` writes the next free one into a hidden temporary folder and renames it
+into place, so TF Serving (which polls ``<base>``) never sees a half-written version and
+nothing is ever overwritten.
+
+Signature ``serving_default``: int32 ``input_ids`` and ``attention_mask`` ``[batch, seq]``
+-> ``label_ids`` int32 ``[batch, seq]``, ``scores`` float32 ``[batch, seq]`` (probability
+of the chosen label) and ``tags`` string ``[batch, seq]``. All outputs are dense.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import tensorflow as tf
+
+from tfner.errors import ExportError
+
+LABELS_FILE = "labels.json"
+CONFIG_FILE = "tfner_config.json"
+SIGNATURE = "serving_default"
+
+
+class TaggingModule(tf.Module):
+    """The serving computation: token ids -> label ids, scores, tags. Used in memory too."""
+
+    def __init__(self, model: tf.keras.Model, labels: Sequence[str]):
+        super().__init__(name="tfner_tagger")
+        self.model = model
+        self.tag_names = tf.constant(list(labels), dtype=tf.string)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="input_ids"),
+            tf.TensorSpec([None, None], tf.int32, name="attention_mask"),
+        ]
+    )
+    def serve(self, input_ids, attention_mask):
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, training=False).logits
+        probs = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
+        label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+        return {
+            "label_ids": label_ids,
+            "scores": tf.reduce_max(probs, axis=-1),
+            "tags": tf.gather(self.tag_names, label_ids),
+        }
+
+
+def next_version(base: Path) -> int:
+    taken = [int(p.name) for p in base.iterdir() if re.fullmatch(r"\d+", p.name)] if base.exists() else []
+    return max(taken, default=0) + 1
+
+
+def export(module: TaggingModule, base: str | os.PathLike, assets: dict[str, str]) -> Path:
+    """Save ``module`` as ``<base>/<next version>``; ``assets`` maps file name -> text content."""
+    base = Path(base)
+    if base.exists() and not base.is_dir():
+        raise ExportError(f"export path {base} is a file; give a directory such as saved_models/<name>")
+    if (base / "saved_model.pb").exists():
+        raise ExportError(f"{base} is itself a SavedModel version; give its parent (saved_models/<name>)")
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
+    try:
+        src = staging / "assets-src"
+        src.mkdir()
+        tracked = []
+        for name, text in assets.items():
+            (src / name).write_text(text, encoding="utf-8")
+            tracked.append(tf.saved_model.Asset(str(src / name)))
+        module.asset_files = tracked
+        out = staging / "model"
+        tf.saved_model.save(module, str(out), signatures={SIGNATURE: module.serve})
+        while True:
+            version = next_version(base)
+            try:
+                os.rename(out, base / str(version))  # atomic; fails if the version appeared meanwhile
+                return base / str(version)
+            except OSError:
+                if not (base / str(version)).exists():
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def latest_version(base: Path) -> Path | None:
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and re.fullmatch(r"\d+", p.name)]
+    return base / str(max(versions)) if versions else None
+
+
+def read_asset_json(version_dir: Path, name: str) -> dict | list:
+    path = version_dir / "assets" / name
+    if not path.exists():
+        raise ExportError(f"{version_dir} has no assets/{name}; it is not a tfner export")
+    return json.loads(path.read_text(encoding="utf-8"))

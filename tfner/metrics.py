@@ -1,0 +1,69 @@
+"""Scoring word tags: entity-level (seqeval) and token-level (scikit-learn) reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, Sequence
+
+from seqeval.metrics import classification_report as seqeval_report
+from seqeval.scheme import IOB2
+from sklearn.metrics import classification_report as sklearn_report
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """Scores of predicted word tags against gold ones.
+
+    ``entities`` maps each entity type, plus ``"micro avg"``, ``"macro avg"`` and
+    ``"weighted avg"``, to ``{"precision", "recall", "f1-score", "support"}`` (seqeval).
+    ``tokens`` is scikit-learn's ``classification_report`` dict over the tags of real
+    words (no padding, no sub-token continuations); ``tokens_text`` is its printed form.
+    """
+
+    entities: dict
+    entities_text: str
+    tokens: dict
+    tokens_text: str
+    mode: str
+
+    @property
+    def f1(self) -> float:
+        return float(self.entities["micro avg"]["f1-score"])
+
+    @property
+    def precision(self) -> float:
+        return float(self.entities["micro avg"]["precision"])
+
+    @property
+    def recall(self) -> float:
+        return float(self.entities["micro avg"]["recall"])
+
+    def per_type_f1(self) -> dict[str, float]:
+        return {k: float(v["f1-score"]) for k, v in self.entities.items() if not k.endswith(" avg")}
+
+    def __str__(self) -> str:
+        return (
+            f"Entity-level (seqeval, mode={self.mode}):\n{self.entities_text}\n"
+            f"Token-level (scikit-learn, real words only):\n{self.tokens_text}"
+        )
+
+
+def evaluate_tags(
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+    mode: Literal["default", "strict"] = "default",
+) -> Evaluation:
+    """Score ``pred`` against ``gold`` (lists of IOB2 tag lists, one tag per word)."""
+    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
+        raise ValueError("gold and predicted tags must have the same sentences and lengths")
+    gold, pred = [list(g) for g in gold], [list(p) for p in pred]
+    kw = dict(mode="strict", scheme=IOB2) if mode == "strict" else {}
+    ent = seqeval_report(gold, pred, output_dict=True, zero_division=0, **kw)
+    ent_text = seqeval_report(gold, pred, digits=4, zero_division=0, **kw)
+    flat_g = [t for s in gold for t in s]
+    flat_p = [t for s in pred for t in s]
+    labels = sorted(set(flat_g) | set(flat_p))
+    tok = sklearn_report(flat_g, flat_p, labels=labels, output_dict=True, zero_division=0)
+    tok_text = sklearn_report(flat_g, flat_p, labels=labels, digits=4, zero_division=0)
+    ent = {k: {m: float(x) for m, x in v.items()} for k, v in ent.items()}
+    return Evaluation(entities=ent, entities_text=ent_text, tokens=tok, tokens_text=tok_text, mode=mode)

@@ -1,0 +1,83 @@
+"""Windows -> tf.data: ragged tensors, shuffled, bucketed by length, padded per batch."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfner.alignment import IGNORE, Window
+
+
+def default_buckets(max_length: int) -> tuple[int, ...]:
+    """Powers of two from 16 below ``max_length``: (16, 32, 64) for 128."""
+    out, b = [], 16
+    while b < max_length:
+        out.append(b)
+        b *= 2
+    return tuple(out)
+
+
+def _bucket_of(lengths: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
+    # tf.data's bucket_by_sequence_length puts length L in bucket i when boundaries[i-1] <= L < boundaries[i].
+    return np.searchsorted(np.asarray(boundaries), lengths, side="right")
+
+
+def steps_per_epoch(windows: Sequence[Window], batch_size: int, boundaries: Sequence[int]) -> int:
+    """Exactly how many batches :func:`make_dataset` yields per epoch (each bucket flushes its rest)."""
+    if not windows:
+        return 0
+    counts = np.bincount(_bucket_of(np.array([w.length for w in windows]), boundaries))
+    return int(sum(-(-c // batch_size) for c in counts if c))
+
+
+def make_dataset(
+    windows: Sequence[Window],
+    *,
+    batch_size: int,
+    boundaries: Sequence[int],
+    pad_id: int,
+    shuffle: bool,
+    seed: int,
+) -> tf.data.Dataset:
+    """``({"input_ids", "attention_mask"}, labels)`` batches, each padded to its longest window.
+
+    Padding is ``pad_id`` for ids, 0 for the mask and ``IGNORE`` for labels, so padded
+    positions never count in the loss or the metrics.
+    """
+    lengths = np.array([w.length for w in windows], np.int64)
+
+    def ragged(key: str) -> tf.RaggedTensor:
+        flat = np.concatenate([getattr(w, key) for w in windows]).astype(np.int32)
+        return tf.RaggedTensor.from_row_lengths(flat, lengths)
+
+    ds = tf.data.Dataset.from_tensor_slices((ragged("input_ids"), ragged("labels")))
+    ds = ds.map(
+        lambda ids, labels: ({"input_ids": ids, "attention_mask": tf.ones_like(ids)}, labels),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda x, y: tf.shape(y)[0],
+        bucket_boundaries=list(boundaries),
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padding_values=({"input_ids": pad_id, "attention_mask": 0}, IGNORE),
+        pad_to_bucket_boundary=False,
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def pad_batch(windows: Sequence[Window], pad_id: int) -> dict[str, np.ndarray]:
+    """Pad windows to the longest one: int32 ``input_ids`` and ``attention_mask``."""
+    width = max(w.length for w in windows)
+    ids = np.full((len(windows), width), pad_id, np.int32)
+    mask = np.zeros((len(windows), width), np.int32)
+    for i, w in enumerate(windows):
+        ids[i, : w.length] = w.input_ids
+        mask[i, : w.length] = 1
+    return {"input_ids": ids, "attention_mask": mask}

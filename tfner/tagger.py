@@ -1,0 +1,281 @@
+"""The estimator: ``Tagger(...).fit(train, dev)`` -> ``predict`` / ``evaluate`` / ``export``.
+
+``fit`` runs the named steps in order: read data -> build label map -> tokenize and
+align (``tfner.alignment``) -> tf.data (``tfner.pipeline``) -> build model, optimizer and
+loss inside the strategy scope -> ``model.fit`` with per-epoch dev scoring
+(``tfner.callbacks``). Prediction always goes through the same serving computation that
+:meth:`Tagger.export` saves (``tfner.export.TaggingModule``), so an in-memory tagger and
+its export give the same tags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfner import alignment, encoder, export as export_lib, pipeline
+from tfner.callbacks import DevEvaluation, LearningRateLogger
+from tfner.config import TaggerConfig, check_options
+from tfner.errors import DataFormatError, ExportError, NotFittedError
+from tfner.loss import MaskedTokenLoss
+from tfner.metrics import Evaluation, evaluate_tags
+from tfner.optim import build_optimizer
+from tfner.readers import DataLike, Sentence, as_sentences
+from tfner.schemes import entities
+from tfner.spans import Span
+from tfner.strategy import resolve_strategy
+from tfner.words import split_words
+
+PREDICT_BATCH = 64
+SAVED_TAGGER_FILE = "tfner_tagger.json"
+
+
+def label_list(sentences: Sequence[Sentence]) -> list[str]:
+    """``O`` then ``B-X``, ``I-X`` for every entity type ``X`` seen, types sorted."""
+    kinds = sorted({t[2:] for s in sentences for t in s.tags if t != "O"})
+    return ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
+
+
+class Tagger:
+    """A BERT token-classification tagger, scikit-learn style.
+
+    ``__init__`` only stores its arguments; ``fit`` validates them, trains, and returns
+    ``self``. Learned state ends in ``_`` (``labels_``, ``model_``, ``tokenizer_``,
+    ``history_``, ``config_``, ``dev_evaluations_``).
+
+    Args:
+        config: a :class:`TaggerConfig`; ``None`` uses the defaults.
+        strategy: ``"auto"`` (MirroredStrategy over all GPUs, default strategy on CPU) or a
+            ``tf.distribute.Strategy``.
+        logdir: TensorBoard log directory (train/dev loss, learning rate, dev F1 per type).
+        verbose: 0 silent, 1 progress bar and per-epoch dev scores, 2 one line per epoch.
+        **options: any :class:`TaggerConfig` field, overriding ``config``.
+    """
+
+    def __init__(self, config: TaggerConfig | None = None, *, strategy: Any = "auto",
+                 logdir: str | os.PathLike | None = None, verbose: int = 1, **options: Any):
+        self.config = config
+        self.strategy = strategy
+        self.logdir = logdir
+        self.verbose = verbose
+        self.options = options
+
+    # --- training ------------------------------------------------------------------
+    def fit(self, train: DataLike, dev: DataLike | None = None) -> "Tagger":
+        """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each epoch."""
+        if self.config is not None and not isinstance(self.config, TaggerConfig):
+            raise TypeError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
+        check_options(self.options)
+        cfg = (self.config or TaggerConfig()).replace(**self.options)
+        train_s = as_sentences(train, name="train", scheme=cfg.scheme)
+        dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme) if dev is not None else None
+        if not train_s:
+            raise DataFormatError("train", None, "no sentences to train on")
+        labels = label_list(train_s + (dev_s or []))
+        label_to_id = {t: i for i, t in enumerate(labels)}
+        tokenizer = encoder.load_tokenizer(cfg.encoder)
+
+        def windows_of(sents):
+            return alignment.encode(
+                tokenizer, [s.words for s in sents], [s.tags for s in sents], label_to_id,
+                max_length=cfg.max_length, overlap=cfg.window_overlap, label_all_subtokens=cfg.label_all_subtokens,
+            )
+
+        train_w = windows_of(train_s)
+        buckets = cfg.length_buckets or pipeline.default_buckets(cfg.max_length)
+        strategy = resolve_strategy(self.strategy)
+        data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
+        train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
+        steps = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
+        dev_ds = pipeline.make_dataset(windows_of(dev_s), shuffle=False, **data) if dev_s else None
+
+        with strategy.scope():
+            model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed)
+            model.config.id2label = dict(enumerate(labels))
+            model.config.label2id = dict(label_to_id)
+            total = steps * cfg.epochs
+            optimizer = build_optimizer(
+                learning_rate=cfg.learning_rate, warmup_steps=int(cfg.warmup_ratio * total), total_steps=total,
+                weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm,
+            )
+            model.compile(optimizer=optimizer, loss=MaskedTokenLoss())
+
+        self._set_fitted(cfg, labels, tokenizer, model)
+        callbacks: list[tf.keras.callbacks.Callback] = [LearningRateLogger()]
+        dev_eval = None
+        if dev_s:
+            dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode), restore_best=cfg.restore_best,
+                                     verbose=self.verbose)
+            callbacks.append(dev_eval)
+        if self.logdir is not None:
+            callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(self.logdir), write_graph=False,
+                                                            profile_batch=0))
+        real_tokens = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
+        t0 = time.perf_counter()
+        history = model.fit(train_ds, epochs=cfg.epochs, validation_data=dev_ds, callbacks=callbacks,
+                            verbose=self.verbose)
+        elapsed = time.perf_counter() - t0
+        self.history_ = history.history
+        self.dev_evaluations_ = dev_eval.evaluations if dev_eval else []
+        self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
+        self.train_stats_ = {
+            "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": real_tokens,
+            "seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
+        }
+        return self
+
+    def _set_fitted(self, cfg: TaggerConfig, labels: list[str], tokenizer, model) -> None:
+        self.config_ = cfg
+        self.labels_ = list(labels)
+        self.tokenizer_ = tokenizer
+        self.model_ = model
+        self.module_ = export_lib.TaggingModule(model, labels)
+        self._serve: Callable[..., dict] = self.module_.serve
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "_serve"):
+            raise NotFittedError("this Tagger is not fitted yet: call fit(train, dev) or tfner.load(path) first")
+
+    # --- prediction ----------------------------------------------------------------
+    def _tag_words(self, sentences: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
+        cfg = self.config_
+        windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=cfg.max_length,
+                                   overlap=cfg.window_overlap)
+        order = sorted(range(len(windows)), key=lambda k: windows[k].length)
+        ids_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
+        score_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
+        for i in range(0, len(order), PREDICT_BATCH):
+            chunk = order[i:i + PREDICT_BATCH]
+            batch = pipeline.pad_batch([windows[k] for k in chunk], self.tokenizer_.pad_token_id)
+            out = self._serve(input_ids=tf.constant(batch["input_ids"]),
+                              attention_mask=tf.constant(batch["attention_mask"]))
+            label_ids, scores = out["label_ids"].numpy(), out["scores"].numpy()
+            for row, k in enumerate(chunk):
+                ids_out[k], score_out[k] = label_ids[row], scores[row]
+        lengths = [len(s) for s in sentences]
+        word_ids = alignment.collect(windows, lengths, ids_out)
+        word_scores = alignment.collect(windows, lengths, score_out)
+        tags = [[self.labels_[int(i)] for i in ids] for ids in word_ids]
+        return tags, word_scores
+
+    def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """One predicted tag per word for already-split sentences (lists of words)."""
+        self._check_fitted()
+        sentences = [list(s) for s in sentences]
+        return self._tag_words(sentences)[0]
+
+    def predict(self, texts: Sequence[str]) -> list[list[Span]]:
+        """Entities in each raw text, as :class:`Span` with half-open character offsets.
+
+        Words are split as in :func:`tfner.words.split_words` (runs of letters/digits; any
+        other non-space character alone). An entity's score is the mean probability of the
+        predicted tags of its words.
+        """
+        self._check_fitted()
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise DataFormatError("texts", None, "predict takes a list of strings (wrap a single text in a list)")
+        split = [split_words(t) for t in texts]
+        tags, scores = self._tag_words([[w for w, _, _ in words] for words in split])
+        result = []
+        for text, words, sent_tags, sent_scores in zip(texts, split, tags, scores):
+            spans = []
+            for a, b, kind in entities(sent_tags):
+                start, end = words[a][1], words[b - 1][2]
+                spans.append(Span(start, end, kind, float(np.mean(sent_scores[a:b])), text[start:end]))
+            result.append(spans)
+        return result
+
+    # --- evaluation ----------------------------------------------------------------
+    def _score(self, sentences: Sequence[Sentence], mode: str) -> Evaluation:
+        pred = self._tag_words([s.words for s in sentences])[0]
+        return evaluate_tags([s.tags for s in sentences], pred, mode)  # type: ignore[arg-type]
+
+    def evaluate(self, data: DataLike, *, mode: str | None = None) -> Evaluation:
+        """Entity-level (seqeval) and token-level (scikit-learn) scores on labelled ``data``."""
+        self._check_fitted()
+        mode = mode or self.config_.eval_mode
+        if mode not in ("default", "strict"):
+            raise DataFormatError("mode", None, f"must be 'default' or 'strict', got {mode!r}")
+        return self._score(as_sentences(data, name="data", scheme=self.config_.scheme), mode)
+
+    # --- persistence ---------------------------------------------------------------
+    def _asset_texts(self) -> dict[str, str]:
+        files = {
+            export_lib.LABELS_FILE: json.dumps(self.labels_, indent=2),
+            export_lib.CONFIG_FILE: self.config_.to_json(),
+        }
+        with tempfile.TemporaryDirectory() as d:
+            self.tokenizer_.save_pretrained(d)
+            for name in os.listdir(d):
+                files[name] = Path(d, name).read_text(encoding="utf-8")
+        return files
+
+    def export(self, path: str | os.PathLike) -> Path:
+        """Write a SavedModel for TF Serving to ``path/<next integer version>/``; return that folder."""
+        self._check_fitted()
+        if self.model_ is None:
+            raise ExportError("this tagger was loaded from an export; re-export the original SavedModel instead")
+        return export_lib.export(self.module_, path, self._asset_texts())
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the trainable tagger (HF weights, tokenizer, labels, config) to ``path``."""
+        self._check_fitted()
+        if self.model_ is None:
+            raise ExportError("this tagger was loaded from an export and has no trainable model to save")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model_.save_pretrained(path)
+        for name, text in self._asset_texts().items():
+            (path / name).write_text(text, encoding="utf-8")
+        (path / SAVED_TAGGER_FILE).write_text(json.dumps({"format": 1}), encoding="utf-8")
+        return path
+
+
+def fit(train: DataLike, dev: DataLike | None = None, *, strategy: Any = "auto",
+        logdir: str | os.PathLike | None = None, verbose: int = 1, **options: Any) -> Tagger:
+    """Fine-tune a tagger: ``tfner.fit("train.conll", "dev.conll", epochs=3)``.
+
+    ``options`` are :class:`TaggerConfig` fields; an unknown one raises ``ConfigError``.
+    """
+    check_options(options)
+    return Tagger(strategy=strategy, logdir=logdir, verbose=verbose, **options).fit(train, dev)
+
+
+def load(path: str | os.PathLike) -> Tagger:
+    """Load a tagger saved with :meth:`Tagger.save`, or an export (a version folder or its parent)."""
+    path = Path(path)
+    if not path.exists():
+        raise ExportError(f"{path} does not exist")
+    if (path / SAVED_TAGGER_FILE).exists():
+        return _load_saved(path)
+    if not (path / "saved_model.pb").exists():
+        latest = export_lib.latest_version(path) if path.is_dir() else None
+        if latest is None:
+            raise ExportError(f"{path} is neither a saved tagger nor a tfner export (no saved_model.pb, no versions)")
+        path = latest
+    cfg = TaggerConfig.from_dict(export_lib.read_asset_json(path, export_lib.CONFIG_FILE))  # type: ignore[arg-type]
+    labels = export_lib.read_asset_json(path, export_lib.LABELS_FILE)
+    loaded = tf.saved_model.load(str(path))
+    tagger = Tagger(cfg)
+    tagger.config_, tagger.labels_ = cfg, list(labels)
+    tagger.tokenizer_ = encoder.load_tokenizer(str(path / "assets"))
+    tagger.model_ = None
+    tagger._loaded = loaded  # keeps the variables alive
+    tagger._serve = loaded.signatures[export_lib.SIGNATURE]
+    return tagger
+
+
+def _load_saved(path: Path) -> Tagger:
+    cfg = TaggerConfig.from_json((path / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
+    labels = json.loads((path / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
+    tagger = Tagger(cfg)
+    model = encoder.build_model(str(path), len(labels), pretrained=True, seed=cfg.seed)
+    tagger._set_fitted(cfg, labels, encoder.load_tokenizer(str(path)), model)
+    return tagger
