@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import typing
 from typing import Any, Literal
 
@@ -84,6 +85,10 @@ class TaggerConfig:
         for name in ("batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "warmup_ratio", "weight_decay", "clipnorm"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
@@ -110,7 +115,7 @@ class TaggerConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TaggerConfig":
         check_options(d)
         d = dict(d)
-        if d.get("length_buckets") is not None:
+        if isinstance(d.get("length_buckets"), list):
             d["length_buckets"] = tuple(d["length_buckets"])
         return cls(**d)
 

@@ -56,37 +56,35 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     path = os.fspath(path)
     words: list[list[str]] = []
     tags: list[list[str]] = []
-    lines: list[int] = []
+    lines: list[list[int]] = []  # the 1-based line of every word, for messages
     cur_w: list[str] = []
     cur_t: list[str] = []
+    cur_l: list[int] = []
     with open(path, encoding=encoding) as f:
         for lineno, raw in enumerate(f, start=1):
             cols = raw.split()
-            if not cols:
+            if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
                 if cur_w:
                     words.append(cur_w)
                     tags.append(cur_t)
-                    cur_w, cur_t = [], []
-                continue
-            if cols[0] == DOCSTART:
+                    lines.append(cur_l)
+                    cur_w, cur_t, cur_l = [], [], []
                 continue
             if len(cols) < 2:
                 raise DataFormatError(
                     path, lineno, f"expected a word and a tag separated by whitespace, got {raw.rstrip(chr(10))!r}"
                 )
-            if not cur_w:
-                lines.append(lineno)
             cur_w.append(cols[0])
             cur_t.append(cols[-1])
+            cur_l.append(lineno)
     if cur_w:
         words.append(cur_w)
         tags.append(cur_t)
-    iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s] + w))
+        lines.append(cur_l)
+    iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s][w]))
     if applied != "iob2":
         logger.info("%s: read as %s and converted to IOB2", path, applied.upper())
-    return [
-        Sentence(tuple(w), tuple(t), source=path, line=line) for w, t, line in zip(words, iob2, lines)
-    ]
+    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0]) for w, t, ln in zip(words, iob2, lines)]
 
 
 def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto") -> list[Sentence]:

@@ -21,7 +21,7 @@ _TAG = re.compile(r"^(?:O|([BI])-(\S+))$")
 
 def split_tag(tag: str) -> tuple[str, str | None]:
     """``"B-PER" -> ("B", "PER")``, ``"O" -> ("O", None)``. Raises ``ValueError`` if malformed."""
-    m = _TAG.match(tag)
+    m = _TAG.match(tag) if isinstance(tag, str) else None
     if m is None:
         raise ValueError(f"tag {tag!r} is not 'O', 'B-<type>' or 'I-<type>'")
     if m.group(1) is None:

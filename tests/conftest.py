@@ -1,0 +1,81 @@
+"""Shared test harness: a tiny random-initialised BERT and a tagger fitted on toy data.
+
+The tiny encoder (2 layers, hidden 32) is written as an ordinary Hugging Face directory,
+so the tests exercise the same loading path users take with a local model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tfner  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+WHOLE_WORDS = ["alice", "bob", "carol", "paris", "london", "rome", "flew", "to", "went", "met", "in", "and", "acme"]
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+PUNCT = list(".,!?'-")
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WHOLE_WORDS + list(LETTERS) + PUNCT + [f"##{c}" for c in LETTERS]
+
+# A toy corpus the tiny model can learn in a few epochs: names are PER, cities LOC.
+TRAIN = [
+    (["Alice", "flew", "to", "Paris"], ["B-PER", "O", "O", "B-LOC"]),
+    (["Bob", "went", "to", "London", "."], ["B-PER", "O", "O", "B-LOC", "O"]),
+    (["Carol", "met", "Bob", "in", "Rome"], ["B-PER", "O", "B-PER", "O", "B-LOC"]),
+    (["Alice", "and", "Carol", "went", "to", "Rome", "!"], ["B-PER", "O", "B-PER", "O", "O", "B-LOC", "O"]),
+] * 8
+DEV = TRAIN[:4]
+
+TINY_OPTIONS = dict(pretrained=False, epochs=12, learning_rate=3e-3, warmup_ratio=0.0, batch_size=8, max_length=32,
+                    window_overlap=4, seed=1)
+
+
+def write_tiny_encoder(path: Path) -> Path:
+    from transformers import BertConfig
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    (path / "tokenizer_config.json").write_text(
+        json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": 512})
+    )
+    BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+               intermediate_size=64, max_position_embeddings=128).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    return str(write_tiny_encoder(tmp_path_factory.mktemp("tiny_encoder")))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_encoder):
+    from tfner.encoder import load_tokenizer
+
+    return load_tokenizer(tiny_encoder)
+
+
+@pytest.fixture(scope="session")
+def fitted(tiny_encoder, tmp_path_factory):
+    """A tiny tagger fitted on TRAIN with a dev set and a TensorBoard logdir (shared, do not mutate)."""
+    logdir = tmp_path_factory.mktemp("logs")
+    tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, logdir=str(logdir), verbose=0, **TINY_OPTIONS)
+    tagger.test_logdir = logdir
+    return tagger
+
+
+def run_python(code: str, *, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (for logical devices or a TF-only process)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env,
+                          timeout=timeout, cwd=str(REPO))
+    if proc.returncode != 0:
+        raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc

@@ -1,0 +1,96 @@
+"""Sub-word alignment: which position carries which label, and windows that lose no word."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from tfner.alignment import IGNORE, collect, encode, plan_windows
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+L2I = {t: i for i, t in enumerate(LABELS)}
+
+
+def ids_of(tok, pieces):
+    return [tok.convert_tokens_to_ids(p) for p in pieces]
+
+
+def test_first_subtoken_carries_the_label(tiny_tokenizer):
+    tok = tiny_tokenizer
+    # "Alice" is one piece; "Zed" is not in the vocabulary as a word: z ##e ##d (3 pieces).
+    words, tags = ["Alice", "Zed", "flew"], ["B-PER", "I-PER", "O"]
+    [win] = encode(tok, [words], [tags], L2I, max_length=32, overlap=4)
+    expected_ids = ids_of(tok, ["[CLS]", "alice", "z", "##e", "##d", "flew", "[SEP]"])
+    assert win.input_ids.tolist() == expected_ids
+    assert win.labels.tolist() == [IGNORE, L2I["B-PER"], L2I["I-PER"], IGNORE, IGNORE, L2I["O"], IGNORE]
+    assert win.word_index.tolist() == [-1, 0, 1, -1, -1, 2, -1]
+
+
+def test_label_all_subtokens_turns_b_into_i_on_continuations(tiny_tokenizer):
+    words, tags = ["Zed", "flew", "Zed"], ["B-PER", "O", "I-PER"]
+    [win] = encode(tiny_tokenizer, [words], [tags], L2I, max_length=32, overlap=4, label_all_subtokens=True)
+    b, i, o = L2I["B-PER"], L2I["I-PER"], L2I["O"]
+    assert win.labels.tolist() == [IGNORE, b, i, i, o, i, i, i, IGNORE]
+    # Only the first piece of each word is a prediction position, whatever the training labels.
+    assert win.word_index.tolist() == [-1, 0, -1, -1, 1, 2, -1, -1, -1]
+
+
+def test_zero_wordpiece_word_gets_unk(tiny_tokenizer):
+    tok = tiny_tokenizer
+    assert tok("\ufeff", add_special_tokens=False)["input_ids"] == []  # the premise: no pieces at all
+    words, tags = ["Alice", "\ufeff", "Paris"], ["B-PER", "O", "B-LOC"]
+    [win] = encode(tok, [words], [tags], L2I, max_length=32, overlap=4)
+    assert win.input_ids.tolist() == ids_of(tok, ["[CLS]", "alice", "[UNK]", "paris", "[SEP]"])
+    assert win.labels.tolist() == [IGNORE, L2I["B-PER"], L2I["O"], L2I["B-LOC"], IGNORE]
+
+
+def test_empty_sentence_is_kept(tiny_tokenizer):
+    wins = encode(tiny_tokenizer, [["Alice"], []], None, None, max_length=32, overlap=4)
+    assert [w.sentence for w in wins] == [0, 1]
+    assert collect(wins, [1, 0], [np.arange(w.length) for w in wins])[1].size == 0
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_plan_windows_partitions_words_brute_force(seed):
+    rng = random.Random(seed)
+    content = rng.randint(3, 12)
+    overlap = rng.randint(0, content // 2)
+    pieces = [rng.randint(1, content + 3) for _ in range(rng.randint(1, 40))]
+    plan = plan_windows(pieces, content, overlap)
+    owner = []
+    for a, b, oa, ob in plan:
+        assert a <= oa <= ob <= b  # a window only owns words it holds
+        assert sum(min(p, content) for p in pieces[a:b]) <= content
+        owner.extend(range(oa, ob))
+    assert owner == list(range(len(pieces)))  # every word owned exactly once, in order
+    assert plan[0][0] == 0 and plan[-1][1] == len(pieces)
+
+
+def test_long_sentence_windows_lose_no_word(tiny_tokenizer):
+    tok = tiny_tokenizer
+    words = (["Alice", "flew", "to", "Paris", "Zed"] * 20)[:97]
+    tags = [("B-PER" if w in ("Alice", "Zed") else "B-LOC" if w == "Paris" else "O") for w in words]
+    wins = encode(tok, [words], [tags], L2I, max_length=16, overlap=4)
+    assert len(wins) > 1 and all(w.length <= 16 for w in wins)
+    # Each word's label appears exactly once over all windows, at its first piece.
+    labelled = sorted(int(i) for w in wins for i in w.word_index[w.word_index >= 0])
+    assert labelled == list(range(len(words)))
+    got = {}
+    for w in wins:
+        for pos in np.nonzero(w.word_index >= 0)[0]:
+            got[int(w.word_index[pos])] = LABELS[w.labels[pos]]
+    assert [got[i] for i in range(len(words))] == tags
+    # collect() brings per-token values back onto words: use the label ids as the "prediction".
+    [back] = collect(wins, [len(words)], [w.labels for w in wins])
+    assert [LABELS[i] for i in back] == tags
+
+
+def test_word_longer_than_a_window_keeps_its_first_pieces(tiny_tokenizer):
+    long_word = "abcdefghijklmnopqrstuvwxyz" * 2  # 52 pieces: a ##b ##c ...
+    wins = encode(tiny_tokenizer, [["Alice", long_word, "Paris"]], [["B-PER", "O", "B-LOC"]], L2I,
+                  max_length=16, overlap=2)
+    assert all(w.length <= 16 for w in wins)
+    [back] = collect(wins, [3], [w.labels for w in wins])
+    assert [LABELS[i] for i in back] == ["B-PER", "O", "B-LOC"]

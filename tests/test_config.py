@@ -1,0 +1,195 @@
+"""TaggerConfig: JSON round trip, unknown keys, types and cross-field checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from tfner.config import TaggerConfig, option_names
+from tfner.errors import ConfigError
+
+# Every field set to a valid value different from its default.
+CHANGED = dict(
+    encoder="/models/bert-base-cased",
+    pretrained=False,
+    max_length=256,
+    window_overlap=64,
+    label_all_subtokens=True,
+    scheme="iob1",
+    batch_size=8,
+    epochs=7,
+    learning_rate=2e-5,
+    warmup_ratio=0.25,
+    weight_decay=0.0,
+    clipnorm=None,
+    length_buckets=(16, 64, 128),
+    eval_mode="strict",
+    restore_best=False,
+    seed=1234,
+)
+
+
+def test_changed_config_changes_every_field():
+    default = TaggerConfig()
+    assert set(CHANGED) == set(option_names())
+    assert all(getattr(default, k) != v for k, v in CHANGED.items())
+
+
+@pytest.mark.parametrize("cfg", [TaggerConfig(), TaggerConfig(**CHANGED)], ids=["default", "changed"])
+def test_round_trip_through_json_and_dict(cfg):
+    assert TaggerConfig.from_json(cfg.to_json()) == cfg
+    assert TaggerConfig.from_dict(cfg.to_dict()) == cfg
+    # the dict is plain JSON data: the same object comes back from json.loads
+    d = cfg.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert json.loads(cfg.to_json()) == d
+
+
+def test_to_dict_has_exactly_the_fields_and_lists_for_tuples():
+    d = TaggerConfig(**CHANGED).to_dict()
+    assert set(d) == set(option_names())
+    assert d["length_buckets"] == [16, 64, 128]
+    assert d["clipnorm"] is None and d["epochs"] == 7
+
+
+def test_length_buckets_given_as_list_is_stored_as_tuple():
+    cfg = TaggerConfig(length_buckets=[16, 32])
+    assert cfg.length_buckets == (16, 32)
+    hash(cfg)  # frozen configs are usable as dict keys
+
+
+def test_config_is_frozen():
+    cfg = TaggerConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 5  # type: ignore[misc]
+
+
+def test_replace_returns_a_new_validated_config():
+    cfg = TaggerConfig()
+    new = cfg.replace(epochs=5)
+    assert new.epochs == 5 and cfg.epochs == 3
+    with pytest.raises(ConfigError):
+        cfg.replace(epochs=0)
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        cfg.replace(epoch=5)
+
+
+# --- unknown keys ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key, hint",
+    [("epoch", "epochs"), ("learning_rte", "learning_rate"), ("batchsize", "batch_size"), ("max_len", "max_length")],
+)
+def test_near_miss_key_gets_did_you_mean(key, hint):
+    with pytest.raises(ConfigError, match=f"unknown option '{key}' \\(did you mean '{hint}'\\?\\)"):
+        TaggerConfig.from_dict({key: 1})
+    with pytest.raises(ConfigError, match=f"did you mean '{hint}'"):
+        TaggerConfig.from_json(json.dumps({key: 1}))
+
+
+def test_far_key_lists_valid_options():
+    with pytest.raises(ConfigError) as info:
+        TaggerConfig.from_dict({"zzzz": 1})
+    assert "zzzz" in str(info.value)
+    assert all(name in str(info.value) for name in option_names())
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", "3"])
+def test_from_json_rejects_non_object(text):
+    with pytest.raises(ConfigError):
+        TaggerConfig.from_json(text)
+
+
+# --- wrong types -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(epochs="3"),
+        dict(epochs=True),
+        dict(epochs=3.0),
+        dict(learning_rate="x"),
+        dict(learning_rate=True),
+        dict(pretrained="yes"),
+        dict(pretrained=1),
+        dict(encoder=None),
+        dict(clipnorm="1.0"),
+        dict(length_buckets=[16, "32"]),
+        dict(length_buckets=[16, True]),
+        dict(scheme="IOB2"),
+        dict(eval_mode="lenient"),
+        dict(seed=None),
+    ],
+)
+def test_wrong_types_are_rejected(options):
+    with pytest.raises(ConfigError):
+        TaggerConfig(**options)
+    with pytest.raises(ConfigError):
+        TaggerConfig.from_dict(options)
+
+
+def test_int_is_accepted_for_float_fields():
+    assert TaggerConfig(learning_rate=1, clipnorm=2).learning_rate == 1
+
+
+def test_length_buckets_not_a_list_in_json_is_a_config_error():
+    with pytest.raises(ConfigError):
+        TaggerConfig.from_json('{"length_buckets": 5}')
+
+
+# --- value and cross-field checks ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(max_length=7),
+        dict(max_length=513),
+        dict(window_overlap=-1),
+        dict(batch_size=0),
+        dict(epochs=0),
+        dict(learning_rate=0.0),
+        dict(learning_rate=float("nan")),
+        dict(warmup_ratio=1.0),
+        dict(warmup_ratio=-0.1),
+        dict(weight_decay=-0.01),
+        dict(clipnorm=0.0),
+    ],
+)
+def test_out_of_range_values_are_rejected(options):
+    with pytest.raises(ConfigError):
+        TaggerConfig(**options)
+
+
+@pytest.mark.parametrize("max_length", [8, 9, 128, 512])
+def test_window_overlap_limit_is_half_of_the_room_left_by_cls_and_sep(max_length):
+    limit = (max_length - 2) // 2  # two windows' worth of shared context must fit between [CLS] and [SEP]
+    assert TaggerConfig(max_length=max_length, window_overlap=limit).window_overlap == limit
+    with pytest.raises(ConfigError, match="window_overlap"):
+        TaggerConfig(max_length=max_length, window_overlap=limit + 1)
+
+
+@pytest.mark.parametrize(
+    "buckets",
+    [(64, 32), (32, 32), (16, 128), (2, 16), (16, 200)],
+    ids=["decreasing", "repeated", "equal-to-max_length", "too-small", "beyond-max_length"],
+)
+def test_length_buckets_must_increase_within_max_length(buckets):
+    with pytest.raises(ConfigError, match="length_buckets"):
+        TaggerConfig(max_length=128, length_buckets=buckets)
+    with pytest.raises(ConfigError, match="length_buckets"):
+        TaggerConfig.from_dict({"max_length": 128, "length_buckets": list(buckets)})
+
+
+def test_errors_are_value_errors():
+    with pytest.raises(ValueError):
+        TaggerConfig(epochs=0)
+
+
+def test_nan_weight_decay_is_rejected():
+    with pytest.raises(ConfigError):
+        TaggerConfig(weight_decay=float("nan"))

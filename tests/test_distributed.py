@@ -1,0 +1,57 @@
+"""Training under MirroredStrategy on two logical CPU devices (a subprocess sets them up)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_python
+
+MIRRORED_FIT = r"""
+import json, os
+import tfner
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+from tests.conftest import TRAIN, TINY_OPTIONS, write_tiny_encoder
+from tfner.loss import MaskedTokenLoss
+
+enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+opts = dict(TINY_OPTIONS, epochs=6)
+tagger = tfner.fit(TRAIN, encoder=str(enc), strategy=strategy, verbose=0, **opts)
+
+# Both replicas hold a copy of every weight, kept identical by the all-reduce.
+var = tagger.model_.trainable_variables[0]
+copies = [v.numpy() for v in strategy.experimental_local_results(var)]
+devices = sorted({v.device for v in strategy.experimental_local_results(var)})
+
+# Both replicas compute: run the loss per replica on a batch of the training pipeline.
+from tfner import alignment, pipeline
+l2i = {t: i for i, t in enumerate(tagger.labels_)}
+wins = alignment.encode(tagger.tokenizer_, [w for w, _ in TRAIN], [t for _, t in TRAIN], l2i, max_length=32, overlap=4)
+ds = pipeline.make_dataset(wins, batch_size=8, boundaries=(16,), pad_id=0, shuffle=False, seed=0)
+x, y = next(iter(strategy.experimental_distribute_dataset(ds)))
+def per_replica(x, y):
+    logits = tagger.model_(x, training=False).logits
+    return MaskedTokenLoss()(y, logits), tf.reduce_sum(tf.cast(y != -100, tf.int32))
+losses, counts = strategy.run(per_replica, args=(x, y))
+print(json.dumps(dict(
+    replicas=strategy.num_replicas_in_sync, stats_replicas=tagger.train_stats_["replicas"],
+    loss=tagger.history_["loss"], copies_equal=bool(np.array_equal(copies[0], copies[1])), devices=devices,
+    counts=[int(c) for c in strategy.experimental_local_results(counts)],
+    tags=tagger.predict_tags([["Alice", "flew", "to", "Paris"]])[0])))
+"""
+
+
+@pytest.mark.slow
+def test_fit_under_mirrored_strategy_on_two_logical_devices(tmp_path):
+    out = run_python(MIRRORED_FIT, env={"TINY_DIR": str(tmp_path / "enc")})
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["replicas"] == 2 and r["stats_replicas"] == 2
+    assert len(r["devices"]) == 2 and r["copies_equal"]
+    assert all(c > 0 for c in r["counts"]), "each replica must get labelled tokens to compute on"
+    assert r["loss"][-1] < 0.5 * r["loss"][0], f"loss did not decrease: {r['loss']}"
+    assert r["tags"] == ["B-PER", "O", "O", "B-LOC"]

@@ -1,0 +1,125 @@
+"""Export: versioned SavedModel, reloaded in a process that imports only TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfner
+from tests.conftest import TRAIN, run_python
+
+TF_ONLY = r"""
+import json, sys
+import tensorflow as tf
+path, ids, mask = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+loaded = tf.saved_model.load(path)
+fn = loaded.signatures["serving_default"]
+out = fn(input_ids=tf.constant(ids, tf.int32), attention_mask=tf.constant(mask, tf.int32))
+labels = json.load(open(path + "/assets/labels.json"))
+print(json.dumps(dict(
+    tags=[[t.decode() for t in row] for row in out["tags"].numpy()],
+    label_ids=out["label_ids"].numpy().tolist(), scores=out["scores"].numpy().tolist(), labels=labels,
+    outputs=sorted(fn.structured_outputs), foreign=sorted(m for m in ("tfner", "transformers", "tf_keras") if m in sys.modules))))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(fitted, tmp_path_factory):
+    base = tmp_path_factory.mktemp("saved_models") / "toy"
+    return base, fitted.export(base)
+
+
+def batch_for(tagger, sentences):
+    from tfner import alignment, pipeline
+
+    wins = alignment.encode(tagger.tokenizer_, sentences, None, None, max_length=32, overlap=4)
+    return pipeline.pad_batch(wins, tagger.tokenizer_.pad_token_id)
+
+
+def test_export_layout_and_versions(fitted, exported, tmp_path):
+    base, version = exported
+    assert version == base / "1"
+    assert (version / "saved_model.pb").exists() and (version / "variables").is_dir()
+    assert json.loads((version / "assets" / "labels.json").read_text()) == fitted.labels_
+    cfg = tfner.TaggerConfig.from_json((version / "assets" / "tfner_config.json").read_text())
+    assert cfg == fitted.config_
+    # A second export takes the next version and leaves the first untouched.
+    other = tmp_path / "sm"
+    shutil.copytree(version, other / "1")
+    before = (other / "1" / "saved_model.pb").read_bytes()
+    assert fitted.export(other) == other / "2"
+    assert (other / "1" / "saved_model.pb").read_bytes() == before
+    assert sorted(p.name for p in other.iterdir()) == ["1", "2"]  # no temporary folder left behind
+    with pytest.raises(tfner.ExportError):
+        fitted.export(other / "2")  # a version folder is not a base path
+
+
+def test_reload_in_tensorflow_only_process_gives_same_tags(fitted, exported):
+    _, version = exported
+    sentences = [["Alice", "flew", "to", "Paris"], ["Carol", "met", "Bob", "in", "London", "."]]
+    batch = batch_for(fitted, sentences)
+    proc = subprocess.run(
+        [sys.executable, "-c", TF_ONLY, str(version), json.dumps(batch["input_ids"].tolist()),
+         json.dumps(batch["attention_mask"].tolist())],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["foreign"] == []  # nothing but TensorFlow was needed
+    assert r["outputs"] == ["label_ids", "scores", "tags"]
+    mem = fitted.module_.serve(input_ids=tf.constant(batch["input_ids"]),
+                               attention_mask=tf.constant(batch["attention_mask"]))
+    assert r["label_ids"] == mem["label_ids"].numpy().tolist()
+    np.testing.assert_allclose(r["scores"], mem["scores"].numpy(), atol=1e-5)
+    assert r["tags"] == [[fitted.labels_[i] for i in row] for row in r["label_ids"]]
+    # Word-level: the first piece of each word carries the same tag as predict_tags in memory.
+    words_from_export = [[r["tags"][0][k] for k in (1, 2, 3, 4)]]
+    assert words_from_export == fitted.predict_tags(sentences[:1])
+
+
+def test_tfner_load_of_export_predicts_like_in_memory(fitted, exported):
+    base, _ = exported
+    served = tfner.load(base)  # the base folder resolves to its latest version
+    texts = ["Alice flew to Paris.", "  Bob   went to\tLondon!", ""]
+    assert served.predict(texts) == fitted.predict(texts)
+    assert served.labels_ == fitted.labels_
+
+
+def test_saved_model_cli_show_and_run(exported, tmp_path):
+    _, version = exported
+    np.save(tmp_path / "ids.npy", np.array([[2, 5, 12, 13, 3]], np.int32))
+    np.save(tmp_path / "mask.npy", np.ones((1, 5), np.int32))
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    show = subprocess.run([str(cli), "show", "--dir", str(version), "--all"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert show.returncode == 0, show.stderr[-3000:]
+    assert "serving_default" in show.stdout and "input_ids" in show.stdout and "tags" in show.stdout
+    run = subprocess.run([str(cli), "run", "--dir", str(version), "--tag_set", "serve", "--signature_def",
+                          "serving_default", "--inputs",
+                          f"input_ids={tmp_path / 'ids.npy'};attention_mask={tmp_path / 'mask.npy'}"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "label_ids" in run.stdout and "scores" in run.stdout
+
+
+def test_saved_tagger_round_trip(fitted, tmp_path):
+    path = fitted.save(tmp_path / "tagger")
+    again = tfner.load(path)
+    sentences = [w for w, _ in TRAIN[:4]]
+    assert again.predict_tags(sentences) == fitted.predict_tags(sentences)
+    assert again.config_ == fitted.config_
+    assert again.export(tmp_path / "sm") == tmp_path / "sm" / "1"
+
+
+def test_load_rejects_what_is_not_a_tagger(tmp_path):
+    with pytest.raises(tfner.ExportError, match="does not exist"):
+        tfner.load(tmp_path / "nothing")
+    with pytest.raises(tfner.ExportError, match="neither"):
+        tfner.load(tmp_path)

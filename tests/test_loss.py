@@ -1,0 +1,103 @@
+"""The masked loss: a hand computation, and the same value/step on 1 and 2 replicas."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from tfner.alignment import IGNORE
+from tfner.loss import MaskedTokenLoss
+from tests.conftest import run_python
+
+
+def test_masked_loss_matches_hand_computation():
+    logits = np.array(
+        [[[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [5.0, 5.0, 5.0]],
+         [[0.0, 0.0, 3.0], [1.0, 2.0, 3.0], [9.0, -9.0, 0.0]]], np.float32)
+    labels = np.array([[0, 1, IGNORE], [2, IGNORE, IGNORE]], np.int32)
+    # By hand: -log softmax(logits)[label] for the three labelled positions only.
+    ce1 = -math.log(math.exp(2) / (math.exp(2) + 2))
+    ce2 = -math.log(math.e / (math.e + 2))
+    ce3 = -math.log(math.exp(3) / (math.exp(3) + 2))
+    expected = (ce1 + ce2 + ce3) / 3
+    got = float(MaskedTokenLoss()(tf.constant(labels), tf.constant(logits)))
+    assert abs(got - expected) < 1e-6
+    # The ignored positions really are ignored: changing their logits changes nothing.
+    logits2 = logits.copy()
+    logits2[0, 2] = [-50, 50, 0]
+    logits2[1, 1:] = 7.0
+    assert float(MaskedTokenLoss()(tf.constant(labels), tf.constant(logits2))) == got
+
+
+def test_all_ignored_batch_gives_zero_not_nan():
+    labels = tf.fill([2, 3], IGNORE)
+    assert float(MaskedTokenLoss()(labels, tf.zeros([2, 3, 4]))) == 0.0
+
+
+TWO_REPLICAS = r"""
+import json, os
+import tfner
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tfner.loss import MaskedTokenLoss
+from tfner.encoder import build_model
+from tests.conftest import write_tiny_encoder
+from pathlib import Path
+from transformers import BertConfig
+
+rng = np.random.default_rng(0)
+# Global batch of 4 rows; replica 0 gets rows 0-1 (many labelled tokens), replica 1 rows 2-3 (few).
+ids = rng.integers(5, 40, size=(4, 10)).astype(np.int32)
+labels = rng.integers(0, 5, size=(4, 10)).astype(np.int32)
+labels[2:, 2:] = -100
+logits = rng.normal(size=(4, 10, 5)).astype(np.float32)
+
+one = float(MaskedTokenLoss()(labels, logits))
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+ds = tf.data.Dataset.from_tensor_slices((labels, logits)).batch(4)
+dist = iter(mirrored.experimental_distribute_dataset(ds))
+per_replica = mirrored.run(lambda y, p: MaskedTokenLoss()(y, p), args=next(dist))
+two = float(mirrored.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+local = [float(v) for v in mirrored.experimental_local_results(per_replica)]
+
+# One SGD step of a dropout-free tiny BERT through Keras' fit, on 1 and on 2 replicas.
+enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
+cfg = BertConfig.from_pretrained(enc)
+cfg.hidden_dropout_prob = cfg.attention_probs_dropout_prob = 0.0
+cfg.save_pretrained(enc)
+train = tf.data.Dataset.from_tensor_slices(({"input_ids": ids, "attention_mask": np.ones_like(ids)}, labels)).batch(4)
+
+def step(strategy):
+    with strategy.scope():
+        model = build_model(str(enc), 5, pretrained=False, seed=3)
+        model.compile(optimizer=tf.keras.optimizers.SGD(0.5), loss=MaskedTokenLoss())
+    hist = model.fit(train, epochs=1, verbose=0)
+    return model.get_weights(), hist.history["loss"][0]
+
+w1, l1 = step(tf.distribute.get_strategy())
+w2, l2 = step(mirrored)
+w0 = build_model(str(enc), 5, pretrained=False, seed=3).get_weights()
+moved = max(float(np.abs(a - b).max()) for a, b in zip(w1, w0))
+diff = max(float(np.abs(a - b).max()) for a, b in zip(w1, w2))
+print(json.dumps(dict(one=one, two=two, local=local, l1=l1, l2=l2, moved=moved, diff=diff,
+                      replicas=mirrored.num_replicas_in_sync)))
+"""
+
+
+def test_loss_and_step_equal_on_one_and_two_replicas(tmp_path):
+    out = run_python(TWO_REPLICAS, env={"TINY_DIR": str(tmp_path / "enc")})
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["replicas"] == 2
+    assert abs(r["one"] - r["two"]) < 1e-5
+    # Each replica divides by the *global* count, not its own: the naive mean of per-replica
+    # means would differ here because the replicas hold different numbers of labelled tokens.
+    assert all(v > 0 for v in r["local"])
+    assert abs(sum(r["local"]) - r["one"]) < 1e-5
+    # Keras' fit: same reported loss and the same SGD update (SGD shows any loss rescaling).
+    assert abs(r["l1"] - r["l2"]) < 1e-4
+    assert r["moved"] > 1e-3
+    assert r["diff"] < 1e-5 * max(1.0, r["moved"]) * 10

@@ -1,0 +1,112 @@
+"""evaluate_tags against scores counted by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfner.metrics import evaluate_tags
+
+# Three sentences, three entity types (one hyphenated, as in WNUT-17).
+GOLD = [
+    ["B-PER", "I-PER", "O", "B-LOC", "O"],               # PER(0,2)  LOC(3,4)
+    ["B-creative-work", "O", "B-LOC", "I-LOC", "O", "O"],  # CW(0,1)  LOC(2,4)
+    ["O", "B-PER", "O"],                                  # PER(1,2)
+]
+PRED = [
+    ["B-PER", "I-PER", "O", "B-creative-work", "O"],     # PER(0,2) TP; CW(3,4) FP + LOC(3,4) FN (type confusion)
+    ["B-creative-work", "O", "B-LOC", "I-LOC", "O", "B-PER"],  # CW TP; LOC TP; PER(5,6) FP
+    ["O", "O", "O"],                                      # PER(1,2) FN
+]
+# Per type:      gold  pred  TP   precision  recall   F1
+#   PER           2     2    1      1/2       1/2     1/2
+#   LOC           2     1    1      1         1/2     2*1*(1/2)/(3/2) = 2/3
+#   creative-work 1     2    1      1/2       1       2/3
+#   micro         5     5    3      3/5       3/5     3/5
+# macro F1 = (1/2 + 2/3 + 2/3) / 3 = 11/18; weighted F1 = (2*1/2 + 2*2/3 + 1*2/3) / 5 = 3/5
+HAND = {
+    "PER": (1 / 2, 1 / 2, 1 / 2, 2),
+    "LOC": (1.0, 1 / 2, 2 / 3, 2),
+    "creative-work": (1 / 2, 1.0, 2 / 3, 1),
+    "micro avg": (3 / 5, 3 / 5, 3 / 5, 5),
+}
+
+
+@pytest.fixture(scope="module")
+def report():
+    return evaluate_tags(GOLD, PRED)
+
+
+@pytest.mark.parametrize("key", list(HAND))
+def test_entity_scores_match_hand_count(report, key):
+    p, r, f, support = HAND[key]
+    got = report.entities[key]
+    assert got["precision"] == pytest.approx(p)
+    assert got["recall"] == pytest.approx(r)
+    assert got["f1-score"] == pytest.approx(f)
+    assert got["support"] == support
+
+
+def test_averages_and_shortcuts(report):
+    assert report.entities["macro avg"]["f1-score"] == pytest.approx(11 / 18)
+    assert report.entities["weighted avg"]["f1-score"] == pytest.approx(3 / 5)
+    assert (report.precision, report.recall, report.f1) == pytest.approx((3 / 5, 3 / 5, 3 / 5))
+    assert report.per_type_f1() == pytest.approx({"PER": 1 / 2, "LOC": 2 / 3, "creative-work": 2 / 3})
+
+
+def test_token_report_counts_real_words(report):
+    n_words = sum(len(s) for s in GOLD)  # 5 + 6 + 3 = 14
+    assert report.tokens["weighted avg"]["support"] == n_words
+    assert report.tokens["macro avg"]["support"] == n_words
+    # wrong tokens: s1 word 3 (B-LOC vs B-creative-work), s2 word 5 (O vs B-PER), s3 word 1 (B-PER vs O)
+    assert report.tokens["accuracy"] == pytest.approx(11 / 14)
+    # 'O': 7 in gold, 7 predicted, 6 agree
+    assert report.tokens["O"]["support"] == 7
+    assert report.tokens["O"]["precision"] == pytest.approx(6 / 7)
+    assert report.tokens["O"]["recall"] == pytest.approx(6 / 7)
+    # B-creative-work is predicted twice, right once; in gold once
+    assert report.tokens["B-creative-work"]["precision"] == pytest.approx(1 / 2)
+    assert report.tokens["B-creative-work"]["recall"] == pytest.approx(1.0)
+
+
+def test_text_reports_are_filled(report):
+    text = str(report)
+    assert "creative-work" in text and "mode=default" in text
+    assert "accuracy" in report.tokens_text
+
+
+def test_default_and_strict_differ_on_an_entity_opened_with_i():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"]]
+    pred = [["I-PER", "I-PER", "O", "B-LOC"]]
+    # conlleval ('default') reads I-PER I-PER as PER(0,2): 2 of 2 right.
+    default = evaluate_tags(gold, pred, mode="default")
+    assert default.f1 == pytest.approx(1.0)
+    # strict IOB2 drops the I-opened chunk: pred has only LOC -> P = 1/1, R = 1/2, F1 = 2/3.
+    strict = evaluate_tags(gold, pred, mode="strict")
+    assert (strict.precision, strict.recall, strict.f1) == pytest.approx((1.0, 1 / 2, 2 / 3))
+    assert strict.entities["PER"]["recall"] == 0.0
+    assert strict.mode == "strict"
+
+
+def test_modes_agree_on_valid_iob2(report):
+    strict = evaluate_tags(GOLD, PRED, mode="strict")
+    for key in HAND:
+        assert strict.entities[key] == pytest.approx(report.entities[key])
+
+
+def test_perfect_prediction_and_no_mutation():
+    gold = [("B-PER", "I-PER", "O"), ("O", "B-LOC")]
+    before = [tuple(s) for s in gold]
+    ev = evaluate_tags(gold, gold)
+    assert (ev.precision, ev.recall, ev.f1) == (1.0, 1.0, 1.0)
+    assert ev.tokens["accuracy"] == 1.0
+    assert gold == before
+
+
+@pytest.mark.parametrize(
+    "gold, pred",
+    [([["O", "O"]], [["O"]]), ([["O"]], [["O"], ["O"]])],
+    ids=["sentence-length", "sentence-count"],
+)
+def test_shape_mismatch_is_rejected(gold, pred):
+    with pytest.raises(ValueError):
+        evaluate_tags(gold, pred)

@@ -1,0 +1,254 @@
+"""Reading CoNLL column files and in-memory lists into IOB2 sentences.
+
+Expected counts come from the SOURCE.md files in ../shared/data (counted by a separate
+script), not from running tfner; entity counts use the small chunker below, written
+independently of tfner.schemes.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from pathlib import Path
+
+import pytest
+
+from tfner.datasets import wnut17_path
+from tfner.errors import ConfigError, DataFormatError
+from tfner.readers import as_sentences, read_conll
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def write(tmp_path: Path, text: str, name: str = "data.conll") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def count_entities(tag_seqs) -> collections.Counter:
+    """conlleval chunking: an entity starts at B-, or at I- not continuing the same type."""
+    counts: collections.Counter = collections.Counter()
+    for tags in tag_seqs:
+        current = None  # type of the entity in progress
+        for tag in tags:
+            kind = None if tag == "O" else tag[2:]
+            if kind is not None and (tag.startswith("B-") or kind != current):
+                counts[kind] += 1
+            current = kind
+    return counts
+
+
+def pairs(sentences):
+    return [(s.words, s.tags) for s in sentences]
+
+
+# --- hand-made files -------------------------------------------------------------------
+
+
+def test_sentence_breaks_on_empty_and_whitespace_only_lines_and_docstart_is_skipped(tmp_path):
+    text = (
+        "-DOCSTART- O\n"  # 1
+        "\n"                    # 2
+        "Acme\tB-ORG\n"           # 3
+        "hires\tO\n"          # 4
+        "\t\n"                  # 5  a lone tab, as in WNUT-17's train file
+        "Dutch\tB-MISC\n"      # 6
+        "call\tO\n"             # 7
+        "   \n"                 # 8  spaces only
+        "\n"                    # 9  a second break in a row makes no empty sentence
+        "Ann\tB-PER"          # 10 no newline at end of file
+    )
+    sents = read_conll(write(tmp_path, text))
+    assert pairs(sents) == [
+        (("Acme", "hires"), ("B-ORG", "O")),
+        (("Dutch", "call"), ("B-MISC", "O")),
+        (("Ann",), ("B-PER",)),
+    ]
+    assert [s.line for s in sents] == [3, 6, 10]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["Acme B-ORG", "hires O", "Dutch B-MISC"],
+        ["Acme NN I-NP B-ORG", "hires VB I-VP O", "Dutch AJ I-NP B-MISC"],
+        ["Acme\tNNP\tI-NP\tB-ORG", "hires\tVBZ\tI-VP\tO", "Dutch\tJJ\tI-NP\tB-MISC"],
+    ],
+    ids=["2-columns", "4-columns", "4-columns-tabs"],
+)
+def test_word_is_first_column_and_tag_is_last(tmp_path, lines):
+    sents = read_conll(write(tmp_path, "\n".join(lines) + "\n"))
+    assert pairs(sents) == [(("Acme", "hires", "Dutch"), ("B-ORG", "O", "B-MISC"))]
+
+
+# IOB1 (CoNLL-2003 original style) and its IOB2 form, converted by hand:
+# I-PER I-PER -> one PER; 'John I-PER' 'Mary B-PER' -> two PERs; I-LOC then I-MISC -> two.
+IOB1_TEXT = "Ann I-PER\nSmith I-PER\nand O\nJohn I-PER\nMary B-PER\nin O\nLyon I-LOC\nGermany I-MISC\n"
+IOB2_TAGS = ("B-PER", "I-PER", "O", "B-PER", "B-PER", "O", "B-LOC", "B-MISC")
+
+
+@pytest.mark.parametrize("scheme", ["auto", "iob1"])
+def test_iob1_file_is_converted_to_iob2(tmp_path, scheme):
+    sents = read_conll(write(tmp_path, IOB1_TEXT), scheme=scheme)
+    assert sents[0].tags == IOB2_TAGS
+    assert sents[0].words == ("Ann", "Smith", "and", "John", "Mary", "in", "Lyon", "Germany")
+
+
+def test_iob2_file_is_read_unchanged_under_auto_and_iob2(tmp_path):
+    text = "".join(f"w{i} {t}\n" for i, t in enumerate(IOB2_TAGS))
+    path = write(tmp_path, text)
+    assert read_conll(path, scheme="auto")[0].tags == IOB2_TAGS
+    assert read_conll(path, scheme="iob2")[0].tags == IOB2_TAGS
+
+
+@pytest.mark.parametrize("before", ["D O", "D B-PER"], ids=["after-O", "after-other-type"])
+def test_scheme_iob2_rejects_i_tag_not_continuing_an_entity_with_file_and_line(tmp_path, before):
+    text = "-DOCSTART- O\n\nA O\nB B-PER\n\nC O\n" + before + "\nE I-LOC\n\nF O\n"
+    path = write(tmp_path, text)  # 'E I-LOC' is on line 8
+    with pytest.raises(DataFormatError) as info:
+        read_conll(path, scheme="iob2")
+    assert f"{path}:8:" in str(info.value)
+    assert "I-LOC" in str(info.value)
+    assert (info.value.source, info.value.line) == (str(path), 8)
+
+
+def test_word_without_tag_column_names_file_and_line(tmp_path):
+    path = write(tmp_path, "Acme B-ORG\nrejects O\n\nDutch B-MISC\ncall   \n")  # line 5 has no tag
+    with pytest.raises(DataFormatError) as info:
+        read_conll(path)
+    assert f"{path}:5:" in str(info.value)
+    assert info.value.line == 5
+
+
+@pytest.mark.parametrize("tag", ["X-PER", "B-", "b-PER", "I_PER"])
+def test_malformed_tag_names_file_and_line(tmp_path, tag):
+    path = write(tmp_path, f"-DOCSTART- O\n\nAcme B-ORG\n\nDutch B-MISC\nsays O\nhi {tag}\n")
+    with pytest.raises(DataFormatError) as info:
+        read_conll(path)
+    assert f"{path}:7:" in str(info.value)
+    assert repr(tag) in str(info.value)
+
+
+def test_error_line_is_right_when_docstart_sits_inside_a_sentence(tmp_path):
+    path = write(tmp_path, "a O\n-DOCSTART- O\nb O\nc I-X\n")  # 'c I-X' is line 4
+    with pytest.raises(DataFormatError) as info:
+        read_conll(path, scheme="iob2")
+    assert info.value.line == 4
+
+
+def test_unknown_scheme_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError):
+        read_conll(write(tmp_path, "Acme B-ORG\n"), scheme="bio")
+    with pytest.raises(ConfigError):
+        as_sentences([(["Acme"], ["B-ORG"])], scheme="IOB2")
+
+
+# --- in-memory data --------------------------------------------------------------------
+
+
+def test_in_memory_length_mismatch_names_the_item():
+    data = [(["Acme", "hires"], ["B-ORG", "O"]), (["Dutch", "call"], ["B-MISC"])]
+    with pytest.raises(DataFormatError) as info:
+        as_sentences(data, name="train")
+    assert str(info.value).startswith("train[1]")
+
+
+@pytest.mark.parametrize("item", [("Acme hires", ["B-ORG", "O"]), (["Acme", "hires"], "O")])
+def test_in_memory_bare_string_is_rejected(item):
+    with pytest.raises(DataFormatError) as info:
+        as_sentences([(["ok"], ["O"]), item], name="train")
+    assert "train[1]" in str(info.value)
+
+
+def test_in_memory_iob1_is_converted_without_touching_the_input():
+    tags = ["I-PER", "I-PER", "O", "I-LOC"]
+    sents = as_sentences([(["Ann", "Smith", "in", "Lyon"], tags)], name="train")
+    assert sents[0].tags == ("B-PER", "I-PER", "O", "B-LOC")
+    assert tags == ["I-PER", "I-PER", "O", "I-LOC"]
+
+
+def test_in_memory_iob2_violation_names_item_and_word():
+    with pytest.raises(DataFormatError) as info:
+        as_sentences([(["a"], ["O"]), (["b", "c"], ["O", "I-LOC"])], name="dev", scheme="iob2")
+    assert str(info.value).startswith("dev[1], word 1:")
+
+
+def test_in_memory_non_string_tag_is_a_data_format_error():
+    with pytest.raises(DataFormatError):
+        as_sentences([(["Acme"], [None])], name="train")
+
+
+# --- shipped WNUT-17 (counts from shared/data/wnut17/SOURCE.md) -------------------------
+
+WNUT_TYPES = ("person", "location", "group", "creative-work", "corporation", "product")
+WNUT = {  # split: (sentences, tokens, entities per type in WNUT_TYPES order)
+    "train": (3394, 62730, (660, 548, 264, 140, 221, 142)),
+    "dev": (1009, 15733, (470, 74, 39, 105, 34, 114)),
+    "test": (1287, 23394, (429, 150, 165, 142, 66, 127)),
+}
+
+
+@pytest.mark.parametrize("split", list(WNUT))
+def test_wnut17_counts(split):
+    n_sents, n_tokens, per_type = WNUT[split]
+    path = wnut17_path(split)
+    sents = read_conll(path, scheme="iob2")
+    assert len(sents) == n_sents
+    assert sum(len(s.words) for s in sents) == n_tokens
+    # second route for tokens: non-blank lines of the raw file (WNUT has no -DOCSTART-)
+    assert sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) == n_tokens
+    assert count_entities(s.tags for s in sents) == dict(zip(WNUT_TYPES, per_type))
+
+
+def test_wnut17_dev_keeps_the_bom_character_inside_a_token():
+    sents = read_conll(wnut17_path("dev"))
+    hits = [(s.line + i) for s in sents for i, w in enumerate(s.words) if w == "Dubbz\ufeff"]
+    assert hits == [16730]  # SOURCE.md: line 16730
+
+
+# --- CoNLL-2003 (research-only, read from ../shared/data) ------------------------------
+
+CONLL = {  # split: (IOB1 file, IOB2 file, sentences, tokens)
+    "train": ("eng.train", "train.txt", 14041, 203621),
+    "dev": ("eng.testa", "dev.txt", 3250, 51362),
+    "test": ("eng.testb", "test.txt", 3453, 46435),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def read_cached(path: str, scheme: str):
+    return read_conll(path, scheme=scheme)
+
+
+@pytest.fixture(scope="module")
+def conll_dirs():
+    iob1, iob2 = SHARED_DATA / "conll2003", SHARED_DATA / "conll2003_iob2"
+    if not (iob1.is_dir() and iob2.is_dir()):
+        pytest.skip(f"CoNLL-2003 not found at {SHARED_DATA}; it is research-only and read from ../shared/data")
+    return iob1, iob2
+
+
+@pytest.mark.parametrize("split", list(CONLL))
+def test_conll2003_counts(conll_dirs, split):
+    name, _, n_sents, n_tokens = CONLL[split]
+    sents = read_cached(str(conll_dirs[0] / name), "auto")
+    assert len(sents) == n_sents
+    assert sum(len(s.words) for s in sents) == n_tokens
+    if split == "train":
+        assert count_entities(s.tags for s in sents) == dict(PER=6600, ORG=6321, LOC=7140, MISC=3438)
+
+
+@pytest.mark.parametrize("split", list(CONLL))
+def test_conll2003_iob1_original_reads_as_the_iob2_copy(conll_dirs, split):
+    iob1_name, iob2_name, _, _ = CONLL[split]
+    from_iob1 = read_cached(str(conll_dirs[0] / iob1_name), "auto")
+    from_iob2 = read_cached(str(conll_dirs[1] / iob2_name), "iob2")
+    assert pairs(from_iob1) == pairs(from_iob2)
+
+
+def test_conll2003_iob1_rejected_under_iob2_at_the_first_offending_line(conll_dirs):
+    path = conll_dirs[0] / "eng.train"
+    with pytest.raises(DataFormatError) as info:
+        read_conll(path, scheme="iob2")
+    assert f"{path}:3:" in str(info.value)
