@@ -20,6 +20,7 @@ demo: install
 	$(BIN)/python -m tfner.demo
 
 test: install
+	$(BIN)/mypy tfner
 	$(BIN)/python -m pytest -ra
 
 bench-conll2003: install

@@ -149,18 +149,15 @@ def collect(
     ``token_values[k]`` holds one value per token of ``windows[k]`` (padding beyond the
     window's length is ignored). Returns one array per sentence, one value per word.
     """
-    out = [None] * len(sentence_lengths)
+    dtype = np.asarray(token_values[0]).dtype if len(token_values) else np.int32
+    out: list[np.ndarray] = [np.zeros(n, dtype) for n in sentence_lengths]
     filled = [np.zeros(n, bool) for n in sentence_lengths]
     for win, values in zip(windows, token_values):
         pos = np.nonzero(win.word_index >= 0)[0]
         words = win.word_index[pos]
-        if out[win.sentence] is None:
-            out[win.sentence] = np.zeros(sentence_lengths[win.sentence], dtype=np.asarray(values).dtype)
-        out[win.sentence][words] = np.asarray(values)[pos]  # type: ignore[index]
+        out[win.sentence][words] = np.asarray(values)[pos]
         filled[win.sentence][words] = True
     for s, ok in enumerate(filled):
         if not ok.all():  # cannot happen by construction; never return a made-up tag
             raise AssertionError(f"sentence {s}: words {np.nonzero(~ok)[0].tolist()} got no prediction")
-        if out[s] is None:
-            out[s] = np.zeros(0)
-    return out  # type: ignore[return-value]
+    return out

@@ -13,7 +13,9 @@ SAMPLE = "Elon Musk said Tesla will open a new factory in Berlin, and fans of St
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tfner.demo", description=__doc__)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--export-dir", default="saved_models/wnut17")
     parser.add_argument("--logdir", default="runs/wnut17")
     args = parser.parse_args(argv)
@@ -24,7 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     print(f"Fine-tuning all-MiniLM-L6-v2 (offline) on WNUT-17 train for {args.epochs} epochs; "
           f"TensorBoard logs in {args.logdir}")
-    tagger = tfner.fit(wnut17_path("train"), wnut17_path("dev"), epochs=args.epochs, logdir=args.logdir, verbose=2)
+    # A small encoder on a small data set: a higher peak learning rate and smaller batches than
+    # the BERT-base defaults (5e-5, 32) reach a useful F1 within the demo's time budget.
+    tagger = tfner.fit(wnut17_path("train"), wnut17_path("dev"), epochs=args.epochs, learning_rate=args.learning_rate,
+                       batch_size=args.batch_size, logdir=args.logdir, verbose=2)
     stats = tagger.train_stats_
     print(f"trained in {stats['seconds']:.0f} s "
           f"({stats['labelled_tokens_per_epoch'] * args.epochs / stats['seconds']:.0f} labelled words/s)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import Iterable, Sequence, Union
+from typing import Any, Iterable, Sequence, Union
 
 from tfner.errors import DataFormatError
 from tfner.schemes import Scheme, normalize_tags
@@ -98,17 +98,20 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
     if not isinstance(data, Iterable):
         raise DataFormatError(name, None, f"expected a file path or a list of (words, tags), got {type(data).__name__}")
     raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None]] = []
+    item: Any
+    raw_words: Any
+    raw_tags: Any
     for i, item in enumerate(data):
         if isinstance(item, Sentence):
             raw.append((item.words, item.tags, item.source, item.line))
             continue
         try:
-            words, tags = item
+            raw_words, raw_tags = item
         except (TypeError, ValueError):
             raise DataFormatError(f"{name}[{i}]", None, "expected a (words, tags) pair") from None
-        if isinstance(words, str) or isinstance(tags, str):
+        if isinstance(raw_words, str) or isinstance(raw_tags, str):
             raise DataFormatError(f"{name}[{i}]", None, "words and tags must be lists of strings, not a string")
-        words, tags = tuple(words), tuple(tags)
+        words, tags = tuple(raw_words), tuple(raw_tags)
         if len(words) != len(tags):
             raise DataFormatError(f"{name}[{i}]", None, f"{len(words)} words but {len(tags)} tags")
         for w, word in enumerate(words):

@@ -119,14 +119,19 @@ class Tagger:
                                                             profile_batch=0))
         real_tokens = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
         t0 = time.perf_counter()
-        history = model.fit(train_ds, epochs=cfg.epochs, validation_data=dev_ds, callbacks=callbacks,
-                            verbose=self.verbose)
+        try:
+            history = model.fit(train_ds, epochs=cfg.epochs, validation_data=dev_ds, callbacks=callbacks,
+                                verbose=self.verbose)
+        except BaseException:
+            del self._serve  # a failed or interrupted fit leaves the tagger unfitted
+            raise
         elapsed = time.perf_counter() - t0
         self.history_ = history.history
         self.dev_evaluations_ = dev_eval.evaluations if dev_eval else []
         self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
         self.train_stats_ = {
             "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": real_tokens,
+            "tokens_per_epoch": int(sum(w.length for w in train_w)),
             "seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
         }
         return self
@@ -267,7 +272,7 @@ def load(path: str | os.PathLike) -> Tagger:
     tagger.config_, tagger.labels_ = cfg, list(labels)
     tagger.tokenizer_ = encoder.load_tokenizer(str(path / "assets"))
     tagger.model_ = None
-    tagger._loaded = loaded  # keeps the variables alive
+    tagger._loaded = loaded  # type: ignore[attr-defined]  # keeps the variables alive
     tagger._serve = loaded.signatures[export_lib.SIGNATURE]
     return tagger
 

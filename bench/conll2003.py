@@ -1,0 +1,79 @@
+"""First real-data check: fine-tune the offline encoder on CoNLL-2003, select on dev, score test.
+
+    make bench-conll2003            # or: .venv/bin/python bench/conll2003.py [--epochs 1]
+
+Reads the original IOB1 release from ../shared/data/conll2003 (research-only: never copied
+into the project). Prints per-epoch dev entity F1, the test entity report per type
+(seqeval, conlleval mode), the token-level report over real words, and training speed in
+real (non-padding) tokens per second. Writes a JSON record to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "conll2003"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+
+    files = {split: args.data / name for split, name in (("train", "eng.train"), ("dev", "eng.testa"), ("test", "eng.testb"))}
+    missing = [str(p) for p in files.values() if not p.exists()]
+    if missing:
+        print(f"SKIPPED: CoNLL-2003 not found ({', '.join(missing)}). It is research-only and is read from "
+              "../shared/data/conll2003, never shipped with tfner.")
+        return 0
+
+    import tensorflow as tf  # noqa: F401  (after tfner sets TF_USE_LEGACY_KERAS)
+
+    import tfner
+
+    tagger = tfner.fit(str(files["train"]), str(files["dev"]), epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
+                       logdir=str(REPO / "runs" / "conll2003"))
+    stats = tagger.train_stats_
+    test = tagger.evaluate(str(files["test"]))
+    dev = tagger.dev_evaluations_[tagger.best_epoch_]
+    tokens_s = stats["tokens_per_epoch"] * args.epochs / stats["seconds"]
+    words_s = stats["labelled_tokens_per_epoch"] * args.epochs / stats["seconds"]
+
+    print(f"\nselected epoch {tagger.best_epoch_ + 1} on dev (entity F1 {dev.f1:.4f})")
+    print(f"\nCoNLL-2003 test (eng.testb):\n{test}")
+    print(f"training: {stats['seconds']:.0f} s for {args.epochs} epoch(s), {stats['steps_per_epoch']} steps/epoch, "
+          f"{tokens_s:.0f} real sub-word tokens/s ({words_s:.0f} labelled words/s), "
+          f"{stats['replicas']} replica(s)")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    record = {
+        "when": stamp, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+        "config": tagger.config_.to_dict(), "train_stats": stats,
+        "dev_f1_per_epoch": [e.f1 for e in tagger.dev_evaluations_], "selected_epoch": tagger.best_epoch_ + 1,
+        "dev": {"f1": dev.f1, "precision": dev.precision, "recall": dev.recall, "per_type_f1": dev.per_type_f1()},
+        "test": {"f1": test.f1, "precision": test.precision, "recall": test.recall, "entities": test.entities,
+                 "token_accuracy": test.tokens["accuracy"]},
+        "real_tokens_per_s": tokens_s, "labelled_words_per_s": words_s,
+    }
+    path = args.out / f"conll2003-{stamp}.json"
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
