@@ -29,6 +29,10 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--warmup-ratio", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--no-bucketing", action="store_true", help="pad batches of random lengths (one bucket)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
 
@@ -45,6 +49,8 @@ def main() -> int:
 
     tagger = tfner.fit(str(files["train"]), str(files["dev"]), epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
+                       warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
+                       length_buckets=[] if args.no_bucketing else None,
                        logdir=str(REPO / "runs" / "conll2003"))
     stats = tagger.train_stats_
     test = tagger.evaluate(str(files["test"]))

@@ -66,6 +66,15 @@ def test_plan_windows_partitions_words_brute_force(seed):
         owner.extend(range(oa, ob))
     assert owner == list(range(len(pieces)))  # every word owned exactly once, in order
     assert plan[0][0] == 0 and plan[-1][1] == len(pieces)
+    assert all(oa < ob for _, _, oa, ob in plan)  # no window is wasted on owning nothing
+    assert all(p[0] < q[0] and p[1] < q[1] for p, q in zip(plan, plan[1:]))  # each window reaches further
+
+
+def test_a_huge_word_does_not_make_windows_creep():
+    # 100 one-piece words, one 130-piece word, 10 more: a window for the first 100, one for
+    # the huge word (cut to 126 pieces), one for the rest - not one window per word.
+    assert plan_windows([1] * 100 + [130] + [1] * 10, 126, 32) == [
+        (0, 100, 0, 100), (100, 101, 100, 101), (101, 111, 101, 111)]
 
 
 def test_long_sentence_windows_lose_no_word(tiny_tokenizer):
@@ -87,10 +96,24 @@ def test_long_sentence_windows_lose_no_word(tiny_tokenizer):
     assert [LABELS[i] for i in back] == tags
 
 
-def test_word_longer_than_a_window_keeps_its_first_pieces(tiny_tokenizer):
+def test_word_longer_than_a_window_keeps_its_first_pieces_and_warns(tiny_tokenizer):
     long_word = "abcdefghijklmnopqrstuvwxyz" * 2  # 52 pieces: a ##b ##c ...
-    wins = encode(tiny_tokenizer, [["Alice", long_word, "Paris"]], [["B-PER", "O", "B-LOC"]], L2I,
-                  max_length=16, overlap=2)
+    with pytest.warns(UserWarning, match="1 word"):
+        wins = encode(
+            tiny_tokenizer, [["Alice", long_word, "Paris"]], [["B-PER", "O", "B-LOC"]], L2I, max_length=16, overlap=2)
     assert all(w.length <= 16 for w in wins)
     [back] = collect(wins, [3], [w.labels for w in wins])
     assert [LABELS[i] for i in back] == ["B-PER", "O", "B-LOC"]
+
+
+def test_windows_with_label_all_subtokens_label_only_owned_words(tiny_tokenizer):
+    words = ["Zed", "flew", "to", "Paris"] * 6
+    tags = ["B-PER", "O", "O", "B-LOC"] * 6
+    wins = encode(tiny_tokenizer, [words], [tags], L2I, max_length=10, overlap=3, label_all_subtokens=True)
+    assert len(wins) > 1
+    # Count labelled positions per word over all windows: Zed has 3 pieces, the others 1;
+    # each word's pieces are labelled in exactly one window (its owner).
+    labelled = 0
+    for w in wins:
+        labelled += int((w.labels != IGNORE).sum())
+    assert labelled == sum(3 if w == "Zed" else 1 for w in words)

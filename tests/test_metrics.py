@@ -110,3 +110,20 @@ def test_perfect_prediction_and_no_mutation():
 def test_shape_mismatch_is_rejected(gold, pred):
     with pytest.raises(ValueError):
         evaluate_tags(gold, pred)
+
+
+def test_no_entities_anywhere_scores_zero_instead_of_crashing():
+    ev = evaluate_tags([["O", "O"], ["O"]], [["O", "O"], ["O"]])
+    assert ev.f1 == ev.precision == ev.recall == 0.0
+    assert ev.per_type_f1() == {}
+    assert ev.tokens["accuracy"] == 1.0
+    assert "no entities" in str(ev)
+
+
+def test_nothing_to_score_is_a_data_error():
+    from tfner.errors import DataFormatError
+
+    with pytest.raises(DataFormatError):
+        evaluate_tags([], [])
+    with pytest.raises(DataFormatError):
+        evaluate_tags([["O"]], [["O", "O"]])

@@ -252,3 +252,17 @@ def test_conll2003_iob1_rejected_under_iob2_at_the_first_offending_line(conll_di
     with pytest.raises(DataFormatError) as info:
         read_conll(path, scheme="iob2")
     assert f"{path}:3:" in str(info.value)
+
+
+def test_non_utf8_bytes_name_the_file_and_line(tmp_path):
+    path = tmp_path / "latin1.conll"
+    path.write_bytes("Acme B-ORG\n\nK\xf6ln B-LOC\n".encode("latin-1"))
+    with pytest.raises(DataFormatError) as info:
+        read_conll(path)
+    assert info.value.line == 3 and str(path) in str(info.value)
+    assert [s.words for s in read_conll(path, encoding="latin-1")] == [("Acme",), ("K\xf6ln",)]
+
+
+def test_tags_that_are_not_a_list_are_a_data_error():
+    with pytest.raises(DataFormatError, match=r"train\[0\]"):
+        as_sentences([(["Acme"], None)], name="train")

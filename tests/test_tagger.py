@@ -96,6 +96,40 @@ def test_bad_training_data_names_file_and_line(tmp_path, tiny_encoder):
 def test_predict_rejects_a_bare_string(fitted):
     with pytest.raises(tfner.DataFormatError, match="list of strings"):
         fitted.predict("Alice flew to Paris")
+    with pytest.raises(tfner.DataFormatError, match="word lists"):
+        fitted.predict_tags("Alice flew to Paris")
+    with pytest.raises(tfner.DataFormatError, match=r"sentences\[0\]"):
+        fitted.predict_tags(["Alice flew to Paris"])
+    with pytest.raises(tfner.DataFormatError, match=r"sentences\[1\]"):
+        fitted.predict_tags([["Alice"], ["flew", None]])
+
+
+def test_evaluate_on_data_without_entities(fitted):
+    ev = fitted.evaluate([(["flew", "to"], ["O", "O"])])
+    pred = fitted.predict_tags([["flew", "to"]])[0]
+    assert ev.tokens["accuracy"] == sum(p == "O" for p in pred) / 2
+    assert ev.f1 == 0.0  # no gold entity: nothing can be recalled (zero-division convention)
+    with pytest.raises(tfner.ConfigError):
+        fitted.evaluate(DEV, mode="lenient")
+
+
+def test_max_length_beyond_the_encoders_positions_is_a_clear_error(tiny_encoder):
+    # The tiny encoder has 128 positions.
+    with pytest.raises(tfner.EncoderError, match="128 positions"):
+        tfner.fit(TRAIN, encoder=tiny_encoder, **dict(TINY_OPTIONS, max_length=256))
+
+
+def test_weights_that_do_not_fit_the_encoder_are_rejected(tiny_encoder, tmp_path):
+    import shutil
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    bad = tmp_path / "enc"
+    shutil.copytree(tiny_encoder, bad)
+    save_file({"something.else.weight": np.zeros((2, 2), np.float32)}, str(bad / "model.safetensors"))
+    with pytest.raises(tfner.EncoderError, match="does not fit a BERT encoder"):
+        tfner.fit(TRAIN, encoder=str(bad), **dict(TINY_OPTIONS, pretrained=True))
 
 
 def test_missing_encoder_is_a_clear_error(tmp_path):
@@ -122,6 +156,15 @@ def test_tensorboard_logdir_has_losses_learning_rate_and_dev_f1_per_type(fitted)
     for name in ("epoch_entity_f1", "epoch_f1_LOC", "epoch_f1_PER"):
         assert len(validation[name]) == epochs
     assert validation["epoch_entity_f1"] == pytest.approx(fitted.history_["val_entity_f1"])
-    # Linear decay to zero at the last step.
-    assert train["epoch_learning_rate"][-1] == pytest.approx(0.0, abs=1e-9)
-    assert train["epoch_learning_rate"][0] > train["epoch_learning_rate"][-2] > 0
+    assert train["epoch_learning_rate"] == pytest.approx(fitted.history_["learning_rate"])
+
+
+def test_learning_rate_decays_linearly_to_zero_over_the_real_number_of_steps(fitted):
+    cfg, steps = fitted.config_, fitted.train_stats_["steps_per_epoch"]
+    total = cfg.epochs * steps
+    # The optimizer really took as many steps as the schedule was built for.
+    assert int(fitted.model_.optimizer.iterations.numpy()) == total
+    # warmup_ratio=0: after epoch e the next step's rate is peak * (total - (e+1)*steps) / total.
+    expected = [cfg.learning_rate * (total - (e + 1) * steps) / total for e in range(cfg.epochs)]
+    assert fitted.history_["learning_rate"] == pytest.approx(expected, rel=1e-5, abs=1e-12)
+    assert fitted.history_["learning_rate"][-1] == 0.0

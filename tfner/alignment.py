@@ -9,14 +9,16 @@ Alignment rules (the contract the tests check):
   every word has a position and a prediction.
 * A sentence longer than ``max_length - 2`` sub-tokens is cut into overlapping windows at
   word boundaries. Each word is *owned* by exactly one window, the one where it has the
-  most context on both sides; only owned words carry labels and predictions, so no word
-  is lost and none is counted twice. A single word longer than a whole window keeps its
-  first ``max_length - 2`` sub-tokens (its label sits on the first).
+  most context on both sides (the overlap is split at its middle word); only owned words
+  carry labels and predictions, so no word is lost and none is counted twice. A single
+  word longer than a whole window keeps its first ``max_length - 2`` sub-tokens (its label
+  sits on the first), with a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -41,8 +43,9 @@ class Window:
 def plan_windows(pieces: Sequence[int], content: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """Cut words with ``pieces[i]`` sub-tokens into windows of at most ``content`` sub-tokens.
 
-    Returns ``(first_word, end_word, owned_first, owned_end)`` per window; the owned ranges
-    partition ``range(len(pieces))``.
+    Returns ``(first_word, end_word, owned_first, owned_end)`` per window. Both ends strictly
+    increase from one window to the next, so the owned ranges (split at the middle word of
+    each overlap) are non-empty and partition ``range(len(pieces))``.
 
     >>> plan_windows([1, 1, 1, 1, 1], content=3, overlap=1)
     [(0, 3, 0, 2), (2, 5, 2, 5)]
@@ -65,6 +68,8 @@ def plan_windows(pieces: Sequence[int], content: int, overlap: int) -> list[tupl
         while nxt - 1 > start and shared + cost[nxt - 1] <= overlap:
             nxt -= 1
             shared += cost[nxt]
+        if shared + cost[end] > content:  # no room for the next word beside that context:
+            nxt = end  # start afresh, so every window reaches further than the one before
         start = nxt
     out = []
     for k, (a, b) in enumerate(spans):
@@ -90,6 +95,7 @@ def encode(
     content = max_length - 2
     unk, cls, sep = tokenizer.unk_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id
     windows: list[Window] = []
+    truncated: list[tuple[int, int]] = []
     nonempty = [i for i, s in enumerate(sentences) if len(s)]
     batch = tokenizer(
         [list(sentences[i]) for i in nonempty],
@@ -107,9 +113,11 @@ def encode(
             for tok_id, w in zip(batch["input_ids"][k], batch.word_ids(k)):
                 if w is not None:
                     word_pieces[w].append(tok_id)
-        for p in word_pieces:
+        for w, p in enumerate(word_pieces):
             if not p:
                 p.append(unk)
+            elif len(p) > content:
+                truncated.append((s, w))
         word_tags = tags[s] if tags is not None else None
         for a, b, own_a, own_b in plan_windows([len(p) for p in word_pieces], content, overlap):
             ids, labels, index = [cls], [IGNORE], [-1]
@@ -136,6 +144,14 @@ def encode(
                     word_index=np.asarray(index, np.int32),
                 )
             )
+    if truncated:
+        s, w = truncated[0]
+        warnings.warn(
+            f"{len(truncated)} word(s) have more than max_length - 2 = {content} sub-tokens and keep only their "
+            f"first {content} (the word still gets its tag); first: sentence {s}, word {w} "
+            f"{sentences[s][w][:40]!r}",
+            stacklevel=2,
+        )
     return windows
 
 

@@ -16,16 +16,19 @@ from tfner.metrics import Evaluation
 
 
 class LearningRateLogger(tf.keras.callbacks.Callback):
-    """Adds the learning rate in effect at the end of each epoch as ``logs["learning_rate"]``."""
+    """Adds ``logs["learning_rate"]``: the schedule's rate for the step after the epoch's last.
+
+    That is the value Keras' TensorBoard callback writes for a schedule too, so History
+    and TensorBoard agree; after the last epoch it is 0 (the end of the linear decay).
+    """
+
+    def __init__(self, schedule: tf.keras.optimizers.schedules.LearningRateSchedule):
+        super().__init__()
+        self.schedule = schedule
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        opt = self.model.optimizer
-        lr = opt.learning_rate
-        if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
-            lr = lr(opt.iterations)
-        logs["learning_rate"] = float(tf.keras.backend.get_value(lr))
+        if logs is not None:
+            logs["learning_rate"] = float(self.schedule(self.model.optimizer.iterations))
 
 
 class DevEvaluation(tf.keras.callbacks.Callback):

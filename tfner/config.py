@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import json
 import math
+import types
 import typing
 from typing import Any, Literal
 
@@ -56,7 +57,7 @@ class TaggerConfig:
     weight_decay: float = _field(0.01, "AdamW decoupled weight decay (not applied to LayerNorm and bias).")
     clipnorm: float | None = _field(1.0, "Global gradient-norm clipping; None disables it.")
     length_buckets: tuple[int, ...] | None = _field(
-        None, "Window-length bucket boundaries for batching; None picks powers of two below max_length."
+        None, "Window-length bucket boundaries for batching; None picks powers of two below max_length; () disables bucketing."
     )
     eval_mode: Literal["default", "strict"] = _field(
         "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
@@ -154,7 +155,7 @@ def check_options(options: dict[str, Any]) -> None:
 def _check_type(name: str, value: Any, hint: Any) -> None:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+    if origin is typing.Union or origin is types.UnionType:
         if value is None and type(None) in args:
             return
         hint = next(a for a in args if a is not type(None))

@@ -64,8 +64,11 @@ def load_tokenizer(encoder: str):
     return tok
 
 
-def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int):
-    """TFBertForTokenClassification with ``num_labels`` outputs. Call inside the strategy scope."""
+def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int, max_length: int | None = None):
+    """TFBertForTokenClassification with ``num_labels`` outputs. Call inside the strategy scope.
+
+    Raises :class:`EncoderError` if ``max_length`` exceeds the encoder's position table.
+    """
     import tensorflow as tf
     from transformers import AutoConfig, TFBertForTokenClassification
 
@@ -76,6 +79,11 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int):
         raise EncoderError(f"could not read the config of encoder {encoder!r} ({path}): {err}") from None
     if config.model_type != "bert":
         raise EncoderError(f"encoder {encoder!r} is a {config.model_type!r} model; tfner needs a BERT model")
+    if max_length is not None and max_length > config.max_position_embeddings:
+        raise EncoderError(
+            f"max_length={max_length} exceeds the {config.max_position_embeddings} positions of encoder "
+            f"{encoder!r}; use max_length <= {config.max_position_embeddings} (longer sentences are windowed)"
+        )
     tf.keras.utils.set_random_seed(seed)
     if not pretrained:
         model = TFBertForTokenClassification(config)
@@ -97,6 +105,7 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int):
 
 
 def _from_pt_safetensors(config, path: Path):
+    import tensorflow as tf
     from safetensors.numpy import load_file
     from transformers import TFBertForTokenClassification
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
@@ -107,5 +116,17 @@ def _from_pt_safetensors(config, path: Path):
     # Checkpoints of a bare BertModel have no "bert." prefix; the TF names expect one.
     if not any(k.startswith("bert.") for k in state):
         state = {f"bert.{k}": v for k, v in state.items()}
-    load_pytorch_state_dict_in_tf2_model(model, state, tf_inputs=False, allow_missing_keys=True)
+    try:
+        _, info = load_pytorch_state_dict_in_tf2_model(
+            model, state, tf_inputs=False, allow_missing_keys=True, output_loading_info=True
+        )
+    except (ValueError, tf.errors.InvalidArgumentError) as err:
+        raise EncoderError(f"could not load the weights in {path}: {err}") from None
+    # Only the new token-classification head may be missing; anything else would silently
+    # leave part of the encoder randomly initialised.
+    missing = [k for k in info["missing_keys"] if not k.startswith("classifier.")]
+    if missing or info["mismatched_keys"]:
+        raise EncoderError(
+            f"{path} does not fit a BERT encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
+        )
     return model

@@ -88,6 +88,8 @@ def export(module: TaggingModule, base: str | os.PathLike, assets: dict[str, str
                 if not (base / str(version)).exists():
                     raise
     finally:
+        if hasattr(module, "asset_files"):
+            del module.asset_files  # they pointed into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
 
 

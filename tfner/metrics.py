@@ -9,6 +9,8 @@ from seqeval.metrics import classification_report as seqeval_report
 from seqeval.scheme import IOB2
 from sklearn.metrics import classification_report as sklearn_report
 
+from tfner.errors import DataFormatError
+
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:
@@ -55,11 +57,19 @@ def evaluate_tags(
 ) -> Evaluation:
     """Score ``pred`` against ``gold`` (lists of IOB2 tag lists, one tag per word)."""
     if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
-        raise ValueError("gold and predicted tags must have the same sentences and lengths")
+        raise DataFormatError("pred", None, "gold and predicted tags must have the same sentences and lengths")
     gold, pred = [list(g) for g in gold], [list(p) for p in pred]
-    kw = dict(mode="strict", scheme=IOB2) if mode == "strict" else {}
-    ent = seqeval_report(gold, pred, output_dict=True, zero_division=0, **kw)
-    ent_text = seqeval_report(gold, pred, digits=4, zero_division=0, **kw)
+    if not any(gold):
+        raise DataFormatError("gold", None, "nothing to score: no words")
+    if not any(t != "O" for s in gold + pred for t in s):
+        # seqeval cannot report on data without a single entity; every count is zero.
+        zero = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}
+        ent = {avg: dict(zero) for avg in ("micro avg", "macro avg", "weighted avg")}
+        ent_text = "no entities in the gold tags or the predictions"
+    else:
+        kw = dict(mode="strict", scheme=IOB2) if mode == "strict" else {}
+        ent = seqeval_report(gold, pred, output_dict=True, zero_division=0, **kw)
+        ent_text = seqeval_report(gold, pred, digits=4, zero_division=0, **kw)
     flat_g = [t for s in gold for t in s]
     flat_p = [t for s in pred for t in s]
     labels = sorted(set(flat_g) | set(flat_p))

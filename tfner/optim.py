@@ -8,7 +8,16 @@ NO_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
 class WarmupLinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
-    """0 -> ``peak`` linearly over ``warmup_steps``, then linearly down to 0 at ``total_steps``."""
+    """Linear warm-up to ``peak`` over ``warmup_steps``, then linear decay reaching 0 at ``total_steps``.
+
+    Step ``t`` (0-based) uses ``peak * (t + 1) / warmup_steps`` while ``t < warmup_steps``,
+    then ``peak * (total_steps - t) / (total_steps - warmup_steps)``: as in Hugging Face's
+    linear schedule, the last step that runs (``total_steps - 1``) has a small positive rate.
+
+    >>> s = WarmupLinearDecay(1.0, warmup_steps=2, total_steps=6)
+    >>> [round(float(s(t)), 3) for t in range(7)]
+    [0.5, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    """
 
     def __init__(self, peak: float, warmup_steps: int, total_steps: int):
         self.peak = float(peak)
@@ -26,10 +35,10 @@ class WarmupLinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
-def build_optimizer(*, learning_rate: float, warmup_steps: int, total_steps: int, weight_decay: float, clipnorm):
-    """A tf-keras AdamW. Create it inside the strategy scope."""
+def build_optimizer(schedule: WarmupLinearDecay, *, weight_decay: float, clipnorm: float | None):
+    """A tf-keras AdamW following ``schedule``. Create it inside the strategy scope."""
     opt = tf.keras.optimizers.AdamW(
-        learning_rate=WarmupLinearDecay(learning_rate, warmup_steps, total_steps),
+        learning_rate=schedule,
         weight_decay=weight_decay,
         epsilon=1e-8,
         global_clipnorm=clipnorm,

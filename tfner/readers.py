@@ -60,8 +60,12 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     cur_w: list[str] = []
     cur_t: list[str] = []
     cur_l: list[int] = []
-    with open(path, encoding=encoding) as f:
-        for lineno, raw in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw_bytes in enumerate(f, start=1):
+            try:
+                raw = raw_bytes.decode(encoding)
+            except UnicodeDecodeError as err:
+                raise DataFormatError(path, lineno, f"not valid {encoding}: {err.reason} at byte {err.start}") from None
             cols = raw.split()
             if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
                 if cur_w:
@@ -111,7 +115,10 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
             raise DataFormatError(f"{name}[{i}]", None, "expected a (words, tags) pair") from None
         if isinstance(raw_words, str) or isinstance(raw_tags, str):
             raise DataFormatError(f"{name}[{i}]", None, "words and tags must be lists of strings, not a string")
-        words, tags = tuple(raw_words), tuple(raw_tags)
+        try:
+            words, tags = tuple(raw_words), tuple(raw_tags)
+        except TypeError:
+            raise DataFormatError(f"{name}[{i}]", None, "words and tags must be lists of strings") from None
         if len(words) != len(tags):
             raise DataFormatError(f"{name}[{i}]", None, f"{len(words)} words but {len(tags)} tags")
         for w, word in enumerate(words):

@@ -23,10 +23,10 @@ import tensorflow as tf
 from tfner import alignment, encoder, export as export_lib, pipeline
 from tfner.callbacks import DevEvaluation, LearningRateLogger
 from tfner.config import TaggerConfig, check_options
-from tfner.errors import DataFormatError, ExportError, NotFittedError
+from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.loss import MaskedTokenLoss
 from tfner.metrics import Evaluation, evaluate_tags
-from tfner.optim import build_optimizer
+from tfner.optim import WarmupLinearDecay, build_optimizer
 from tfner.readers import DataLike, Sentence, as_sentences
 from tfner.schemes import entities
 from tfner.spans import Span
@@ -71,7 +71,7 @@ class Tagger:
     def fit(self, train: DataLike, dev: DataLike | None = None) -> "Tagger":
         """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each epoch."""
         if self.config is not None and not isinstance(self.config, TaggerConfig):
-            raise TypeError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
+            raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
         check_options(self.options)
         cfg = (self.config or TaggerConfig()).replace(**self.options)
         train_s = as_sentences(train, name="train", scheme=cfg.scheme)
@@ -89,7 +89,7 @@ class Tagger:
             )
 
         train_w = windows_of(train_s)
-        buckets = cfg.length_buckets or pipeline.default_buckets(cfg.max_length)
+        buckets = cfg.length_buckets if cfg.length_buckets is not None else pipeline.default_buckets(cfg.max_length)
         strategy = resolve_strategy(self.strategy)
         data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
         train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
@@ -97,18 +97,17 @@ class Tagger:
         dev_ds = pipeline.make_dataset(windows_of(dev_s), shuffle=False, **data) if dev_s else None
 
         with strategy.scope():
-            model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed)
+            model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed,
+                                        max_length=cfg.max_length)
             model.config.id2label = dict(enumerate(labels))
             model.config.label2id = dict(label_to_id)
             total = steps * cfg.epochs
-            optimizer = build_optimizer(
-                learning_rate=cfg.learning_rate, warmup_steps=int(cfg.warmup_ratio * total), total_steps=total,
-                weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm,
-            )
+            schedule = WarmupLinearDecay(cfg.learning_rate, int(cfg.warmup_ratio * total), total)
+            optimizer = build_optimizer(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
             model.compile(optimizer=optimizer, loss=MaskedTokenLoss())
 
         self._set_fitted(cfg, labels, tokenizer, model)
-        callbacks: list[tf.keras.callbacks.Callback] = [LearningRateLogger()]
+        callbacks: list[tf.keras.callbacks.Callback] = [LearningRateLogger(schedule)]
         dev_eval = None
         if dev_s:
             dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode), restore_best=cfg.restore_best,
@@ -120,8 +119,10 @@ class Tagger:
         real_tokens = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
         t0 = time.perf_counter()
         try:
-            history = model.fit(train_ds, epochs=cfg.epochs, validation_data=dev_ds, callbacks=callbacks,
-                                verbose=self.verbose)
+            # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress
+            # bar, schedule) and never runs a stray step past the end of a pass of unknown length.
+            history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=cfg.epochs,
+                                validation_data=dev_ds, callbacks=callbacks, verbose=self.verbose)
         except BaseException:
             del self._serve  # a failed or interrupted fit leaves the tagger unfitted
             raise
@@ -173,8 +174,14 @@ class Tagger:
     def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """One predicted tag per word for already-split sentences (lists of words)."""
         self._check_fitted()
-        sentences = [list(s) for s in sentences]
-        return self._tag_words(sentences)[0]
+        if isinstance(sentences, str):
+            raise DataFormatError("sentences", None, "predict_tags takes a list of word lists")
+        checked = []
+        for i, words in enumerate(sentences):
+            if isinstance(words, str) or not all(isinstance(w, str) and w for w in words):
+                raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
+            checked.append(list(words))
+        return self._tag_words(checked)[0]
 
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entities in each raw text, as :class:`Span` with half-open character offsets.
@@ -207,7 +214,7 @@ class Tagger:
         self._check_fitted()
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
-            raise DataFormatError("mode", None, f"must be 'default' or 'strict', got {mode!r}")
+            raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
         return self._score(as_sentences(data, name="data", scheme=self.config_.scheme), mode)
 
     # --- persistence ---------------------------------------------------------------

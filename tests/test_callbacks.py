@@ -1,0 +1,47 @@
+"""DevEvaluation: per-epoch scores into the logs, and the best epoch's weights at the end."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfner.callbacks import DevEvaluation
+
+
+class Scores:
+    """Stands in for an Evaluation: the callback reads only these attributes."""
+
+    def __init__(self, f1: float):
+        self.f1 = self.precision = self.recall = f1
+
+    def per_type_f1(self):
+        return {"PER": self.f1}
+
+
+def fit_with_scripted_dev_scores(f1s: list[float], restore_best: bool):
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    x, y = np.random.default_rng(0).normal(size=(16, 2)), np.ones((16, 1))
+    script = iter(f1s)
+    dev = DevEvaluation(lambda: Scores(next(script)), restore_best=restore_best, verbose=0)
+    per_epoch = []
+    record = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: per_epoch.append(model.get_weights()))
+    history = model.fit(x, y, epochs=len(f1s), verbose=0, callbacks=[dev, record])
+    return model, dev, per_epoch, history.history
+
+
+def test_restore_best_ends_with_the_best_epochs_weights():
+    model, dev, per_epoch, history = fit_with_scripted_dev_scores([0.2, 0.9, 0.5], restore_best=True)
+    assert dev.best_epoch == 1
+    for got, want in zip(model.get_weights(), per_epoch[1]):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(per_epoch[1][0], per_epoch[2][0])  # the weights did move after epoch 2
+    assert history["val_entity_f1"] == [0.2, 0.9, 0.5] and history["val_f1_PER"] == [0.2, 0.9, 0.5]
+
+
+def test_without_restore_best_the_last_weights_stay():
+    model, dev, per_epoch, _ = fit_with_scripted_dev_scores([0.2, 0.9, 0.5], restore_best=False)
+    assert dev.best_epoch == 1
+    for got, want in zip(model.get_weights(), per_epoch[2]):
+        np.testing.assert_array_equal(got, want)

@@ -1,0 +1,64 @@
+"""tf.data: exact step counts (they drive the LR schedule), per-batch padding, nothing lost."""
+
+from __future__ import annotations
+
+import collections
+import random
+
+import numpy as np
+import pytest
+
+from tfner.alignment import IGNORE, Window
+from tfner.pipeline import default_buckets, make_dataset, pad_batch, steps_per_epoch
+
+
+def windows(n: int, seed: int) -> list[Window]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        length = rng.randint(3, 60)
+        ids = np.array([k + 1000] + [rng.randint(5, 99) for _ in range(length - 1)], np.int32)  # first id names the window
+        labels = np.array([IGNORE] + [rng.randint(0, 4) for _ in range(length - 2)] + [IGNORE], np.int32)
+        out.append(Window(sentence=k, input_ids=ids, labels=labels, word_index=np.full(length, -1, np.int32)))
+    return out
+
+
+@pytest.mark.parametrize("seed, n, batch", [(0, 1, 4), (1, 57, 8), (2, 200, 16), (3, 33, 64)])
+def test_steps_per_epoch_matches_the_batches_the_dataset_yields(seed, n, batch):
+    wins = windows(n, seed)
+    buckets = (8, 16, 32)
+    ds = make_dataset(wins, batch_size=batch, boundaries=buckets, pad_id=0, shuffle=True, seed=seed)
+    for _ in range(2):  # two epochs: reshuffled, still the same count
+        batches = list(ds.as_numpy_iterator())
+        assert len(batches) == steps_per_epoch(wins, batch, buckets)
+        seen = collections.Counter()
+        for x, y in batches:
+            ids, mask = x["input_ids"], x["attention_mask"]
+            assert ids.shape == mask.shape == y.shape and ids.shape[0] <= batch
+            lengths = mask.sum(axis=1)
+            assert ids.shape[1] == lengths.max()  # padded to the longest window of the batch, no more
+            for row, length in zip(range(ids.shape[0]), lengths):
+                w = wins[int(ids[row, 0]) - 1000]
+                seen[w.sentence] += 1
+                np.testing.assert_array_equal(ids[row, :length], w.input_ids)
+                np.testing.assert_array_equal(y[row, :length], w.labels)
+                assert (ids[row, length:] == 0).all() and (y[row, length:] == IGNORE).all()
+        assert seen == collections.Counter(range(n))  # every window exactly once per epoch
+
+
+def test_bucketing_groups_similar_lengths():
+    wins = windows(300, 7)
+    ds = make_dataset(wins, batch_size=16, boundaries=(16, 32), pad_id=0, shuffle=True, seed=0)
+    for x, _ in ds.as_numpy_iterator():
+        lengths = x["attention_mask"].sum(axis=1)
+        bucket = np.searchsorted([16, 32], lengths, side="right")
+        assert len(set(bucket.tolist())) == 1
+
+
+def test_default_buckets_and_pad_batch():
+    assert default_buckets(128) == (16, 32, 64)
+    assert default_buckets(16) == ()
+    wins = windows(3, 0)
+    batch = pad_batch(wins, pad_id=0)
+    assert batch["input_ids"].dtype == np.int32 and batch["attention_mask"].dtype == np.int32
+    assert batch["attention_mask"].sum(axis=1).tolist() == [w.length for w in wins]
