@@ -3,7 +3,7 @@
 >>> import tfner                                                       # doctest: +SKIP
 >>> tagger = tfner.fit("train.conll", "dev.conll", epochs=3)            # doctest: +SKIP
 >>> tagger.predict(["Alice flew to Paris."])                            # doctest: +SKIP
-[[Span(start=0, end=5, label='person', ...), Span(start=14, end=19, label='location', ...)]]
+[[Span(start=0, end=5, label='PER', ...), Span(start=14, end=19, label='LOC', ...)]]
 """
 
 import os as _os
