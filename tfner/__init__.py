@@ -1,9 +1,12 @@
 """tfner: fine-tune BERT for named-entity recognition with TensorFlow/Keras, serve it with TF Serving.
 
->>> import tfner                                                       # doctest: +SKIP
->>> tagger = tfner.fit("train.conll", "dev.conll", epochs=3)            # doctest: +SKIP
->>> tagger.predict(["Alice flew to Paris."])                            # doctest: +SKIP
-[[Span(start=0, end=5, label='PER', ...), Span(start=14, end=19, label='LOC', ...)]]
+Typical use (see README.md)::
+
+    import tfner
+    tagger = tfner.fit("train.conll", "dev.conll", epochs=3)
+    tagger.predict(["Alice flew to Paris."])
+    # [[Span(start=0, end=5, label='PER', ...), Span(start=14, end=19, label='LOC', ...)]]
+    tagger.export("saved_models/my-ner")
 """
 
 import os as _os

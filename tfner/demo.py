@@ -13,7 +13,7 @@ SAMPLE = "Elon Musk said Tesla will open a new factory in Berlin, and fans of St
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tfner.demo", description=__doc__)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--export-dir", default="saved_models/wnut17")
