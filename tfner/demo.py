@@ -6,6 +6,7 @@ Run with ``make demo`` (which installs first) or ``python -m tfner.demo [--epoch
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 SAMPLE = "Elon Musk said Tesla will open a new factory in Berlin, and fans of Star Wars cheered on Twitter."
@@ -20,8 +21,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logdir", default="runs/wnut17")
     args = parser.parse_args(argv)
 
+    # The demo is an application: quiet TensorFlow's C++ start-up chatter and transformers'
+    # load messages (the library itself leaves logging alone).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import transformers
+
     import tfner
     from tfner.datasets import wnut17_path
+
+    transformers.logging.set_verbosity_error()
 
     t0 = time.perf_counter()
     print(f"Fine-tuning all-MiniLM-L6-v2 (offline) on WNUT-17 train for {args.epochs} epochs; "
