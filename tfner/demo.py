@@ -24,10 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     # The demo is an application: quiet TensorFlow's C++ start-up chatter and transformers'
     # load messages (the library itself leaves logging alone).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import transformers
-
-    import tfner
+    import tfner  # first: it selects tf-keras before anything touches tf.keras
     from tfner.datasets import wnut17_path
+
+    import transformers
 
     transformers.logging.set_verbosity_error()
 
