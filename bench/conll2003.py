@@ -60,7 +60,8 @@ def main() -> int:
 
     print(f"\nselected epoch {tagger.best_epoch_ + 1} on dev (entity F1 {dev.f1:.4f})")
     print(f"\nCoNLL-2003 test (eng.testb):\n{test}")
-    print(f"training: {stats['seconds']:.0f} s for {args.epochs} epoch(s), {stats['steps_per_epoch']} steps/epoch, "
+    print(f"training: {stats['seconds']:.0f} s in training steps ({stats['fit_seconds']:.0f} s with dev scoring) "
+          f"for {args.epochs} epoch(s), {stats['steps_per_epoch']} steps/epoch, "
           f"{tokens_s:.0f} real sub-word tokens/s ({words_s:.0f} labelled words/s), "
           f"{stats['replicas']} replica(s)")
 

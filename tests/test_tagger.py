@@ -20,6 +20,18 @@ def test_fit_returns_self_and_learns_the_toy_task(fitted):
     assert ev.f1 == 1.0 and ev.per_type_f1() == {"LOC": 1.0, "PER": 1.0}
 
 
+def test_train_stats_count_real_tokens_and_training_time(fitted):
+    from tfner import alignment
+
+    stats = fitted.train_stats_
+    l2i = {t: i for i, t in enumerate(fitted.labels_)}
+    wins = alignment.encode(fitted.tokenizer_, [w for w, _ in TRAIN], [t for _, t in TRAIN], l2i,
+                            max_length=32, overlap=4)
+    assert stats["tokens_per_epoch"] == sum(w.length for w in wins)  # non-padding sub-tokens, [CLS]/[SEP] included
+    assert stats["labelled_tokens_per_epoch"] == sum(len(w) for w, _ in TRAIN)  # one label per word
+    assert 0 < stats["seconds"] < stats["fit_seconds"]  # training steps only, without dev scoring
+
+
 def test_predict_spans_have_character_offsets_into_the_raw_text(fitted):
     texts = ["  Alice   flew to\tParis!", "Bob went to London.", "Carol met Bob in Rome", "", "   "]
     spans = fitted.predict(texts)

@@ -8,6 +8,7 @@ others to ``train`` (loss, ``learning_rate``).
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import tensorflow as tf
@@ -29,6 +30,24 @@ class LearningRateLogger(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(self.schedule(self.model.optimizer.iterations))
+
+
+class TrainingTimer(tf.keras.callbacks.Callback):
+    """Wall-clock seconds spent in training steps only (not in dev loss or dev scoring)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = 0.0
+        self._start = self._last = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = self._last = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds += self._last - self._start
 
 
 class DevEvaluation(tf.keras.callbacks.Callback):

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfner import alignment, encoder, export as export_lib, pipeline
-from tfner.callbacks import DevEvaluation, LearningRateLogger
+from tfner.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.config import TaggerConfig, check_options
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.loss import MaskedTokenLoss
@@ -107,7 +107,8 @@ class Tagger:
             model.compile(optimizer=optimizer, loss=MaskedTokenLoss())
 
         self._set_fitted(cfg, labels, tokenizer, model)
-        callbacks: list[tf.keras.callbacks.Callback] = [LearningRateLogger(schedule)]
+        timer = TrainingTimer()
+        callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         dev_eval = None
         if dev_s:
             dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode), restore_best=cfg.restore_best,
@@ -133,7 +134,7 @@ class Tagger:
         self.train_stats_ = {
             "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": real_tokens,
             "tokens_per_epoch": int(sum(w.length for w in train_w)),
-            "seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
+            "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
         }
         return self
 
