@@ -17,14 +17,14 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/python -m tfner.demo
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m tfner.demo
 
 test: install
 	$(BIN)/mypy tfner
 	$(BIN)/python -m pytest -ra
 
 bench-conll2003: install
-	$(BIN)/python bench/conll2003.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/conll2003.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,7 +6,6 @@ Run with ``make demo`` (which installs first) or ``python -m tfner.demo [--epoch
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 SAMPLE = "Elon Musk said Tesla will open a new factory in Berlin, and fans of Star Wars cheered on Twitter."
@@ -21,9 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logdir", default="runs/wnut17")
     args = parser.parse_args(argv)
 
-    # The demo is an application: quiet TensorFlow's C++ start-up chatter and transformers'
-    # load messages (the library itself leaves logging alone).
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The demo is an application: it quiets transformers' load messages (the library itself
+    # leaves logging alone; `make demo` also sets TF_CPP_MIN_LOG_LEVEL=2 for TensorFlow's).
     import tfner  # first: it selects tf-keras before anything touches tf.keras
     from tfner.datasets import wnut17_path
 
