@@ -43,8 +43,6 @@ def main() -> int:
               "../shared/data/conll2003, never shipped with tfner.")
         return 0
 
-    import tensorflow as tf  # noqa: F401  (after tfner sets TF_USE_LEGACY_KERAS)
-
     import tfner
 
     tagger = tfner.fit(str(files["train"]), str(files["dev"]), epochs=args.epochs, batch_size=args.batch_size,
@@ -68,7 +66,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     record = {
-        "when": stamp, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+        "when": stamp, "command": " ".join(["bench/conll2003.py", *sys.argv[1:]]), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
         "config": tagger.config_.to_dict(), "train_stats": stats,
         "dev_f1_per_epoch": [e.f1 for e in tagger.dev_evaluations_], "selected_epoch": tagger.best_epoch_ + 1,
         "dev": {"f1": dev.f1, "precision": dev.precision, "recall": dev.recall, "per_type_f1": dev.per_type_f1()},

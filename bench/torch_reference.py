@@ -134,10 +134,13 @@ def main() -> int:
         t0 = time.perf_counter() - train_s
     test_pred = predict(test)
     print(classification_report([t for _, t in test], test_pred, digits=4))
-    result = {"dev_f1_per_epoch": dev_f1, "test_f1": f1_score([t for _, t in test], test_pred),
+    gold_test = [t for _, t in test]
+    result = {"command": " ".join(["bench/torch_reference.py", *sys.argv[1:]]),
+              "dev_f1_per_epoch": dev_f1, "test_f1": f1_score(gold_test, test_pred),
+              "test_entities": classification_report(gold_test, test_pred, output_dict=True),
               "real_tokens_per_s": tokens / train_s, "seconds": train_s, "torch": torch.__version__,
               "threads": torch.get_num_threads(), "args": {k: str(v) for k, v in vars(args).items()}}
-    print(json.dumps(result))
+    print(json.dumps(result, default=float))
     return 0
 
 

@@ -45,3 +45,19 @@ def test_without_restore_best_the_last_weights_stay():
     assert dev.best_epoch == 1
     for got, want in zip(model.get_weights(), per_epoch[2]):
         np.testing.assert_array_equal(got, want)
+
+
+def test_training_timer_leaves_out_what_happens_after_the_last_step():
+    import time
+
+    from tfner.callbacks import TrainingTimer
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    timer = TrainingTimer()
+    slow_dev = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: time.sleep(0.4))
+    t0 = time.perf_counter()
+    model.fit(np.zeros((8, 2)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[timer, slow_dev])
+    total = time.perf_counter() - t0
+    assert timer.seconds > 0
+    assert total - timer.seconds >= 3 * 0.4  # the sleeps (standing in for dev scoring) are not counted

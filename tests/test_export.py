@@ -61,6 +61,7 @@ def test_export_layout_and_versions(fitted, exported, tmp_path):
         fitted.export(other / "2")  # a version folder is not a base path
 
 
+@pytest.mark.slow
 def test_reload_in_tensorflow_only_process_gives_same_tags(fitted, exported):
     _, version = exported
     sentences = [["Alice", "flew", "to", "Paris"], ["Carol", "met", "Bob", "in", "London", "."]]
@@ -91,6 +92,7 @@ def test_tfner_load_of_export_predicts_like_in_memory(fitted, exported):
     assert served.labels_ == fitted.labels_
 
 
+@pytest.mark.slow
 def test_saved_model_cli_show_and_run(exported, tmp_path):
     _, version = exported
     np.save(tmp_path / "ids.npy", np.array([[2, 5, 12, 13, 3]], np.int32))

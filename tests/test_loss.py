@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfner.alignment import IGNORE
@@ -88,6 +89,7 @@ print(json.dumps(dict(one=one, two=two, local=local, l1=l1, l2=l2, moved=moved, 
 """
 
 
+@pytest.mark.slow
 def test_loss_and_step_equal_on_one_and_two_replicas(tmp_path):
     out = run_python(TWO_REPLICAS, env={"TINY_DIR": str(tmp_path / "enc")})
     r = json.loads(out.stdout.strip().splitlines()[-1])

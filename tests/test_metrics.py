@@ -126,4 +126,4 @@ def test_nothing_to_score_is_a_data_error():
     with pytest.raises(DataFormatError):
         evaluate_tags([], [])
     with pytest.raises(DataFormatError):
-        evaluate_tags([["O"]], [["O", "O"]])
+        evaluate_tags([[]], [[]])

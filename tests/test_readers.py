@@ -266,3 +266,10 @@ def test_non_utf8_bytes_name_the_file_and_line(tmp_path):
 def test_tags_that_are_not_a_list_are_a_data_error():
     with pytest.raises(DataFormatError, match=r"train\[0\]"):
         as_sentences([(["Acme"], None)], name="train")
+
+
+def test_a_no_break_space_belongs_to_the_word(tmp_path):
+    path = tmp_path / "nbsp.conll"
+    path.write_text("New\u00a0York B-LOC\nis O\n", encoding="utf-8")
+    [sentence] = read_conll(path)
+    assert sentence.words == ("New\u00a0York", "is") and sentence.tags == ("B-LOC", "O")

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     for kind, f1 in ev.per_type_f1().items():
         print(f"  {kind:15s} {f1:.4f}")
     print(f"  {'micro avg':15s} {ev.f1:.4f}  (P {ev.precision:.4f}, R {ev.recall:.4f})")
+    test = tagger.evaluate(wnut17_path("test"))
+    print(f"WNUT-17 test (held out; dev chose the epoch): entity F1 {test.f1:.4f} "
+          f"(P {test.precision:.4f}, R {test.recall:.4f})")
 
     path = tagger.export(args.export_dir)
     print(f"\nexported SavedModel: {path}")

@@ -64,10 +64,13 @@ def load_tokenizer(encoder: str):
     return tok
 
 
-def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int, max_length: int | None = None):
+def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | None,
+                max_length: int | None = None):
     """TFBertForTokenClassification with ``num_labels`` outputs. Call inside the strategy scope.
 
-    Raises :class:`EncoderError` if ``max_length`` exceeds the encoder's position table.
+    ``seed`` seeds the new weights (Keras' global seeding); ``None`` leaves the random state
+    alone, for loading a model whose weights all come from disk. Raises :class:`EncoderError`
+    if ``max_length`` exceeds the encoder's position table.
     """
     import tensorflow as tf
     from transformers import AutoConfig, TFBertForTokenClassification
@@ -84,7 +87,8 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int, m
             f"max_length={max_length} exceeds the {config.max_position_embeddings} positions of encoder "
             f"{encoder!r}; use max_length <= {config.max_position_embeddings} (longer sentences are windowed)"
         )
-    tf.keras.utils.set_random_seed(seed)
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)
     if not pretrained:
         model = TFBertForTokenClassification(config)
         model(model.dummy_inputs, training=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from typing import Any, Iterable, Sequence, Union
 
 from tfner.errors import DataFormatError
@@ -18,6 +19,7 @@ from tfner.schemes import Scheme, normalize_tags
 logger = logging.getLogger(__name__)
 
 DOCSTART = "-DOCSTART-"
+_COLUMNS = re.compile(r"[ \t]+")  # only spaces and tabs separate columns; a no-break space is part of a word
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +46,8 @@ DataLike = Union[PathLike, Sequence[Sentence], Sequence[tuple[Sequence[str], Seq
 def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-8") -> list[Sentence]:
     """Read a CoNLL-style column file: the word in the first column, the tag in the last.
 
-    Columns are separated by whitespace (spaces or tabs). A sentence ends at an empty or
-    whitespace-only line (WNUT-17's train file separates 2,394 sentences with a lone tab).
+    Columns are separated by spaces or tabs (other Unicode spaces, such as a no-break space,
+    belong to the word). A sentence ends at an empty or whitespace-only line (WNUT-17's train file separates 2,394 sentences with a lone tab).
     ``-DOCSTART-`` lines are skipped. Tags are validated and converted to IOB2; with
     ``scheme="auto"``, a file in which some entity starts with ``I-`` is read as IOB1.
 
@@ -66,7 +68,7 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
                 raw = raw_bytes.decode(encoding)
             except UnicodeDecodeError as err:
                 raise DataFormatError(path, lineno, f"not valid {encoding}: {err.reason} at byte {err.start}") from None
-            cols = raw.split()
+            cols = _COLUMNS.split(raw.strip(" \t\r\n")) if raw.strip() else []
             if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
                 if cur_w:
                     words.append(cur_w)

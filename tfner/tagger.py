@@ -117,7 +117,7 @@ class Tagger:
         if self.logdir is not None:
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(self.logdir), write_graph=False,
                                                             profile_batch=0))
-        real_tokens = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
+        labelled = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
         t0 = time.perf_counter()
         try:
             # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress
@@ -132,7 +132,7 @@ class Tagger:
         self.dev_evaluations_ = dev_eval.evaluations if dev_eval else []
         self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
         self.train_stats_ = {
-            "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": real_tokens,
+            "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": labelled,
             "tokens_per_epoch": int(sum(w.length for w in train_w)),
             "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
         }
@@ -187,9 +187,9 @@ class Tagger:
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entities in each raw text, as :class:`Span` with half-open character offsets.
 
-        Words are split as in :func:`tfner.words.split_words` (runs of letters/digits; any
-        other non-space character alone). An entity's score is the mean probability of the
-        predicted tags of its words.
+        Words are split by :func:`tfner.words.split_words` (where BERT's basic tokenizer
+        splits: at whitespace, around punctuation and CJK ideographs). An entity's score is
+        the mean probability of the predicted tags of its words.
         """
         self._check_fitted()
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
@@ -289,6 +289,6 @@ def _load_saved(path: Path) -> Tagger:
     cfg = TaggerConfig.from_json((path / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
     labels = json.loads((path / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
     tagger = Tagger(cfg)
-    model = encoder.build_model(str(path), len(labels), pretrained=True, seed=cfg.seed)
+    model = encoder.build_model(str(path), len(labels), pretrained=True, seed=None)
     tagger._set_fitted(cfg, labels, encoder.load_tokenizer(str(path)), model)
     return tagger
