@@ -180,3 +180,16 @@ def test_learning_rate_decays_linearly_to_zero_over_the_real_number_of_steps(fit
     expected = [cfg.learning_rate * (total - (e + 1) * steps) / total for e in range(cfg.epochs)]
     assert fitted.history_["learning_rate"] == pytest.approx(expected, rel=1e-5, abs=1e-12)
     assert fitted.history_["learning_rate"][-1] == 0.0
+
+
+def test_reading_and_scoring_do_not_import_tensorflow():
+    from tests.conftest import run_python
+
+    out = run_python(
+        "import sys, tfner, tfner.words, tfner.readers, tfner.alignment\n"
+        "tfner.read_conll  # light names are there at once\n"
+        "print('tensorflow' in sys.modules)\n"
+        "tfner.fit  # the estimator comes on first use\n"
+        "print('tensorflow' in sys.modules, __import__('os').environ['TF_USE_LEGACY_KERAS'])"
+    )
+    assert out.stdout.split() == ["False", "True", "1"]

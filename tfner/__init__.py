@@ -17,6 +17,11 @@ import os as _os
 # TensorFlow itself earlier is fine). tfner cannot work with Keras 3, hence no opt-out.
 _os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
+from typing import TYPE_CHECKING  # noqa: E402
+
+# Light modules (no TensorFlow) are imported at once; the estimator, which needs
+# TensorFlow and transformers, is imported on first use of `fit`, `load` or `Tagger`,
+# so reading data, scoring and span handling work without paying for TensorFlow.
 from tfner.config import TaggerConfig  # noqa: E402
 from tfner.errors import (  # noqa: E402
     ConfigError,
@@ -29,7 +34,9 @@ from tfner.errors import (  # noqa: E402
 from tfner.metrics import Evaluation  # noqa: E402
 from tfner.readers import Sentence, read_conll  # noqa: E402
 from tfner.spans import Span  # noqa: E402
-from tfner.tagger import Tagger, fit, load  # noqa: E402
+
+if TYPE_CHECKING:
+    from tfner.tagger import Tagger, fit, load
 
 __version__ = "0.1.0"
 
@@ -37,3 +44,15 @@ __all__ = [
     "ConfigError", "DataFormatError", "EncoderError", "Evaluation", "ExportError", "NotFittedError",
     "Sentence", "Span", "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll",
 ]
+
+_FROM_TAGGER = ("Tagger", "fit", "load")
+
+
+def __getattr__(name: str):
+    if name in _FROM_TAGGER:
+        from tfner import tagger
+
+        value = getattr(tagger, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfner' has no attribute {name!r}")
