@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import tfner
-from tests.conftest import TRAIN, run_python
+from tests.conftest import TRAIN
 
 TF_ONLY = r"""
 import json, sys
