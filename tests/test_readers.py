@@ -48,7 +48,7 @@ def pairs(sentences):
 
 def test_sentence_breaks_on_empty_and_whitespace_only_lines_and_docstart_is_skipped(tmp_path):
     text = (
-        "-DOCSTART- O\n"  # 1
+        "-DOCSTART- O\n"        # 1
         "\n"                    # 2
         "Acme\tB-ORG\n"           # 3
         "hires\tO\n"          # 4
@@ -249,9 +249,22 @@ def test_conll2003_iob1_original_reads_as_the_iob2_copy(conll_dirs, split):
 
 def test_conll2003_iob1_rejected_under_iob2_at_the_first_offending_line(conll_dirs):
     path = conll_dirs[0] / "eng.train"
+    # Second route (no corpus text is quoted here): scan the raw lines for the first I- tag
+    # that follows O or a sentence/document break, i.e. an entity opened with I-.
+    expected, prev = None, "O"
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        cols = line.split()
+        if not cols or cols[0] == "-DOCSTART-":
+            prev = "O"
+            continue
+        if cols[-1].startswith("I-") and (prev == "O" or prev[2:] != cols[-1][2:]):
+            expected = lineno
+            break
+        prev = cols[-1]
+    assert expected is not None
     with pytest.raises(DataFormatError) as info:
         read_conll(path, scheme="iob2")
-    assert f"{path}:3:" in str(info.value)
+    assert f"{path}:{expected}:" in str(info.value)
 
 
 def test_non_utf8_bytes_name_the_file_and_line(tmp_path):
