@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   - create .venv, install, fine-tune on WNUT-17, evaluate, export, predict
-#   make test   - create .venv, install, run the test suite (what .ci/run runs)
+#   make test   - create .venv, install, ruff + import-linter + mypy + the test suite (what .ci/run runs)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,6 +20,8 @@ demo: install
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m tfner.demo
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy tfner
 	$(BIN)/python -m pytest -ra
 

@@ -64,7 +64,7 @@ def main() -> int:
           f"{stats['replicas']} replica(s)")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     record = {
         "when": stamp, "command": " ".join(["bench/conll2003.py", *sys.argv[1:]]), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
         "config": tagger.config_.to_dict(), "train_stats": stats,

@@ -57,7 +57,7 @@ def tiny_encoder(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_encoder):
-    from tfner.encoder import load_tokenizer
+    from tfner.modeling.encoder import load_tokenizer
 
     return load_tokenizer(tiny_encoder)
 

@@ -21,7 +21,7 @@ def test_fit_returns_self_and_learns_the_toy_task(fitted):
 
 
 def test_train_stats_count_real_tokens_and_training_time(fitted):
-    from tfner import alignment
+    from tfner.data import alignment
 
     stats = fitted.train_stats_
     l2i = {t: i for i, t in enumerate(fitted.labels_)}
@@ -45,7 +45,7 @@ def test_predict_spans_have_character_offsets_into_the_raw_text(fitted):
     assert [[(s.start, s.end, s.label) for s in row] for row in spans] == [
         [(s.start, s.end, s.label) for s in row] for row in expected
     ]
-    for text, row in zip(texts, spans):
+    for text, row in zip(texts, spans, strict=True):
         for span in row:
             assert span.text == text[span.start:span.end]
             assert 0.0 < span.score <= 1.0
@@ -63,15 +63,15 @@ def test_long_text_is_windowed_and_every_word_gets_a_tag(fitted):
     # The training sentences one after another, as one 88-word "sentence" (~3 windows).
     words = [w for ws, _ in TRAIN[:4] * 4 for w in ws]
     expected = [t for _, ts in TRAIN[:4] * 4 for t in ts]
-    from tfner import alignment
+    from tfner.data import alignment
 
     windows = alignment.encode(fitted.tokenizer_, [words], None, None, max_length=32, overlap=4)
     assert len(windows) >= 3
     tags = fitted.predict_tags([words])[0]
     assert len(tags) == len(words)
     # Context crosses sentence boundaries here, so allow the toy model a few slips.
-    accuracy = sum(t == e for t, e in zip(tags, expected)) / len(words)
-    assert accuracy >= 0.9, list(zip(words, tags, expected))
+    accuracy = sum(t == e for t, e in zip(tags, expected, strict=True)) / len(words)
+    assert accuracy >= 0.9, list(zip(words, tags, expected, strict=True))
 
 
 def test_predict_before_fit_raises_not_fitted():
@@ -186,7 +186,8 @@ def test_reading_and_scoring_do_not_import_tensorflow():
     from tests.conftest import run_python
 
     out = run_python(
-        "import sys, tfner, tfner.words, tfner.readers, tfner.alignment\n"
+        "import sys, tfner, tfner.data, tfner.data.words, tfner.data.readers, tfner.data.alignment\n"
+        "import tfner.data.schemes, tfner.data.spans, tfner.data.datasets, tfner.config, tfner.metrics\n"
         "tfner.read_conll  # light names are there at once\n"
         "print('tensorflow' in sys.modules)\n"
         "tfner.fit  # the estimator comes on first use\n"

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING  # noqa: E402
 # TensorFlow and transformers, is imported on first use of `fit`, `load` or `Tagger`,
 # so reading data, scoring and span handling work without paying for TensorFlow.
 from tfner.config import TaggerConfig  # noqa: E402
+from tfner.data.readers import Sentence, read_conll  # noqa: E402
+from tfner.data.spans import Span  # noqa: E402
 from tfner.errors import (  # noqa: E402
     ConfigError,
     DataFormatError,
@@ -32,8 +34,6 @@ from tfner.errors import (  # noqa: E402
     TfnerError,
 )
 from tfner.metrics import Evaluation  # noqa: E402
-from tfner.readers import Sentence, read_conll  # noqa: E402
-from tfner.spans import Span  # noqa: E402
 
 if TYPE_CHECKING:
     from tfner.tagger import Tagger, fit, load

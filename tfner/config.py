@@ -10,10 +10,10 @@ import types
 import typing
 from typing import Any, Literal
 
+from tfner.data.schemes import SCHEMES
 from tfner.errors import ConfigError
-from tfner.schemes import SCHEMES
 
-#: The default encoder name; it resolves to all-MiniLM-L6-v2 shipped offline (see ``tfner.encoder``).
+#: The default encoder name; it resolves to all-MiniLM-L6-v2 shipped offline (see ``tfner.modeling.encoder``).
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 
 
@@ -113,7 +113,7 @@ class TaggerConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TaggerConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TaggerConfig:
         check_options(d)
         d = dict(d)
         if isinstance(d.get("length_buckets"), list):
@@ -124,7 +124,7 @@ class TaggerConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "TaggerConfig":
+    def from_json(cls, text: str) -> TaggerConfig:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as err:
@@ -133,7 +133,7 @@ class TaggerConfig:
             raise ConfigError("config JSON must be an object")
         return cls.from_dict(d)
 
-    def replace(self, **changes: Any) -> "TaggerConfig":
+    def replace(self, **changes: Any) -> TaggerConfig:
         check_options(changes)
         return dataclasses.replace(self, **changes)
 

@@ -22,10 +22,10 @@ def main(argv: list[str] | None = None) -> None:
 
     # The demo is an application: it quiets transformers' load messages (the library itself
     # leaves logging alone; `make demo` also sets TF_CPP_MIN_LOG_LEVEL=2 for TensorFlow's).
-    import tfner  # first: it selects tf-keras before anything touches tf.keras
-    from tfner.datasets import wnut17_path
-
     import transformers
+
+    import tfner  # first: it selects tf-keras before anything touches tf.keras
+    from tfner.data.datasets import wnut17_path
 
     transformers.logging.set_verbosity_error()
 

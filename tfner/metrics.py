@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from seqeval.metrics import classification_report as seqeval_report
 from seqeval.scheme import IOB2
@@ -56,7 +57,7 @@ def evaluate_tags(
     mode: Literal["default", "strict"] = "default",
 ) -> Evaluation:
     """Score ``pred`` against ``gold`` (lists of IOB2 tag lists, one tag per word)."""
-    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
+    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred, strict=True)):
         raise DataFormatError("pred", None, "gold and predicted tags must have the same sentences and lengths")
     gold, pred = [list(g) for g in gold], [list(p) for p in pred]
     if not any(gold):

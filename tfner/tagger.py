@@ -1,10 +1,10 @@
 """The estimator: ``Tagger(...).fit(train, dev)`` -> ``predict`` / ``evaluate`` / ``export``.
 
 ``fit`` runs the named steps in order: read data -> build label map -> tokenize and
-align (``tfner.alignment``) -> tf.data (``tfner.pipeline``) -> build model, optimizer and
+align (``tfner.data.alignment``) -> tf.data (``tfner.data.pipeline``) -> build model, optimizer and
 loss inside the strategy scope -> ``model.fit`` with per-epoch dev scoring
-(``tfner.callbacks``). Prediction always goes through the same serving computation that
-:meth:`Tagger.export` saves (``tfner.export.TaggingModule``), so an in-memory tagger and
+(``tfner.training.callbacks``). Prediction always goes through the same serving computation that
+:meth:`Tagger.export` saves (``tfner.serving.export.TaggingModule``), so an in-memory tagger and
 its export give the same tags.
 """
 
@@ -14,24 +14,27 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from tfner import alignment, encoder, export as export_lib, pipeline
-from tfner.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.config import TaggerConfig, check_options
+from tfner.data import alignment, pipeline
+from tfner.data.readers import DataLike, Sentence, as_sentences
+from tfner.data.schemes import entities
+from tfner.data.spans import Span
+from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
-from tfner.loss import MaskedTokenLoss
 from tfner.metrics import Evaluation, evaluate_tags
-from tfner.optim import WarmupLinearDecay, build_optimizer
-from tfner.readers import DataLike, Sentence, as_sentences
-from tfner.schemes import entities
-from tfner.spans import Span
-from tfner.strategy import resolve_strategy
-from tfner.words import split_words
+from tfner.modeling import encoder
+from tfner.modeling.loss import MaskedTokenLoss
+from tfner.serving import export as export_lib
+from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
+from tfner.training.optim import WarmupLinearDecay, build_optimizer
+from tfner.training.strategy import resolve_strategy
 
 PREDICT_BATCH = 64
 SAVED_TAGGER_FILE = "tfner_tagger.json"
@@ -68,7 +71,7 @@ class Tagger:
         self.options = options
 
     # --- training ------------------------------------------------------------------
-    def fit(self, train: DataLike, dev: DataLike | None = None) -> "Tagger":
+    def fit(self, train: DataLike, dev: DataLike | None = None) -> Tagger:
         """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each epoch."""
         if self.config is not None and not isinstance(self.config, TaggerConfig):
             raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
@@ -187,7 +190,7 @@ class Tagger:
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entities in each raw text, as :class:`Span` with half-open character offsets.
 
-        Words are split by :func:`tfner.words.split_words` (where BERT's basic tokenizer
+        Words are split by :func:`tfner.data.words.split_words` (where BERT's basic tokenizer
         splits: at whitespace, around punctuation and CJK ideographs). An entity's score is
         the mean probability of the predicted tags of its words.
         """
@@ -197,7 +200,7 @@ class Tagger:
         split = [split_words(t) for t in texts]
         tags, scores = self._tag_words([[w for w, _, _ in words] for words in split])
         result = []
-        for text, words, sent_tags, sent_scores in zip(texts, split, tags, scores):
+        for text, words, sent_tags, sent_scores in zip(texts, split, tags, scores, strict=True):
             spans = []
             for a, b, kind in entities(sent_tags):
                 start, end = words[a][1], words[b - 1][2]

@@ -37,7 +37,7 @@ def exported(fitted, tmp_path_factory):
 
 
 def batch_for(tagger, sentences):
-    from tfner import alignment, pipeline
+    from tfner.data import alignment, pipeline
 
     wins = alignment.encode(tagger.tokenizer_, sentences, None, None, max_length=32, overlap=4)
     return pipeline.pad_batch(wins, tagger.tokenizer_.pad_token_id)

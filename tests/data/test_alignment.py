@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
 import pytest
 
-from tfner.alignment import IGNORE, collect, encode, plan_windows
+from tfner.data.alignment import IGNORE, collect, encode, plan_windows
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 L2I = {t: i for i, t in enumerate(LABELS)}
@@ -67,7 +68,7 @@ def test_plan_windows_partitions_words_brute_force(seed):
     assert owner == list(range(len(pieces)))  # every word owned exactly once, in order
     assert plan[0][0] == 0 and plan[-1][1] == len(pieces)
     assert all(oa < ob for _, _, oa, ob in plan)  # no window is wasted on owning nothing
-    assert all(p[0] < q[0] and p[1] < q[1] for p, q in zip(plan, plan[1:]))  # each window reaches further
+    assert all(p[0] < q[0] and p[1] < q[1] for p, q in itertools.pairwise(plan))  # each window reaches further
 
 
 def test_a_huge_word_does_not_make_windows_creep():

@@ -16,7 +16,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
 from tests.conftest import DEV, TRAIN, TINY_OPTIONS, write_tiny_encoder
-from tfner.loss import MaskedTokenLoss
+from tfner.modeling.loss import MaskedTokenLoss
 
 enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -32,7 +32,7 @@ copies = [v.numpy() for v in strategy.experimental_local_results(var)]
 devices = sorted({v.device for v in strategy.experimental_local_results(var)})
 
 # Both replicas compute: run the loss per replica on a batch of the training pipeline.
-from tfner import alignment, pipeline
+from tfner.data import alignment, pipeline
 l2i = {t: i for i, t in enumerate(tagger.labels_)}
 wins = alignment.encode(tagger.tokenizer_, [w for w, _ in TRAIN], [t for _, t in TRAIN], l2i, max_length=32, overlap=4)
 ds = pipeline.make_dataset(wins, batch_size=8, boundaries=(16,), pad_id=0, shuffle=False, seed=0)

@@ -2,7 +2,7 @@
 
 Expected counts come from the SOURCE.md files in ../shared/data (counted by a separate
 script), not from running tfner; entity counts use the small chunker below, written
-independently of tfner.schemes.
+independently of tfner.data.schemes.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tfner.datasets import wnut17_path
+from tests.conftest import SHARED_DATA
+from tfner.data.datasets import wnut17_path
+from tfner.data.readers import as_sentences, read_conll
 from tfner.errors import ConfigError, DataFormatError
-from tfner.readers import as_sentences, read_conll
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def write(tmp_path: Path, text: str, name: str = "data.conll") -> Path:
@@ -198,7 +197,7 @@ def test_wnut17_counts(split):
     assert sum(len(s.words) for s in sents) == n_tokens
     # second route for tokens: non-blank lines of the raw file (WNUT has no -DOCSTART-)
     assert sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) == n_tokens
-    assert count_entities(s.tags for s in sents) == dict(zip(WNUT_TYPES, per_type))
+    assert count_entities(s.tags for s in sents) == dict(zip(WNUT_TYPES, per_type, strict=True))
 
 
 def test_wnut17_dev_keeps_the_bom_character_inside_a_token():
@@ -216,7 +215,7 @@ CONLL = {  # split: (IOB1 file, IOB2 file, sentences, tokens)
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def read_cached(path: str, scheme: str):
     return read_conll(path, scheme=scheme)
 

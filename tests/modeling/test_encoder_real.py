@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfner
-from tfner import encoder
+from tfner.modeling import encoder
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ which on valid IOB2 input is the identity.
 from __future__ import annotations
 
 import re
-from typing import Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 from tfner.errors import ConfigError, DataFormatError
 

@@ -7,13 +7,14 @@ WordPiece), so entity boundaries fall where the model's own word boundaries are.
 
 from __future__ import annotations
 
+import itertools
 import random
 import unicodedata
 
 import pytest
 from transformers import BasicTokenizer
 
-from tfner.words import split_words
+from tfner.data.words import split_words
 
 BERT_POOL = (
     "abcXYZ019_"              # ASCII letters, digits, underscore
@@ -43,7 +44,7 @@ def test_offsets_slice_back_to_the_word_on_random_text():
             assert text[start:end] == word
             assert word and not any(ch.isspace() for ch in word)
         # words are in order and do not overlap
-        assert all(a[2] <= b[1] for a, b in zip(words, words[1:]))
+        assert all(a[2] <= b[1] for a, b in itertools.pairwise(words))
         # nothing but whitespace is dropped
         assert "".join(w for w, _, _ in words) == "".join(ch for ch in text if not ch.isspace())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfner.callbacks import DevEvaluation
+from tfner.training.callbacks import DevEvaluation
 
 
 class Scores:
@@ -34,7 +34,7 @@ def fit_with_scripted_dev_scores(f1s: list[float], restore_best: bool):
 def test_restore_best_ends_with_the_best_epochs_weights():
     model, dev, per_epoch, history = fit_with_scripted_dev_scores([0.2, 0.9, 0.5], restore_best=True)
     assert dev.best_epoch == 1
-    for got, want in zip(model.get_weights(), per_epoch[1]):
+    for got, want in zip(model.get_weights(), per_epoch[1], strict=True):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(per_epoch[1][0], per_epoch[2][0])  # the weights did move after epoch 2
     assert history["val_entity_f1"] == [0.2, 0.9, 0.5] and history["val_f1_PER"] == [0.2, 0.9, 0.5]
@@ -43,14 +43,14 @@ def test_restore_best_ends_with_the_best_epochs_weights():
 def test_without_restore_best_the_last_weights_stay():
     model, dev, per_epoch, _ = fit_with_scripted_dev_scores([0.2, 0.9, 0.5], restore_best=False)
     assert dev.best_epoch == 1
-    for got, want in zip(model.get_weights(), per_epoch[2]):
+    for got, want in zip(model.get_weights(), per_epoch[2], strict=True):
         np.testing.assert_array_equal(got, want)
 
 
 def test_training_timer_leaves_out_what_happens_after_the_last_step():
     import time
 
-    from tfner.callbacks import TrainingTimer
+    from tfner.training.callbacks import TrainingTimer
 
     model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
     model.compile(optimizer="sgd", loss="mse")

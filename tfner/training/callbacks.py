@@ -9,7 +9,7 @@ others to ``train`` (loss, ``learning_rate``).
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 

@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
-from tfner.alignment import IGNORE, Window
-from tfner.pipeline import default_buckets, make_dataset, pad_batch, steps_per_epoch
+from tfner.data.alignment import IGNORE, Window
+from tfner.data.pipeline import default_buckets, make_dataset, pad_batch, steps_per_epoch
 
 
 def windows(n: int, seed: int) -> list[Window]:
@@ -37,7 +37,7 @@ def test_steps_per_epoch_matches_the_batches_the_dataset_yields(seed, n, batch):
             assert ids.shape == mask.shape == y.shape and ids.shape[0] <= batch
             lengths = mask.sum(axis=1)
             assert ids.shape[1] == lengths.max()  # padded to the longest window of the batch, no more
-            for row, length in zip(range(ids.shape[0]), lengths):
+            for row, length in zip(range(ids.shape[0]), lengths, strict=True):
                 w = wins[int(ids[row, 0]) - 1000]
                 seen[w.sentence] += 1
                 np.testing.assert_array_equal(ids[row, :length], w.input_ids)

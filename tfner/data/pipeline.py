@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from tfner.alignment import IGNORE, Window
+from tfner.data.alignment import IGNORE, Window
 
 
 def default_buckets(max_length: int) -> tuple[int, ...]:

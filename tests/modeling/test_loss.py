@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfner.alignment import IGNORE
-from tfner.loss import MaskedTokenLoss
 from tests.conftest import run_python
+from tfner.data.alignment import IGNORE
+from tfner.modeling.loss import MaskedTokenLoss
 
 
 def test_masked_loss_matches_hand_computation():
@@ -44,8 +44,8 @@ import tfner
 import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfner.loss import MaskedTokenLoss
-from tfner.encoder import build_model
+from tfner.modeling.loss import MaskedTokenLoss
+from tfner.modeling.encoder import build_model
 from tests.conftest import write_tiny_encoder
 from pathlib import Path
 from transformers import BertConfig

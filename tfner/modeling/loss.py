@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfner.alignment import IGNORE
+from tfner.data.alignment import IGNORE
 
 
 def masked_loss_sum_and_count(labels: tf.Tensor, logits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

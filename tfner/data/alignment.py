@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -110,7 +110,7 @@ def encode(
         word_pieces: list[list[int]] = [[] for _ in words]
         if s in by_sentence:
             k = by_sentence[s]
-            for tok_id, w in zip(batch["input_ids"][k], batch.word_ids(k)):
+            for tok_id, w in zip(batch["input_ids"][k], batch.word_ids(k), strict=True):
                 if w is not None:
                     word_pieces[w].append(tok_id)
         for w, p in enumerate(word_pieces):
@@ -168,7 +168,7 @@ def collect(
     dtype = np.asarray(token_values[0]).dtype if len(token_values) else np.int32
     out: list[np.ndarray] = [np.zeros(n, dtype) for n in sentence_lengths]
     filled = [np.zeros(n, bool) for n in sentence_lengths]
-    for win, values in zip(windows, token_values):
+    for win, values in zip(windows, token_values, strict=True):
         pos = np.nonzero(win.word_index >= 0)[0]
         words = win.word_index[pos]
         out[win.sentence][words] = np.asarray(values)[pos]

@@ -11,10 +11,11 @@ import dataclasses
 import logging
 import os
 import re
-from typing import Any, Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+from tfner.data.schemes import Scheme, normalize_tags
 from tfner.errors import DataFormatError
-from tfner.schemes import Scheme, normalize_tags
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,9 @@ class Sentence:
             )
 
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = str | os.PathLike[str]
 #: What ``fit``/``evaluate`` accept as data: a path to a CoNLL file, or (words, tags) pairs.
-DataLike = Union[PathLike, Sequence[Sentence], Sequence[tuple[Sequence[str], Sequence[str]]]]
+DataLike = PathLike | Sequence[Sentence] | Sequence[tuple[Sequence[str], Sequence[str]]]
 
 
 def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-8") -> list[Sentence]:
@@ -90,7 +91,7 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s][w]))
     if applied != "iob2":
         logger.info("%s: read as %s and converted to IOB2", path, applied.upper())
-    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0]) for w, t, ln in zip(words, iob2, lines)]
+    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0]) for w, t, ln in zip(words, iob2, lines, strict=True)]
 
 
 def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto") -> list[Sentence]:
@@ -133,4 +134,4 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
     iob2, _ = normalize_tags([r[1] for r in raw], scheme, locate)
-    return [Sentence(r[0], tuple(t), r[2], r[3]) for r, t in zip(raw, iob2)]
+    return [Sentence(r[0], tuple(t), r[2], r[3]) for r, t in zip(raw, iob2, strict=True)]

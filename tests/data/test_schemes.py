@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from tfner.schemes import entities, iob2_violation, split_tag, to_iob2
+from tfner.data.schemes import entities, iob2_violation, split_tag, to_iob2
 
 TYPES = ("PER", "LOC")
 TAGS = ("O",) + tuple(f"{p}-{t}" for t in TYPES for p in "BI")

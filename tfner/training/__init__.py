@@ -1,0 +1,7 @@
+"""Stage 3, training: optimizer and schedule, Keras callbacks, distribution strategy.
+
+``optim`` builds AdamW with its warm-up/decay schedule, ``callbacks`` scores dev each
+epoch and logs to TensorBoard, ``strategy`` resolves ``strategy="auto"``. Precision
+policies, checkpoints/resume and multi-worker set-up belong here. This layer may use
+``data`` and ``modeling`` and imports nothing from ``serving`` or ``tagger``.
+"""
