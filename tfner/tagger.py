@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -24,19 +25,19 @@ import tensorflow as tf
 from tfner.config import TaggerConfig, check_options
 from tfner.data import alignment, pipeline
 from tfner.data.readers import DataLike, Sentence, as_sentences
-from tfner.data.schemes import entities
 from tfner.data.spans import Span
-from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.metrics import Evaluation, evaluate_tags
 from tfner.modeling import encoder
 from tfner.modeling.loss import MaskedTokenLoss
 from tfner.serving import export as export_lib
+from tfner.serving import text_graph
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.strategy import resolve_strategy
 
 PREDICT_BATCH = 64
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 SAVED_TAGGER_FILE = "tfner_tagger.json"
 
 
@@ -146,8 +147,10 @@ class Tagger:
         self.labels_ = list(labels)
         self.tokenizer_ = tokenizer
         self.model_ = model
-        self.module_ = export_lib.TaggingModule(model, labels)
+        text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.window_overlap)
+        self.module_ = export_lib.TaggingModule(model, labels, **text)
         self._serve: Callable[..., dict] = self.module_.serve
+        self._predict_text: Callable[..., dict] = self.module_.predict_text
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_serve"):
@@ -190,22 +193,29 @@ class Tagger:
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entities in each raw text, as :class:`Span` with half-open character offsets.
 
-        Words are split by :func:`tfner.data.words.split_words` (where BERT's basic tokenizer
-        splits: at whitespace, around punctuation and CJK ideographs). An entity's score is
-        the mean probability of the predicted tags of its words.
+        Runs the export's ``predict_text`` computation (:mod:`tfner.serving.text_graph`), so a
+        tagger in memory, a reloaded export and a TF Serving client get the same spans. Words
+        are split where :func:`tfner.data.words.split_words` splits (whitespace, punctuation,
+        CJK ideographs); an entity's score is the mean probability of its words' tags. A lone
+        surrogate (half of an emoji cut off) counts as one U+FFFD character, so the offsets
+        still index ``text``; one odd text never fails the others.
         """
         self._check_fitted()
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise DataFormatError("texts", None, "predict takes a list of strings (wrap a single text in a list)")
-        split = [split_words(t) for t in texts]
-        tags, scores = self._tag_words([[w for w, _, _ in words] for words in split])
-        result = []
-        for text, words, sent_tags, sent_scores in zip(texts, split, tags, scores, strict=True):
-            spans = []
-            for a, b, kind in entities(sent_tags):
-                start, end = words[a][1], words[b - 1][2]
-                spans.append(Span(start, end, kind, float(np.mean(sent_scores[a:b])), text[start:end]))
-            result.append(spans)
+        result: list[list[Span]] = [[] for _ in texts]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for k in range(0, len(order), PREDICT_BATCH):
+            chunk = order[k:k + PREDICT_BATCH]
+            encoded = [_LONE_SURROGATE.sub("\ufffd", texts[i]).encode("utf-8") for i in chunk]
+            out = {name: value.numpy() for name, value in self._predict_text(text=tf.constant(encoded)).items()}
+            for row, i in enumerate(chunk):
+                spans = []
+                for j in range(int(out["num_entities"][row])):
+                    start, end = int(out["entity_start"][row, j]), int(out["entity_end"][row, j])
+                    label = out["entity_label"][row, j].decode("utf-8")
+                    spans.append(Span(start, end, label, float(out["entity_score"][row, j]), texts[i][start:end]))
+                result[i] = spans
         return result
 
     # --- evaluation ----------------------------------------------------------------
@@ -285,6 +295,10 @@ def load(path: str | os.PathLike) -> Tagger:
     tagger.model_ = None
     tagger._loaded = loaded  # type: ignore[attr-defined]  # keeps the variables alive
     tagger._serve = loaded.signatures[export_lib.SIGNATURE]
+    if export_lib.TEXT_SIGNATURE not in loaded.signatures:
+        raise ExportError(f"{path} has no {export_lib.TEXT_SIGNATURE!r} signature (exported by an older tfner); "
+                          "export it again from the saved tagger")
+    tagger._predict_text = loaded.signatures[export_lib.TEXT_SIGNATURE]
     return tagger
 
 

@@ -1,4 +1,4 @@
-"""Export: versioned SavedModel, reloaded in a process that imports only TensorFlow."""
+"""Export: versioned SavedModel, reloaded in a process that imports only TensorFlow (and TF-Text)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,16 +17,28 @@ from tests.conftest import TRAIN
 TF_ONLY = r"""
 import json, sys
 import tensorflow as tf
-path, ids, mask = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+import tensorflow_text  # registers the WordPiece op, as TF Serving links it
+path, ids, mask, texts = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
 loaded = tf.saved_model.load(path)
 fn = loaded.signatures["serving_default"]
 out = fn(input_ids=tf.constant(ids, tf.int32), attention_mask=tf.constant(mask, tf.int32))
 labels = json.load(open(path + "/assets/labels.json"))
+text_fn = loaded.signatures["predict_text"]
+ents = {k: v.numpy() for k, v in text_fn(text=tf.constant(texts)).items()}
+spans = [[(int(ents["entity_start"][i, j]), int(ents["entity_end"][i, j]), ents["entity_label"][i, j].decode(),
+           float(ents["entity_score"][i, j])) for j in range(int(ents["num_entities"][i]))] for i in range(len(texts))]
 print(json.dumps(dict(
     tags=[[t.decode() for t in row] for row in out["tags"].numpy()],
     label_ids=out["label_ids"].numpy().tolist(), scores=out["scores"].numpy().tolist(), labels=labels,
-    outputs=sorted(fn.structured_outputs), foreign=sorted(m for m in ("tfner", "transformers", "tf_keras") if m in sys.modules))))
+    outputs=sorted(fn.structured_outputs), text_outputs=sorted(text_fn.structured_outputs), spans=spans,
+    dense=all(isinstance(v, tf.Tensor) for v in text_fn(text=tf.constant(texts)).values()),
+    foreign=sorted(m for m in ("tfner", "transformers", "tf_keras") if m in sys.modules))))
 """
+# saved_model_cli with TF-Text's ops registered first (it has no flag to load an op library).
+SAVED_MODEL_CLI = "import sys, tensorflow_text; from tensorflow.python.tools import saved_model_cli; saved_model_cli.main()"
+TEXT_OUTPUTS = ["entity_end", "entity_end_byte", "entity_label", "entity_score", "entity_start",
+                "entity_start_byte", "num_entities"]
+TEXTS = ["Alice flew to Paris.", "", "Carol met Bob in London .", "Ça va, Ａlice? 😀 Bob\u200b went to Rome!"]
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +79,19 @@ def test_reload_in_tensorflow_only_process_gives_same_tags(fitted, exported):
     batch = batch_for(fitted, sentences)
     proc = subprocess.run(
         [sys.executable, "-c", TF_ONLY, str(version), json.dumps(batch["input_ids"].tolist()),
-         json.dumps(batch["attention_mask"].tolist())],
+         json.dumps(batch["attention_mask"].tolist()), json.dumps(TEXTS)],
         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r["foreign"] == []  # nothing but TensorFlow was needed
+    assert r["foreign"] == []  # nothing but TensorFlow (and TF-Text's ops) was needed
     assert r["outputs"] == ["label_ids", "scores", "tags"]
+    assert r["text_outputs"] == TEXT_OUTPUTS and r["dense"]
+    # predict_text in the TF-only process gives the spans Tagger.predict gives in memory
+    in_memory = fitted.predict(TEXTS)
+    assert [[tuple(x[:3]) for x in row] for row in r["spans"]] == [
+        [(s.start, s.end, s.label) for s in row] for row in in_memory]
+    for row, mem_row in zip(r["spans"], in_memory, strict=True):
+        np.testing.assert_allclose([x[3] for x in row], [s.score for s in mem_row], atol=1e-5)
     mem = fitted.module_.serve(input_ids=tf.constant(batch["input_ids"]),
                                attention_mask=tf.constant(batch["attention_mask"]))
     assert r["label_ids"] == mem["label_ids"].numpy().tolist()
@@ -97,18 +115,32 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
     _, version = exported
     np.save(tmp_path / "ids.npy", np.array([[2, 5, 12, 13, 3]], np.int32))
     np.save(tmp_path / "mask.npy", np.ones((1, 5), np.int32))
-    cli = Path(sys.executable).with_name("saved_model_cli")
     env = {"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    show = subprocess.run([str(cli), "show", "--dir", str(version), "--all"], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert show.returncode == 0, show.stderr[-3000:]
-    assert "serving_default" in show.stdout and "input_ids" in show.stdout and "tags" in show.stdout
-    run = subprocess.run([str(cli), "run", "--dir", str(version), "--tag_set", "serve", "--signature_def",
-                          "serving_default", "--inputs",
-                          f"input_ids={tmp_path / 'ids.npy'};attention_mask={tmp_path / 'mask.npy'}"],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "label_ids" in run.stdout and "scores" in run.stdout
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-c", SAVED_MODEL_CLI, *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout
+
+    show = cli("show", "--dir", str(version), "--all")
+    assert "serving_default" in show and "input_ids" in show and "tags" in show
+    # predict_text as documented: text string [batch] in; dense [batch, entities] / [batch] out
+    text_sig = show[show.index("signature_def['predict_text']"):]
+    text_sig = text_sig[:text_sig.index("Method name")]
+    assert "inputs['text'] tensor_info:\n        dtype: DT_STRING\n        shape: (-1)" in text_sig
+    for name, dtype, shape in [("entity_start", "DT_INT64", "(-1, -1)"), ("entity_end", "DT_INT64", "(-1, -1)"),
+                               ("entity_start_byte", "DT_INT64", "(-1, -1)"),
+                               ("entity_end_byte", "DT_INT64", "(-1, -1)"),
+                               ("entity_label", "DT_STRING", "(-1, -1)"), ("entity_score", "DT_FLOAT", "(-1, -1)"),
+                               ("num_entities", "DT_INT64", "(-1)")]:
+        assert f"outputs['{name}'] tensor_info:\n        dtype: {dtype}\n        shape: {shape}" in text_sig, name
+    run = cli("run", "--dir", str(version), "--tag_set", "serve", "--signature_def", "serving_default", "--inputs",
+              f"input_ids={tmp_path / 'ids.npy'};attention_mask={tmp_path / 'mask.npy'}")
+    assert "label_ids" in run and "scores" in run
+    run = cli("run", "--dir", str(version), "--tag_set", "serve", "--signature_def", "predict_text",
+              "--input_exprs", "text=['Alice flew to Paris.', '']")
+    assert "num_entities" in run and "entity_label" in run
 
 
 def test_saved_tagger_round_trip(fitted, tmp_path):

@@ -6,9 +6,17 @@ Layout: ``<base>/<version>/`` with ``saved_model.pb``, ``variables/`` and ``asse
 into place, so TF Serving (which polls ``<base>``) never sees a half-written version and
 nothing is ever overwritten.
 
-Signature ``serving_default``: int32 ``input_ids`` and ``attention_mask`` ``[batch, seq]``
--> ``label_ids`` int32 ``[batch, seq]``, ``scores`` float32 ``[batch, seq]`` (probability
-of the chosen label) and ``tags`` string ``[batch, seq]``. All outputs are dense.
+Signatures (all outputs dense, as TF Serving requires):
+
+* ``serving_default``: int32 ``input_ids`` and ``attention_mask`` ``[batch, seq]`` ->
+  ``label_ids`` int32 ``[batch, seq]``, ``scores`` float32 ``[batch, seq]`` (probability of
+  the chosen label) and ``tags`` string ``[batch, seq]``.
+* ``predict_text``: string ``text`` ``[batch]`` (UTF-8) -> ``entity_start``/``entity_end``
+  (int64, half-open, in code points as Python's ``str`` indexes the text),
+  ``entity_start_byte``/``entity_end_byte`` (int64, UTF-8 byte offsets), ``entity_label``
+  (string), ``entity_score`` (float32), all ``[batch, max entities in the batch]`` and
+  padded with -1 / "" / 0, and ``num_entities`` int64 ``[batch]``. See
+  :mod:`tfner.serving.text_graph`.
 """
 
 from __future__ import annotations
@@ -24,19 +32,29 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfner.errors import ExportError
+from tfner.serving.text_graph import TextTagger
 
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "tfner_config.json"
 SIGNATURE = "serving_default"
+TEXT_SIGNATURE = "predict_text"
 
 
 class TaggingModule(tf.Module):
-    """The serving computation: token ids -> label ids, scores, tags. Used in memory too."""
+    """The serving computations (token ids -> tags; raw text -> entities). Used in memory too.
 
-    def __init__(self, model: tf.keras.Model, labels: Sequence[str]):
+    ``text_options`` are :class:`TextTagger`'s keyword arguments after ``logits_fn`` and
+    ``labels`` (vocabulary, special ids, character tables, window sizes).
+    """
+
+    def __init__(self, model: tf.keras.Model, labels: Sequence[str], **text_options):
         super().__init__(name="tfner_tagger")
         self.model = model
         self.tag_names = tf.constant(list(labels), dtype=tf.string)
+        self.text = TextTagger(self._logits, labels, **text_options)
+
+    def _logits(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, training=False).logits
 
     @tf.function(
         input_signature=[
@@ -53,6 +71,10 @@ class TaggingModule(tf.Module):
             "scores": tf.reduce_max(probs, axis=-1),
             "tags": tf.gather(self.tag_names, label_ids),
         }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def predict_text(self, text):
+        return self.text.tag(text)
 
 
 def next_version(base: Path) -> int:
@@ -78,7 +100,8 @@ def export(module: TaggingModule, base: str | os.PathLike, assets: dict[str, str
             tracked.append(tf.saved_model.Asset(str(src / name)))
         module.asset_files = tracked
         out = staging / "model"
-        tf.saved_model.save(module, str(out), signatures={SIGNATURE: module.serve})
+        tf.saved_model.save(module, str(out), signatures={SIGNATURE: module.serve,
+                                                             TEXT_SIGNATURE: module.predict_text})
         while True:
             version = next_version(base)
             try:

@@ -1,0 +1,154 @@
+"""The in-graph text path (``predict_text``, ``Tagger.predict``) against an independent Python route.
+
+The reference route splits with :func:`split_words`, tags the words with ``predict_tags``
+(the fast tokenizer, Python windows, the ``serving_default`` computation) and chunks them with
+:func:`entities`. The tiny tagger has ``max_length=32`` and ``window_overlap=4``, so texts of
+a few dozen words already span several windows.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfner.data.schemes import entities
+from tfner.data.words import split_words
+
+HAND_MADE = [
+    "Alice flew to Paris.",
+    "Bob went to London and met Carol in Rome!",
+    "Ca\u0301fe\u0301 Alice, cafe\u0301 Bob",  # combining accents (NFD input)
+    "Ａｌｉｃｅ ｆｌｅｗ ｔｏ Ｒｏｍｅ",  # fullwidth letters
+    "Al\u200bice flew to Pa\u00adris \ufeffBob",  # zero-width space, soft hyphen, BOM inside words
+    "😀 Alice 👩‍👩‍👧 met Bob 🇫🇷 in Paris",  # emoji, ZWJ sequence, flag
+    "中文 Alice 在 Rome 见到 Bob。",  # CJK ideographs and CJK punctuation
+    "مرحبا Alice שלום Bob",  # RTL scripts
+    "İstanbul ß ﬁ ² Carol",  # compatibility characters, ß, dotted capital I
+    "[CLS] Alice [SEP] Bob [UNK]",  # literal special-token text
+    "Tabs\tand\nnewlines\r\nAlice\u3000Bob\u00a0Carol",  # every kind of whitespace
+    "a\x01b Alice\x7f Bob",  # control characters
+    "   ",
+    "...!!!???",
+    "",
+]
+
+
+def reference_spans(tagger, text: str) -> list[tuple[int, int, str, float]]:
+    words = split_words(text)
+    if not words:
+        return []
+    tags = tagger.predict_tags([[w for w, _, _ in words]])[0]
+    probs = reference_word_scores(tagger, [w for w, _, _ in words])
+    return [(words[a][1], words[b - 1][2], kind, float(np.mean(probs[a:b]))) for a, b, kind in entities(tags)]
+
+
+def reference_word_scores(tagger, words):
+    return tagger._tag_words([words])[1][0]
+
+
+def graph_spans(tagger, texts):
+    return [[(s.start, s.end, s.label, s.score) for s in row] for row in tagger.predict(texts)]
+
+
+def assert_same_spans(got, want, context=""):
+    assert [g[:3] for g in got] == [w[:3] for w in want], context
+    np.testing.assert_allclose([g[3] for g in got], [w[3] for w in want], atol=1e-4, err_msg=context)
+
+
+def test_hand_made_texts_give_the_reference_spans(fitted):
+    for text, got in zip(HAND_MADE, graph_spans(fitted, HAND_MADE), strict=True):
+        assert_same_spans(got, reference_spans(fitted, text), repr(text))
+    # and the toy model really finds entities in them (the comparison is not vacuous)
+    assert sum(len(row) for row in graph_spans(fitted, HAND_MADE)) >= 15
+
+
+def test_long_texts_are_windowed_like_the_python_path(fitted):
+    rng = random.Random(7)
+    vocab = ["Alice", "Bob", "Carol", "Paris", "London", "Rome", "flew", "to", "went", "met", "in", "and", "acme",
+             ".", "!", "zzqx", "Ａlice", "café"]
+    texts = [" ".join(rng.choice(vocab) for _ in range(n)) for n in (25, 31, 60, 200, 450)]
+    assert max(len(t.split()) for t in texts) > 10 * 30  # far beyond one 32-token window
+    for text, got in zip(texts, graph_spans(fitted, texts), strict=True):
+        assert_same_spans(got, reference_spans(fitted, text), text[:40])
+
+
+def test_offsets_index_the_text_in_code_points_and_bytes(fitted):
+    texts = ["😀 Alice met Bob in Rome", "Ｃａｒｏｌ flew to Paris", "中文Alice中 Bob"]
+    out = {k: v.numpy() for k, v in fitted.module_.predict_text(tf.constant([t.encode() for t in texts])).items()}
+    found = 0
+    for i, text in enumerate(texts):
+        for j in range(int(out["num_entities"][i])):
+            start, end = int(out["entity_start"][i, j]), int(out["entity_end"][i, j])
+            assert 0 <= start < end <= len(text)
+            assert int(out["entity_start_byte"][i, j]) == len(text[:start].encode())
+            assert int(out["entity_end_byte"][i, j]) == len(text[:end].encode())
+            found += 1
+        # padding past the count is unmistakable
+        assert (out["entity_start"][i, int(out["num_entities"][i]):] == -1).all()
+        assert (out["entity_label"][i, int(out["num_entities"][i]):] == b"").all()
+    assert found >= 4
+
+
+def test_an_empty_batch_gives_empty_dense_outputs(fitted):
+    out = fitted.module_.predict_text(tf.constant([], tf.string))
+    assert out["num_entities"].shape == (0,)
+    for name in ("entity_start", "entity_end", "entity_label", "entity_score"):
+        assert out[name].shape == (0, 0)
+    assert fitted.predict([]) == []
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t\n ", "!!!", ". , ; :", "\u200b\u200b", "\x00", "\ufffd"])
+def test_texts_of_only_spaces_punctuation_or_invisible_characters(fitted, text):
+    (got, other), (alone,) = graph_spans(fitted, [text, "Alice flew to Paris"]), graph_spans(fitted, [text])
+    assert_same_spans(got, reference_spans(fitted, text))
+    assert_same_spans(alone, got)
+    if not split_words(text):
+        assert got == []  # no word, no entity
+    assert_same_spans(other, graph_spans(fitted, ["Alice flew to Paris"])[0])  # the batch-mate is unaffected
+
+
+def test_a_10000_character_text(fitted):
+    rng = random.Random(3)
+    text = " ".join(rng.choice(["Alice", "flew", "to", "Paris", "and", "Bob", "!"]) for _ in range(2500))[:10_000]
+    assert len(text) == 10_000
+    (got,) = graph_spans(fitted, [text])
+    assert_same_spans(got, reference_spans(fitted, text))
+    assert len(got) > 100
+
+
+def test_invalid_utf8_is_decoded_with_replacement_characters(fitted):
+    raw = [b"Alice \xff flew to Paris", b"Bob \xe2\x82 Rome", b"\xed\xa0\xbd Carol", b"\xc0\xaf London"]
+    out = {k: v.numpy() for k, v in fitted.module_.predict_text(tf.constant(raw)).items()}
+    for i, data in enumerate(raw):
+        text = data.decode("utf-8", "replace")  # Python's policy: one U+FFFD per maximal invalid subpart
+        want = reference_spans(fitted, text)
+        got = [(int(out["entity_start"][i, j]), int(out["entity_end"][i, j]),
+                out["entity_label"][i, j].decode(), float(out["entity_score"][i, j]))
+               for j in range(int(out["num_entities"][i]))]
+        assert_same_spans(got, want, repr(data))
+
+
+def test_a_lone_surrogate_does_not_fail_the_batch(fitted):
+    texts = ["Alice flew to Paris", "Bob \ud83d went to Rome", "\ud83d"]
+    rows = fitted.predict(texts)  # no TypeError/UnicodeEncodeError for the whole batch
+    assert [s.text for s in rows[0]] == ["Alice", "Paris"]
+    # a lone surrogate counts as one U+FFFD character
+    assert [(s.start, s.end, s.label) for s in rows[2]] == [
+        (s.start, s.end, s.label) for s in fitted.predict(["\ufffd"])[0]]
+    for span in rows[1]:
+        assert texts[1][span.start:span.end] == span.text  # offsets still index the caller's string
+    clean = fitted.predict(["Bob \ufffd went to Rome"])[0]
+    assert [(s.start, s.end, s.label) for s in rows[1]] == [(s.start, s.end, s.label) for s in clean]
+
+
+def test_word_pieces_match_the_fast_tokenizer_word_by_word(fitted, tiny_tokenizer):
+    text_tagger = fitted.module_.text
+    words = sorted({w for text in HAND_MADE for w, _, _ in split_words(text)})
+    graph_words, pieces = text_tagger.word_pieces(tf.constant([w.encode() for w in words]))
+    assert graph_words["row"].numpy().tolist() == list(range(len(words)))  # each is one word to the graph too
+    fast = tiny_tokenizer(words, add_special_tokens=False)["input_ids"]
+    fast = [ids or [tiny_tokenizer.unk_token_id] for ids in fast]
+    assert pieces.to_list() == fast

@@ -1,0 +1,268 @@
+"""Raw text -> entities with character offsets, entirely in a TensorFlow graph.
+
+This is what the ``predict_text`` signature of an export runs, and what
+``Tagger.predict`` runs in memory, so both give the same spans by construction. The steps
+mirror the Python path one for one:
+
+1. decode UTF-8 into code points (invalid bytes become U+FFFD, as Python's
+   ``bytes.decode("utf-8", "replace")``), with the byte offset of each;
+2. split words where :func:`tfner.data.words.split_words` splits (a run table from
+   :mod:`tfner.data.charmap`, looked up with a binary search);
+3. normalise each word as the encoder's fast tokenizer does (drop, map or keep each code
+   point; table read off the tokenizer) and cut it into WordPiece ids with the encoder's
+   vocabulary (TF-Text's ``WordpieceTokenizeWithOffsets``, linked by every TF Serving
+   release from 2.14 on); a word with no piece, or over the tokenizer's character limit,
+   becomes ``[UNK]``;
+4. plan windows exactly as :func:`tfner.data.alignment.plan_windows` (prefix sums and
+   binary searches in one ``while_loop``): a text longer than ``max_length`` is never
+   truncated, and each word is scored by the one window that owns it;
+5. run the model, take each word's first sub-token, pick the label (argmax);
+6. assemble entities under conlleval's chunking (as :func:`tfner.data.schemes.entities`)
+   and pad them into dense ``[batch, max entities]`` tensors with a count per text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tfner.data.charmap import ALONE, SPACE, WORD, NormalizerTable, Runs, normalizer_table, split_table
+
+OUTSIDE, BEGIN, INSIDE = 0, 1, 2
+
+
+def text_options(tokenizer, *, max_length: int, overlap: int) -> dict:
+    """:class:`TextTagger`'s options for a transformers fast WordPiece tokenizer."""
+    model = tokenizer.backend_tokenizer.model
+    return {
+        "vocab": tokenizer.get_vocab(),
+        "special": {"cls": tokenizer.cls_token_id, "sep": tokenizer.sep_token_id,
+                    "pad": tokenizer.pad_token_id, "unk": tokenizer.unk_token_id},
+        "split": split_table(),
+        "normalizer": normalizer_table(tokenizer),
+        "max_length": max_length,
+        "overlap": overlap,
+        "max_chars_per_word": int(getattr(model, "max_input_chars_per_word", 100)),
+    }
+
+
+def _runs(runs: Runs, name: str) -> tuple[tf.Tensor, tf.Tensor]:
+    return (tf.constant(runs.starts, tf.int32, name=f"{name}_starts"),
+            tf.constant(runs.values, tf.int32, name=f"{name}_values"))
+
+
+def _lookup_runs(starts: tf.Tensor, values: tf.Tensor, cps: tf.Tensor) -> tf.Tensor:
+    return tf.gather(values, tf.searchsorted(starts, cps, side="right") - 1)
+
+
+class TextTagger(tf.Module):
+    """The in-graph text path; call :meth:`tag` with a ``[batch]`` string tensor inside a ``tf.function``.
+
+    ``logits_fn(input_ids, attention_mask)`` returns ``[windows, tokens, labels]`` logits.
+    """
+
+    def __init__(
+        self,
+        logits_fn,
+        labels: Sequence[str],
+        vocab: Mapping[str, int],
+        special: Mapping[str, int],
+        split: Runs,
+        normalizer: NormalizerTable,
+        *,
+        max_length: int,
+        overlap: int,
+        max_chars_per_word: int,
+    ):
+        super().__init__(name="tfner_text")
+        self._logits_fn = logits_fn
+        self.content = max_length - 2
+        self.overlap = overlap
+        self.max_chars = max_chars_per_word
+        self.cls_id, self.sep_id = special["cls"], special["sep"]
+        self.pad_id, self.unk_id = special["pad"], special["unk"]
+        self.split_starts, self.split_values = _runs(split, "split")
+        self.drop_starts, self.drop_values = _runs(normalizer.dropped, "drop")
+        # A sentinel key below every code point, so the table is never empty.
+        self.map_keys = tf.constant((-1, *normalizer.mapped_keys), tf.int32, name="map_keys")
+        self.map_values = tf.constant(("", *normalizer.mapped_values), tf.string, name="map_values")
+        tokens = sorted(vocab, key=vocab.__getitem__)
+        init = tf.lookup.KeyValueTensorInitializer(tf.constant(tokens), tf.constant([vocab[t] for t in tokens],
+                                                                                    tf.int64))
+        self.vocab_table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
+        unk_token = next(t for t, i in vocab.items() if i == self.unk_id)
+        # Words longer than the character limit are emptied first (-> [UNK]); the byte
+        # limit only has to let every shorter word through.
+        self.wordpiece = tf_text.WordpieceTokenizer(self.vocab_table, suffix_indicator="##",
+                                                    max_bytes_per_word=4 * max_chars_per_word + 4,
+                                                    token_out_type=tf.int64, unknown_token=unk_token)
+        prefixes, types, names = [], [], sorted({lab[2:] for lab in labels if lab != "O"})
+        for lab in labels:
+            prefixes.append(OUTSIDE if lab == "O" else BEGIN if lab.startswith("B-") else INSIDE)
+            types.append(-1 if lab == "O" else names.index(lab[2:]))
+        self.label_prefix = tf.constant(prefixes, tf.int32, name="label_prefix")
+        self.label_type = tf.constant(types, tf.int32, name="label_type")
+        self.type_names = tf.constant(names or [""], tf.string, name="type_names")
+
+    # --- 1-2: code points and words -------------------------------------------------
+    def _words(self, texts):
+        cps, byte_starts = tf.strings.unicode_decode_with_offsets(texts, "UTF-8", errors="replace",
+                                                                  replacement_char=0xFFFD)
+        flat = cps.flat_values
+        n_chars = tf.shape(flat, out_type=tf.int64)[0]
+        row = cps.value_rowids()
+        pos = tf.range(n_chars)
+        local = pos - tf.gather(cps.row_splits, row)  # code-point index inside its text
+        cls = _lookup_runs(self.split_starts, self.split_values, flat)
+        prev = tf.concat([[SPACE], cls[:-1]], 0)
+        prev = tf.where(tf.equal(local, 0), SPACE, prev)
+        in_word = tf.not_equal(cls, SPACE)
+        starts = tf.equal(cls, ALONE) | (tf.equal(cls, WORD) & tf.not_equal(prev, WORD))
+        n_words = tf.reduce_sum(tf.cast(starts, tf.int64))
+        word_of_char = tf.cumsum(tf.cast(starts, tf.int64)) - 1
+        segment = tf.where(in_word, word_of_char, n_words)  # spaces go to a discarded segment
+        first_char = tf.boolean_mask(pos, starts)
+        end_char = tf.math.unsorted_segment_max(pos + 1, segment, n_words + 1)[:n_words]
+        word_row = tf.gather(row, first_char)
+        text_start = tf.gather(cps.row_splits, word_row)
+        text_bytes = tf.cast(tf.strings.length(texts), tf.int64)
+        flat_bytes = byte_starts.flat_values
+        # byte offset of the code point after the word's last one, or the text's byte length
+        after = tf.gather(tf.concat([flat_bytes, [0]], 0), end_char)
+        at_text_end = tf.equal(end_char, tf.gather(cps.row_splits, word_row + 1))
+        end_byte = tf.where(at_text_end, tf.gather(text_bytes, word_row), after)
+        words = {
+            "row": word_row,
+            "start": first_char - text_start,
+            "end": end_char - text_start,
+            "start_byte": tf.gather(flat_bytes, first_char),
+            "end_byte": end_byte,
+        }
+        return words, flat, segment, n_words
+
+    def _normalized(self, flat, segment, n_words):
+        dropped = tf.equal(_lookup_runs(self.drop_starts, self.drop_values, flat), 1)
+        k = tf.minimum(tf.searchsorted(self.map_keys, flat, side="left"), tf.size(self.map_keys) - 1)
+        mapped = tf.equal(tf.gather(self.map_keys, k), flat)
+        chars = tf.strings.unicode_encode(tf.expand_dims(flat, 1), "UTF-8")
+        chars = tf.where(mapped, tf.gather(self.map_values, k), chars)
+        chars = tf.where(dropped, "", chars)
+        words = tf.strings.unsorted_segment_join(chars, segment, n_words + 1)[:n_words]
+        too_long = tf.strings.length(words, unit="UTF8_CHAR") > self.max_chars
+        return tf.where(too_long, "", words)
+
+    def _pieces(self, normalized):
+        pieces = self.wordpiece.tokenize(normalized)
+        none = tf.equal(pieces.row_lengths(), 0)
+        unk = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(tf.cast(none, tf.int32))], tf.constant(self.unk_id, tf.int64)),
+            tf.cast(none, tf.int64))
+        pieces = tf.concat([pieces, unk], axis=1)
+        return tf.cast(pieces[:, : self.content], tf.int32)
+
+    def word_pieces(self, texts):
+        """Words of each text with their WordPiece ids, as the graph sees them (for checks and tools).
+
+        Returns ``(words, pieces)``: ``words`` maps ``row``/``start``/``end`` (code points) and
+        ``start_byte``/``end_byte`` to ``[words]`` tensors over all texts; ``pieces`` is a ragged
+        ``[words, (pieces)]`` int32 tensor (``[UNK]`` for a word with none; at most
+        ``max_length - 2`` pieces).
+        """
+        words, flat, segment, n_words = self._words(texts)
+        return words, self._pieces(self._normalized(flat, segment, n_words))
+
+    # --- 4: windows -----------------------------------------------------------------
+    def _plan(self, cost, word_row, n_texts):
+        """Windows ``(text, first_word, end_word)`` over the flat word list, as ``plan_windows``."""
+        n = tf.size(cost, out_type=tf.int64)
+        per_text = tf.math.unsorted_segment_sum(tf.ones_like(word_row), word_row, n_texts)
+        bounds = tf.concat([[0], tf.cumsum(per_text)], 0)  # words of text b: bounds[b]:bounds[b+1]
+        texts = tf.where(per_text > 0)[:, 0]
+        prefix = tf.concat([[0], tf.cumsum(tf.cast(cost, tf.int64))], 0)
+        content, overlap = tf.constant(self.content, tf.int64), tf.constant(self.overlap, tf.int64)
+
+        def find(value, side):
+            return tf.searchsorted(prefix, tf.reshape(value, [1]), side=side, out_type=tf.int64)[0]
+
+        def body(j, start, out_row, out_start, out_end):
+            b = texts[j]
+            stop = bounds[b + 1]
+            end = tf.minimum(find(prefix[start] + content, "right") - 1, stop)
+            nxt = tf.maximum(start + 1, find(prefix[end] - overlap, "left"))
+            nxt_cost = tf.gather(tf.cast(cost, tf.int64), tf.minimum(end, n - 1))
+            nxt = tf.where(prefix[end] - prefix[nxt] + nxt_cost > content, end, nxt)
+            out = (out_row.write(out_row.size(), b), out_start.write(out_start.size(), start),
+                   out_end.write(out_end.size(), end))
+            last = tf.greater_equal(end, stop)
+            # texts without words have none to skip, so the next text's first word is `stop`
+            return (tf.where(last, j + 1, j), tf.where(last, stop, nxt), *out)
+
+        arrays = [tf.TensorArray(tf.int64, size=0, dynamic_size=True, element_shape=[]) for _ in range(3)]
+        zero = tf.constant(0, tf.int64)  # the first text with words starts at word 0
+        _, _, rows, starts, ends = tf.while_loop(
+            lambda j, *_: j < tf.size(texts, tf.int64), body, (zero, zero, *arrays),
+            maximum_iterations=tf.cast(n + n_texts + 1, tf.int32))
+        return rows.stack(), starts.stack(), ends.stack()
+
+    # --- the whole path ---------------------------------------------------------------
+    def tag(self, texts):
+        n_texts = tf.size(texts, out_type=tf.int64)
+        words, pieces = self.word_pieces(texts)
+        n_words = tf.shape(pieces.row_splits, out_type=tf.int64)[0] - 1
+        cost = pieces.row_lengths()
+        win_row, win_start, win_end = self._plan(cost, words["row"], n_texts)
+        q = pieces.row_splits
+        tokens = tf.gather(pieces.flat_values, tf.ragged.range(tf.gather(q, win_start), tf.gather(q, win_end)))
+        k = tf.shape(win_start, out_type=tf.int64)[0]
+        # one spare [CLS] [SEP] window keeps the model call non-empty for an empty batch
+        ones = tf.ones([k + 1, 1], tf.int32)
+        spare = tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32), tf.zeros([1], tf.int64))
+        body = tf.concat([tokens, spare], axis=0)
+        ids = tf.concat([ones * self.cls_id, body, ones * self.sep_id], axis=1)
+        input_ids = ids.to_tensor(self.pad_id)
+        attention_mask = tf.sequence_mask(ids.row_lengths(), tf.shape(input_ids)[1], tf.int32)
+        probs = tf.nn.softmax(tf.cast(self._logits_fn(input_ids, attention_mask), tf.float32), axis=-1)
+        # the window owning each word: owned ranges start at the middle of each overlap
+        same_text = tf.concat([[False], tf.equal(win_row[1:], win_row[:-1])], 0)
+        prev_end = tf.concat([[0], win_end[:-1]], 0)
+        own_start = tf.where(same_text, (prev_end + win_start) // 2, win_start)
+        word_ids = tf.range(n_words)
+        owner = tf.searchsorted(own_start, word_ids, side="right", out_type=tf.int64) - 1
+        position = 1 + tf.gather(q, word_ids) - tf.gather(q, tf.gather(win_start, owner))
+        word_probs = tf.gather_nd(probs, tf.stack([owner, position], axis=1))
+        label_ids = tf.argmax(word_probs, axis=-1, output_type=tf.int32)
+        scores = tf.reduce_max(word_probs, axis=-1)
+        return self._entities(words, label_ids, scores, n_texts, n_words)
+
+    # --- 6: entities -------------------------------------------------------------------
+    def _entities(self, words, label_ids, scores, n_texts, n_words):
+        prefix = tf.gather(self.label_prefix, label_ids)
+        kind = tf.gather(self.label_type, label_ids)
+        first_of_text = tf.not_equal(words["row"], tf.concat([[-1], words["row"][:-1]], 0))
+        prev_prefix = tf.where(first_of_text, OUTSIDE, tf.concat([[OUTSIDE], prefix[:-1]], 0))
+        prev_kind = tf.concat([[-1], kind[:-1]], 0)
+        inside = tf.not_equal(prefix, OUTSIDE)
+        continues = (tf.equal(prefix, INSIDE) & tf.not_equal(prev_prefix, OUTSIDE)
+                     & tf.equal(prev_kind, kind))
+        opens = inside & ~continues
+        n_ent = tf.reduce_sum(tf.cast(opens, tf.int64))
+        entity_of_word = tf.where(inside, tf.cumsum(tf.cast(opens, tf.int64)) - 1, n_ent)
+        first = tf.boolean_mask(tf.range(n_words), opens)
+        last = tf.math.unsorted_segment_max(tf.range(n_words), entity_of_word, n_ent + 1)[:n_ent]
+        score = tf.math.unsorted_segment_mean(scores, entity_of_word, n_ent + 1)[:n_ent]
+        row = tf.gather(words["row"], first)
+
+        def dense(values, default):
+            return tf.RaggedTensor.from_value_rowids(values, row, nrows=n_texts).to_tensor(default)
+
+        return {
+            "entity_start": dense(tf.gather(words["start"], first), -1),
+            "entity_end": dense(tf.gather(words["end"], last), -1),
+            "entity_start_byte": dense(tf.gather(words["start_byte"], first), -1),
+            "entity_end_byte": dense(tf.gather(words["end_byte"], last), -1),
+            "entity_label": dense(tf.gather(self.type_names, tf.gather(kind, first)), ""),
+            "entity_score": dense(score, 0.0),
+            "num_entities": tf.math.unsorted_segment_sum(tf.ones_like(row), row, n_texts),
+        }
