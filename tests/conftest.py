@@ -79,3 +79,22 @@ def run_python(code: str, *, env: dict | None = None, timeout: int = 600) -> sub
     if proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+def reference_spans(tagger, text: str) -> list[tuple[int, int, str, float]]:
+    """Entities of ``text`` by the Python route, independent of the in-graph text path.
+
+    :func:`split_words` -> ``_tag_words`` (fast tokenizer, Python windows, ``serving_default``)
+    -> :func:`entities`; a span's score is the mean probability of its words' tags.
+    """
+    import numpy as np
+
+    from tfner.data.schemes import entities
+    from tfner.data.words import split_words
+
+    words = split_words(text)
+    if not words:
+        return []
+    tags, scores = tagger._tag_words([[w for w, _, _ in words]])
+    return [(words[a][1], words[b - 1][2], kind, float(np.mean(scores[0][a:b])))
+            for a, b, kind in entities(tags[0])]

@@ -243,12 +243,20 @@ class Tagger:
                 files[name] = Path(d, name).read_text(encoding="utf-8")
         return files
 
-    def export(self, path: str | os.PathLike) -> Path:
-        """Write a SavedModel for TF Serving to ``path/<next integer version>/``; return that folder."""
+    def export(self, path: str | os.PathLike, *, serving_version: str = export_lib.DEFAULT_SERVING_VERSION,
+               allow_unservable: bool = False) -> Path:
+        """Write a SavedModel for TF Serving to ``path/<next integer version>/``; return that folder.
+
+        The export is made to load on TF Serving ``serving_version`` and every later release
+        (default 2.14, the oldest server whose op set tfner ships) and checked against its op
+        set; if that server would refuse it, :class:`ExportError` names the ops, unless
+        ``allow_unservable=True`` (then a warning).
+        """
         self._check_fitted()
         if self.model_ is None:
             raise ExportError("this tagger was loaded from an export; re-export the original SavedModel instead")
-        return export_lib.export(self.module_, path, self._asset_texts())
+        return export_lib.export(self.module_, path, self._asset_texts(), serving_version=serving_version,
+                                 allow_unservable=allow_unservable)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save the trainable tagger (HF weights, tokenizer, labels, config) to ``path``."""

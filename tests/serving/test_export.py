@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tfner
-from tests.conftest import TRAIN
+from tests.conftest import SHARED_DATA, TRAIN, reference_spans
 
 TF_ONLY = r"""
 import json, sys
@@ -157,3 +157,48 @@ def test_load_rejects_what_is_not_a_tagger(tmp_path):
         tfner.load(tmp_path / "nothing")
     with pytest.raises(tfner.ExportError, match="neither"):
         tfner.load(tmp_path)
+
+
+TEXT_ONLY = r"""
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+path, texts = sys.argv[1], json.load(open(sys.argv[2], encoding="utf-8"))
+fn = tf.saved_model.load(path).signatures["predict_text"]
+spans = []
+for i in range(0, len(texts), 32):
+    out = {k: v.numpy() for k, v in fn(text=tf.constant(texts[i:i + 32])).items()}
+    for r in range(len(texts[i:i + 32])):
+        spans.append([(int(out["entity_start"][r, j]), int(out["entity_end"][r, j]), out["entity_label"][r, j].decode(),
+                       float(out["entity_score"][r, j])) for j in range(int(out["num_entities"][r]))])
+print(json.dumps(dict(spans=spans, foreign=sorted(m for m in ("tfner", "transformers", "tf_keras") if m in sys.modules))))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["wnut17", "conll2003"])
+def test_predict_text_in_a_tensorflow_only_process_on_200_real_sentences(fitted, exported, tmp_path, corpus):
+    from tfner.data.datasets import wnut17_path
+    from tfner.data.readers import read_conll
+
+    path = wnut17_path("test") if corpus == "wnut17" else SHARED_DATA / "conll2003" / "eng.testb"
+    if not path.exists():
+        pytest.skip(f"CoNLL-2003 not found at {path}; it is research-only and read from ../shared/data")
+    texts = [" ".join(s.words) for s in read_conll(path)[:200]]
+    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", TEXT_ONLY, str(exported[1]), str(tmp_path / "texts.json")],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"},
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["foreign"] == [] and len(r["spans"]) == 200
+    in_memory = fitted.predict(texts)
+    differences = []
+    for text, served, mem in zip(texts, r["spans"], in_memory, strict=True):
+        want = reference_spans(fitted, text)
+        if [tuple(x[:3]) for x in served] != [(s.start, s.end, s.label) for s in mem] or \
+                [tuple(x[:3]) for x in served] != [w[:3] for w in want]:
+            differences.append(text)
+        np.testing.assert_allclose([x[3] for x in served], [w[3] for w in want], atol=1e-4)
+    assert differences == []
+    assert sum(len(x) for x in r["spans"]) > 20  # the toy model tags something in real text

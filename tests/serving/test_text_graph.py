@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfner.data.schemes import entities
+from tests.conftest import reference_spans
 from tfner.data.words import split_words
 
 HAND_MADE = [
@@ -34,19 +34,6 @@ HAND_MADE = [
     "...!!!???",
     "",
 ]
-
-
-def reference_spans(tagger, text: str) -> list[tuple[int, int, str, float]]:
-    words = split_words(text)
-    if not words:
-        return []
-    tags = tagger.predict_tags([[w for w, _, _ in words]])[0]
-    probs = reference_word_scores(tagger, [w for w, _, _ in words])
-    return [(words[a][1], words[b - 1][2], kind, float(np.mean(probs[a:b]))) for a, b, kind in entities(tags)]
-
-
-def reference_word_scores(tagger, words):
-    return tagger._tag_words([words])[1][0]
 
 
 def graph_spans(tagger, texts):

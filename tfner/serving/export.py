@@ -26,16 +26,19 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import tensorflow as tf
 
 from tfner.errors import ExportError
+from tfner.serving.servability import DEFAULT_SERVING_VERSION, check_servable, make_servable, serving_release
 from tfner.serving.text_graph import TextTagger
 
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "tfner_config.json"
+VERSIONS_FILE = "tfner_export.json"
 SIGNATURE = "serving_default"
 TEXT_SIGNATURE = "predict_text"
 
@@ -76,14 +79,44 @@ class TaggingModule(tf.Module):
     def predict_text(self, text):
         return self.text.tag(text)
 
+    def signatures(self) -> dict:
+        return {SIGNATURE: self.serve, TEXT_SIGNATURE: self.predict_text}
+
+
+def _versions(serving_version: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for dist in ("tfner", "tensorflow", "tensorflow-text", "transformers"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = "not installed"
+    return {**found, "oldest_tf_serving": serving_version}
+
 
 def next_version(base: Path) -> int:
     taken = [int(p.name) for p in base.iterdir() if re.fullmatch(r"\d+", p.name)] if base.exists() else []
     return max(taken, default=0) + 1
 
 
-def export(module: TaggingModule, base: str | os.PathLike, assets: dict[str, str]) -> Path:
-    """Save ``module`` as ``<base>/<next version>``; ``assets`` maps file name -> text content."""
+def export(
+    module: tf.Module,
+    base: str | os.PathLike,
+    assets: dict[str, str],
+    *,
+    serving_version: str = DEFAULT_SERVING_VERSION,
+    allow_unservable: bool = False,
+) -> Path:
+    """Save ``module`` as ``<base>/<next version>``; ``assets`` maps file name -> text content.
+
+    ``module.signatures()`` names the signatures. The saved graph is made loadable by TF
+    Serving ``serving_version`` (attributes it lacks that change nothing are stripped) and
+    checked against that release's op set; an export it would refuse raises
+    :class:`ExportError` naming the ops, unless ``allow_unservable=True`` (then it warns).
+    """
+    release = serving_release(serving_version)
+    assets = {**assets, VERSIONS_FILE: json.dumps(_versions(release), indent=2)}
     base = Path(base)
     if base.exists() and not base.is_dir():
         raise ExportError(f"export path {base} is a file; give a directory such as saved_models/<name>")
@@ -100,8 +133,15 @@ def export(module: TaggingModule, base: str | os.PathLike, assets: dict[str, str
             tracked.append(tf.saved_model.Asset(str(src / name)))
         module.asset_files = tracked
         out = staging / "model"
-        tf.saved_model.save(module, str(out), signatures={SIGNATURE: module.serve,
-                                                             TEXT_SIGNATURE: module.predict_text})
+        tf.saved_model.save(module, str(out), signatures=module.signatures())
+        make_servable(out, release)
+        report = check_servable(out, release)
+        if not report.ok:
+            message = report.summary().replace(str(out), "the export")
+            if not allow_unservable:
+                raise ExportError(f"{message}\nNothing was written. Target a newer server with serving_version=..., "
+                                  "or write it anyway with allow_unservable=True.")
+            warnings.warn(f"{message}\nWritten anyway (allow_unservable=True).", stacklevel=2)
         while True:
             version = next_version(base)
             try:
