@@ -30,7 +30,11 @@ from tfner.errors import (  # noqa: E402
     DataFormatError,
     EncoderError,
     ExportError,
+    ModelNotFoundError,
     NotFittedError,
+    ServerUnavailableError,
+    ServingError,
+    SignatureNotFoundError,
     TfnerError,
 )
 from tfner.metrics import Evaluation  # noqa: E402
@@ -41,8 +45,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "DataFormatError", "EncoderError", "Evaluation", "ExportError", "NotFittedError",
-    "Sentence", "Span", "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll",
+    "ConfigError", "DataFormatError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
+    "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
+    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll",
 ]
 
 _FROM_TAGGER = ("Tagger", "fit", "load")

@@ -41,3 +41,19 @@ class EncoderError(TfnerError, ValueError):
 
 class ExportError(TfnerError, ValueError):
     """A SavedModel could not be written or read as a tfner export."""
+
+
+class ServingError(TfnerError, RuntimeError):
+    """A TF Serving server refused or failed a request (the message gives the server's words)."""
+
+
+class ServerUnavailableError(ServingError, ConnectionError):
+    """The server could not be reached or said it is unavailable, after the client's retries."""
+
+
+class ModelNotFoundError(ServingError, LookupError):
+    """The server does not serve the requested model name or version."""
+
+
+class SignatureNotFoundError(ServingError, LookupError):
+    """The served model has no signature of the requested name."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -26,18 +25,27 @@ from tfner.config import TaggerConfig, check_options
 from tfner.data import alignment, pipeline
 from tfner.data.readers import DataLike, Sentence, as_sentences
 from tfner.data.spans import Span
+from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.metrics import Evaluation, evaluate_tags
 from tfner.modeling import encoder
 from tfner.modeling.loss import MaskedTokenLoss
 from tfner.serving import export as export_lib
 from tfner.serving import text_graph
+from tfner.serving.outputs import clean_text, spans_from_outputs
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.strategy import resolve_strategy
 
 PREDICT_BATCH = 64
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Texts of the warm-up requests written into every export (short, long, accented, CJK, empty).
+WARMUP_TEXTS = (
+    "Alice Smith flew from Paris to New York on Monday.",
+    "The European Commission said on Thursday it disagreed with German advice to consumers.",
+    "Ça va? Müller met Ｔａｒｏ in 東京 😀",
+    "",
+    " ".join(["A long text that needs more than one window."] * 40),
+)
 SAVED_TAGGER_FILE = "tfner_tagger.json"
 
 
@@ -207,14 +215,9 @@ class Tagger:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for k in range(0, len(order), PREDICT_BATCH):
             chunk = order[k:k + PREDICT_BATCH]
-            encoded = [_LONE_SURROGATE.sub("\ufffd", texts[i]).encode("utf-8") for i in chunk]
+            encoded = [clean_text(texts[i]).encode("utf-8") for i in chunk]
             out = {name: value.numpy() for name, value in self._predict_text(text=tf.constant(encoded)).items()}
-            for row, i in enumerate(chunk):
-                spans = []
-                for j in range(int(out["num_entities"][row])):
-                    start, end = int(out["entity_start"][row, j]), int(out["entity_end"][row, j])
-                    label = out["entity_label"][row, j].decode("utf-8")
-                    spans.append(Span(start, end, label, float(out["entity_score"][row, j]), texts[i][start:end]))
+            for i, spans in zip(chunk, spans_from_outputs([texts[i] for i in chunk], out), strict=True):
                 result[i] = spans
         return result
 
@@ -256,7 +259,20 @@ class Tagger:
         if self.model_ is None:
             raise ExportError("this tagger was loaded from an export; re-export the original SavedModel instead")
         return export_lib.export(self.module_, path, self._asset_texts(), serving_version=serving_version,
-                                 allow_unservable=allow_unservable)
+                                 allow_unservable=allow_unservable, warmup=self._warmup_requests())
+
+    def _warmup_requests(self) -> list[tuple[str, dict[str, np.ndarray]]]:
+        """Real requests for both signatures, replayed by TF Serving when it loads the export."""
+        texts = [t.encode("utf-8") for t in WARMUP_TEXTS]
+        sentences = [[w for w, _, _ in split_words(t)] for t in WARMUP_TEXTS[:2]]
+        windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=self.config_.max_length,
+                                   overlap=self.config_.window_overlap)
+        batch = pipeline.pad_batch(windows, self.tokenizer_.pad_token_id)
+        return [
+            (export_lib.TEXT_SIGNATURE, {"text": np.array(texts[:1], dtype=object)}),
+            (export_lib.TEXT_SIGNATURE, {"text": np.array(texts, dtype=object)}),
+            (export_lib.SIGNATURE, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}),
+        ]
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save the trainable tagger (HF weights, tokenizer, labels, config) to ``path``."""

@@ -67,7 +67,8 @@ def test_export_layout_and_versions(fitted, exported, tmp_path):
     before = (other / "1" / "saved_model.pb").read_bytes()
     assert fitted.export(other) == other / "2"
     assert (other / "1" / "saved_model.pb").read_bytes() == before
-    assert sorted(p.name for p in other.iterdir()) == ["1", "2"]  # no temporary folder left behind
+    # no temporary folder left behind; the server's config files sit beside the versions
+    assert sorted(p.name for p in other.iterdir()) == ["1", "2", "batching_parameters.txt", "models.config"]
     with pytest.raises(tfner.ExportError):
         fitted.export(other / "2")  # a version folder is not a base path
 

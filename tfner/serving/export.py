@@ -33,6 +33,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from tfner.errors import ExportError
+from tfner.serving import server_files
 from tfner.serving.servability import DEFAULT_SERVING_VERSION, check_servable, make_servable, serving_release
 from tfner.serving.text_graph import TextTagger
 
@@ -107,6 +108,8 @@ def export(
     *,
     serving_version: str = DEFAULT_SERVING_VERSION,
     allow_unservable: bool = False,
+    warmup: Sequence[server_files.Request] = (),
+    model_name: str | None = None,
 ) -> Path:
     """Save ``module`` as ``<base>/<next version>``; ``assets`` maps file name -> text content.
 
@@ -114,6 +117,9 @@ def export(
     Serving ``serving_version`` (attributes it lacks that change nothing are stripped) and
     checked against that release's op set; an export it would refuse raises
     :class:`ExportError` naming the ops, unless ``allow_unservable=True`` (then it warns).
+    ``warmup`` requests go into the version's ``assets.extra/tf_serving_warmup_requests``;
+    ``models.config`` and ``batching_parameters.txt`` for ``model_name`` (default: the base
+    folder's name) are written beside the versions.
     """
     release = serving_release(serving_version)
     assets = {**assets, VERSIONS_FILE: json.dumps(_versions(release), indent=2)}
@@ -142,10 +148,14 @@ def export(
                 raise ExportError(f"{message}\nNothing was written. Target a newer server with serving_version=..., "
                                   "or write it anyway with allow_unservable=True.")
             warnings.warn(f"{message}\nWritten anyway (allow_unservable=True).", stacklevel=2)
+        name = model_name or base.resolve().name
+        if warmup:
+            server_files.write_warmup(out, name, warmup)
         while True:
             version = next_version(base)
             try:
                 os.rename(out, base / str(version))  # atomic; fails if the version appeared meanwhile
+                server_files.write_server_config(base, name)
                 return base / str(version)
             except OSError:
                 if not (base / str(version)).exists():

@@ -1,0 +1,37 @@
+"""``predict_text``'s dense outputs -> :class:`Span` lists; the one conversion every caller uses.
+
+``Tagger.predict``, :class:`~tfner.serving.clients.RestClient` and
+:class:`~tfner.serving.clients.GrpcClient` all go through :func:`spans_from_outputs`, so the
+same request gives equal spans whichever way it is served. No TensorFlow needed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tfner.data.spans import Span
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate (half an emoji) replaced by U+FFFD: same length, valid UTF-8."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def spans_from_outputs(texts: Sequence[str], outputs: Mapping[str, Any]) -> list[list[Span]]:
+    """Spans of each text from ``predict_text``'s dense outputs (one row per text)."""
+    result = []
+    for row, text in enumerate(texts):
+        spans = []
+        for j in range(int(outputs["num_entities"][row])):
+            start, end = int(outputs["entity_start"][row][j]), int(outputs["entity_end"][row][j])
+            label = outputs["entity_label"][row][j]
+            label = label.decode("utf-8") if isinstance(label, bytes) else str(label)
+            spans.append(Span(start, end, label, float(outputs["entity_score"][row][j]), text[start:end]))
+        result.append(spans)
+    return result
+
+
