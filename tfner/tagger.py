@@ -33,6 +33,7 @@ from tfner.modeling.loss import MaskedTokenLoss
 from tfner.serving import export as export_lib
 from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
+from tfner.serving.versions import latest_version
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.strategy import resolve_strategy
@@ -306,7 +307,7 @@ def load(path: str | os.PathLike) -> Tagger:
     if (path / SAVED_TAGGER_FILE).exists():
         return _load_saved(path)
     if not (path / "saved_model.pb").exists():
-        latest = export_lib.latest_version(path) if path.is_dir() else None
+        latest = latest_version(path) if path.is_dir() else None
         if latest is None:
             raise ExportError(f"{path} is neither a saved tagger nor a tfner export (no saved_model.pb, no versions)")
         path = latest

@@ -2,7 +2,9 @@
 
 ``export`` writes versioned SavedModels (signatures, assets, atomic versions);
 ``text_graph`` is the in-graph raw text -> entities path behind ``predict_text``;
-``servability`` checks an export against each TF Serving release's op set (``opsets/``).
-Warm-up files and REST/gRPC clients belong here. This layer may use ``data`` and
-``modeling`` and imports nothing from ``training`` or ``tagger``.
+``servability`` checks an export against each TF Serving release's op set (``opsets/``);
+``server_files`` writes warm-up records, ``models.config`` and batching parameters;
+``clients`` talks REST and gRPC to a server, ``outputs`` turns ``predict_text``'s dense
+outputs into spans; ``versions`` lists, finds and prunes version folders. This layer may
+use ``data`` and ``modeling`` and imports nothing from ``training`` or ``tagger``.
 """

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -36,6 +35,7 @@ from tfner.errors import ExportError
 from tfner.serving import server_files
 from tfner.serving.servability import DEFAULT_SERVING_VERSION, check_servable, make_servable, serving_release
 from tfner.serving.text_graph import TextTagger
+from tfner.serving.versions import next_version
 
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "tfner_config.json"
@@ -94,11 +94,6 @@ def _versions(serving_version: str) -> dict[str, str]:
         except PackageNotFoundError:
             found[dist] = "not installed"
     return {**found, "oldest_tf_serving": serving_version}
-
-
-def next_version(base: Path) -> int:
-    taken = [int(p.name) for p in base.iterdir() if re.fullmatch(r"\d+", p.name)] if base.exists() else []
-    return max(taken, default=0) + 1
 
 
 def export(
@@ -164,11 +159,6 @@ def export(
         if hasattr(module, "asset_files"):
             del module.asset_files  # they pointed into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def latest_version(base: Path) -> Path | None:
-    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and re.fullmatch(r"\d+", p.name)]
-    return base / str(max(versions)) if versions else None
 
 
 def read_asset_json(version_dir: Path, name: str) -> dict | list:

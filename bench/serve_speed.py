@@ -1,0 +1,133 @@
+"""Serving speed: the export's ``predict_text`` against ``serving_default`` plus Python-side tokenization.
+
+    .venv/bin/python bench/serve_speed.py [--sentences 512] [--rounds 3]
+
+Builds a tagger on the offline MiniLM encoder (a short fit on a few sentences: speed does not
+depend on the weights), exports it, loads the SavedModel in this process and times, on
+CoNLL-2003 test sentences (../shared/data, never copied; WNUT-17 test when absent), texts/s at
+batch 1, 8 and 64 and p50/p99 latency at batch 1 for:
+
+* ``predict_text``: raw UTF-8 strings in, dense entities out (everything in the graph);
+* ``serving_default`` + Python: the client splits words, runs the fast tokenizer and windows in
+  Python (``tfner.data.alignment``), pads, calls ``serving_default``, maps tags back to words and
+  assembles spans: what a client of an ids-in signature has to do.
+
+Contenders alternate batch by batch (A B A B ...) on the same texts, so machine noise hits
+both alike. Writes a JSON record to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sentences", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the sentences per batch size")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    import tensorflow as tf
+
+    import tfner
+    from tfner.data import alignment, pipeline
+    from tfner.data.datasets import wnut17_path
+    from tfner.data.schemes import entities
+    from tfner.data.words import split_words
+
+    source = CONLL if CONLL.exists() else wnut17_path("test")
+    sentences = [s for s in tfner.read_conll(source) if s.words][: args.sentences]
+    texts = [" ".join(s.words) for s in sentences]
+    print(f"{len(texts)} texts from {source.name}; fitting a throwaway tagger for its export ...")
+    tagger = tfner.fit(sentences[:64], epochs=1, batch_size=16, verbose=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        version = tagger.export(Path(tmp) / "ner")
+        loaded = tf.saved_model.load(str(version))
+        text_fn, ids_fn = loaded.signatures["predict_text"], loaded.signatures["serving_default"]
+        tok, cfg, labels = tagger.tokenizer_, tagger.config_, tagger.labels_
+
+        def run_text(batch):
+            out = text_fn(text=tf.constant([t.encode("utf-8") for t in batch]))
+            return [int(n) for n in out["num_entities"].numpy()]
+
+        def run_ids(batch):
+            split = [split_words(t) for t in batch]
+            words = [[w for w, _, _ in s] for s in split]
+            windows = alignment.encode(tok, words, None, None, max_length=cfg.max_length, overlap=cfg.window_overlap)
+            padded = pipeline.pad_batch(windows, tok.pad_token_id)
+            out = ids_fn(input_ids=tf.constant(padded["input_ids"]), attention_mask=tf.constant(padded["attention_mask"]))
+            word_ids = alignment.collect(windows, [len(w) for w in words], list(out["label_ids"].numpy()))
+            return [len(entities([labels[i] for i in ids])) for ids in word_ids]
+
+        contenders = {"predict_text": run_text, "serving_default+python": run_ids}
+        for fn in contenders.values():  # trace and warm up
+            fn(texts[:8])
+        results: dict = {name: {} for name in contenders}
+        for batch_size in (1, 8, 64):
+            batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+            if batch_size == 1:
+                batches = batches[:200]
+            seconds = {name: 0.0 for name in contenders}
+            latencies: dict[str, list[float]] = {name: [] for name in contenders}
+            n_texts = 0
+            for _ in range(args.rounds):
+                for batch in batches:
+                    for name, fn in contenders.items():
+                        t0 = time.perf_counter()
+                        fn(batch)
+                        dt = time.perf_counter() - t0
+                        seconds[name] += dt
+                        latencies[name].append(dt)
+                    n_texts += len(batch)
+            for name in contenders:
+                record = {"texts_per_s": n_texts / seconds[name], "batches": len(latencies[name])}
+                if batch_size == 1:
+                    record["p50_ms"] = 1000 * float(np.percentile(latencies[name], 50))
+                    record["p99_ms"] = 1000 * float(np.percentile(latencies[name], 99))
+                results[name][f"batch_{batch_size}"] = record
+                extra = (f", p50 {record['p50_ms']:.1f} ms, p99 {record['p99_ms']:.1f} ms"
+                         if batch_size == 1 else "")
+                print(f"batch {batch_size:>2} {name:>24}: {record['texts_per_s']:8.1f} texts/s{extra}")
+        # the two routes must agree on what they serve
+        agree = run_text(texts[:64]) == run_ids(texts[:64])
+        print(f"entity counts agree on 64 texts: {agree}")
+
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = {"when": stamp, "command": " ".join(["bench/serve_speed.py", *sys.argv[1:]]), "source": source.name,
+              "texts": len(texts), "rounds": args.rounds, "results": results, "entity_counts_agree": agree,
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": _cpu_model()},
+              "versions": {"tensorflow": tf.__version__, "tfner": tfner.__version__}}
+    out = args.out / f"serve-speed-{stamp}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
