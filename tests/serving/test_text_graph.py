@@ -17,23 +17,24 @@ import tensorflow as tf
 from tests.conftest import reference_spans
 from tfner.data.words import split_words
 
-HAND_MADE = [
-    "Alice flew to Paris.",
-    "Bob went to London and met Carol in Rome!",
-    "Ca\u0301fe\u0301 Alice, cafe\u0301 Bob",  # combining accents (NFD input)
-    "Ａｌｉｃｅ ｆｌｅｗ ｔｏ Ｒｏｍｅ",  # fullwidth letters
-    "Al\u200bice flew to Pa\u00adris \ufeffBob",  # zero-width space, soft hyphen, BOM inside words
-    "😀 Alice 👩‍👩‍👧 met Bob 🇫🇷 in Paris",  # emoji, ZWJ sequence, flag
-    "中文 Alice 在 Rome 见到 Bob。",  # CJK ideographs and CJK punctuation
-    "مرحبا Alice שלום Bob",  # RTL scripts
-    "İstanbul ß ﬁ ² Carol",  # compatibility characters, ß, dotted capital I
-    "[CLS] Alice [SEP] Bob [UNK]",  # literal special-token text
-    "Tabs\tand\nnewlines\r\nAlice\u3000Bob\u00a0Carol",  # every kind of whitespace
-    "a\x01b Alice\x7f Bob",  # control characters
-    "   ",
-    "...!!!???",
-    "",
-]
+CASES = {
+    "plain": "Alice flew to Paris.",
+    "several_entities": "Bob went to London and met Carol in Rome!",
+    "combining_marks": "Ca\u0301fe\u0301 Alice, cafe\u0301 Bob",  # NFD input
+    "fullwidth": "Ａｌｉｃｅ ｆｌｅｗ ｔｏ Ｒｏｍｅ",
+    "zero_width": "Al\u200bice flew to Pa\u00adris \ufeffBob",  # ZWSP, soft hyphen, BOM inside words
+    "emoji": "😀 Alice 👩‍👩‍👧 met Bob 🇫🇷 in Paris",  # emoji, ZWJ sequence, flag
+    "cjk": "中文 Alice 在 Rome 见到 Bob。",  # ideographs and CJK punctuation
+    "rtl": "مرحبا Alice שלום Bob",  # Arabic and Hebrew
+    "compatibility": "İstanbul ß ﬁ ² Carol",  # ligature, superscript, ß, dotted capital I
+    "special_token_text": "[CLS] Alice [SEP] Bob [UNK]",
+    "whitespace_kinds": "Tabs\tand\nnewlines\r\nAlice\u3000Bob\u00a0Carol",
+    "control_characters": "a\x01b Alice\x7f Bob",
+    "spaces_only": "   ",
+    "punctuation_only": "...!!!???",
+    "empty": "",
+}
+HAND_MADE = list(CASES.values())
 
 
 def graph_spans(tagger, texts):
@@ -45,11 +46,21 @@ def assert_same_spans(got, want, context=""):
     np.testing.assert_allclose([g[3] for g in got], [w[3] for w in want], atol=1e-4, err_msg=context)
 
 
-def test_hand_made_texts_give_the_reference_spans(fitted):
-    for text, got in zip(HAND_MADE, graph_spans(fitted, HAND_MADE), strict=True):
-        assert_same_spans(got, reference_spans(fitted, text), repr(text))
-    # and the toy model really finds entities in them (the comparison is not vacuous)
-    assert sum(len(row) for row in graph_spans(fitted, HAND_MADE)) >= 15
+@pytest.mark.parametrize("case", list(CASES))
+def test_hand_made_text_gives_the_reference_spans(fitted, case):
+    text = CASES[case]
+    (alone,) = graph_spans(fitted, [text])
+    assert_same_spans(alone, reference_spans(fitted, text), repr(text))
+    for span in fitted.predict([text])[0]:
+        assert text[span.start:span.end] == span.text and span.text.strip() == span.text
+
+
+def test_hand_made_texts_in_one_batch_give_what_they_give_alone(fitted):
+    together = graph_spans(fitted, HAND_MADE)
+    for text, got in zip(HAND_MADE, together, strict=True):
+        assert_same_spans(got, graph_spans(fitted, [text])[0], repr(text))
+    # the toy model really finds entities in them (the comparisons are not vacuous)
+    assert sum(len(row) for row in together) >= 15
 
 
 def test_long_texts_are_windowed_like_the_python_path(fitted):

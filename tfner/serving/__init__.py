@@ -8,3 +8,7 @@
 outputs into spans; ``versions`` lists, finds and prunes version folders. This layer may
 use ``data`` and ``modeling`` and imports nothing from ``training`` or ``tagger``.
 """
+
+from tfner.serving.servability import check_servable
+
+__all__ = ["check_servable"]
