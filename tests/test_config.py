@@ -25,6 +25,8 @@ CHANGED = dict(
     weight_decay=0.0,
     clipnorm=None,
     length_buckets=(16, 64, 128),
+    precision="mixed_bfloat16",
+    decode="constrained",
     eval_mode="strict",
     restore_best=False,
     seed=1234,
@@ -122,6 +124,9 @@ def test_from_json_rejects_non_object(text):
         dict(length_buckets=[16, True]),
         dict(scheme="IOB2"),
         dict(eval_mode="lenient"),
+        dict(decode="viterbi"),
+        dict(precision="bf16"),
+        dict(precision=None),
         dict(seed=None),
     ],
 )

@@ -59,6 +59,14 @@ class TaggerConfig:
     length_buckets: tuple[int, ...] | None = _field(
         None, "Window-length bucket boundaries for batching; None picks powers of two below max_length; () disables bucketing."
     )
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = _field(
+        "float32", "Training precision: 'auto' picks mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bfloat16 "
+        "matrix instructions where it measures faster, else float32. Variables, loss and outputs stay float32."
+    )
+    decode: Literal["argmax", "constrained"] = _field(
+        "argmax", "How word tags are chosen: 'argmax' per word, or 'constrained': the most probable tag sequence "
+        "IOB2 allows (Viterbi; never I-X after O or after another type)."
+    )
     eval_mode: Literal["default", "strict"] = _field(
         "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
     )
@@ -81,6 +89,11 @@ class TaggerConfig:
             )
         if self.scheme not in SCHEMES:
             raise ConfigError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
+        if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
+            raise ConfigError(f"precision must be 'auto', 'float32', 'mixed_bfloat16' or 'mixed_float16', "
+                              f"got {self.precision!r}")
+        if self.decode not in ("argmax", "constrained"):
+            raise ConfigError(f"decode must be 'argmax' or 'constrained', got {self.decode!r}")
         if self.eval_mode not in ("default", "strict"):
             raise ConfigError(f"eval_mode must be 'default' or 'strict', got {self.eval_mode!r}")
         for name in ("batch_size", "epochs"):

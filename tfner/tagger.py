@@ -28,12 +28,13 @@ from tfner.data.spans import Span
 from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.metrics import Evaluation, evaluate_tags
-from tfner.modeling import encoder
+from tfner.modeling import decoding, encoder
 from tfner.modeling.loss import MaskedTokenLoss
 from tfner.serving import export as export_lib
 from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
 from tfner.serving.versions import latest_version
+from tfner.training import precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.strategy import resolve_strategy
@@ -109,7 +110,11 @@ class Tagger:
         steps = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
         dev_ds = pipeline.make_dataset(windows_of(dev_s), shuffle=False, **data) if dev_s else None
 
-        with strategy.scope():
+        gpus = len(tf.config.list_logical_devices("GPU"))
+        chosen = precision.choose_precision(cfg.precision, gpus=gpus)
+        if self.verbose:
+            print(f"precision: {chosen.policy} ({chosen.reason})")
+        with precision.policy_scope(chosen.policy), strategy.scope():
             model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed,
                                         max_length=cfg.max_length)
             model.config.id2label = dict(enumerate(labels))
@@ -148,6 +153,7 @@ class Tagger:
             "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": labelled,
             "tokens_per_epoch": int(sum(w.length for w in train_w)),
             "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
+            "precision": chosen.policy, "precision_reason": chosen.reason,
         }
         return self
 
@@ -156,7 +162,8 @@ class Tagger:
         self.labels_ = list(labels)
         self.tokenizer_ = tokenizer
         self.model_ = model
-        text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.window_overlap)
+        text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.window_overlap,
+                                       decode=cfg.decode)
         self.module_ = export_lib.TaggingModule(model, labels, **text)
         self._serve: Callable[..., dict] = self.module_.serve
         self._predict_text: Callable[..., dict] = self.module_.predict_text
@@ -171,21 +178,30 @@ class Tagger:
         windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=cfg.max_length,
                                    overlap=cfg.window_overlap)
         order = sorted(range(len(windows)), key=lambda k: windows[k].length)
-        ids_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
-        score_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
+        probs_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
         for i in range(0, len(order), PREDICT_BATCH):
             chunk = order[i:i + PREDICT_BATCH]
             batch = pipeline.pad_batch([windows[k] for k in chunk], self.tokenizer_.pad_token_id)
             out = self._serve(input_ids=tf.constant(batch["input_ids"]),
                               attention_mask=tf.constant(batch["attention_mask"]))
-            label_ids, scores = out["label_ids"].numpy(), out["scores"].numpy()
+            probs = out["probs"].numpy()
             for row, k in enumerate(chunk):
-                ids_out[k], score_out[k] = label_ids[row], scores[row]
+                probs_out[k] = probs[row]
         lengths = [len(s) for s in sentences]
-        word_ids = alignment.collect(windows, lengths, ids_out)
-        word_scores = alignment.collect(windows, lengths, score_out)
-        tags = [[self.labels_[int(i)] for i in ids] for ids in word_ids]
-        return tags, word_scores
+        word_probs = alignment.collect(windows, lengths, probs_out)
+        decoder = decoding.WordDecoder(self.labels_, cfg.decode)
+        tags: list[list[str]] = []
+        scores: list[np.ndarray] = []
+        for i in range(0, len(word_probs), PREDICT_BATCH):
+            part = word_probs[i:i + PREDICT_BATCH]
+            n = [len(p) for p in part]
+            dense = np.zeros((len(part), max([1, *n]), len(self.labels_)), np.float32)
+            for row, p in enumerate(part):
+                dense[row, :len(p)] = p
+            ids, sc = (t.numpy() for t in decoder(dense, np.asarray(n, np.int32)))
+            tags.extend([self.labels_[int(j)] for j in ids[row, :k]] for row, k in enumerate(n))
+            scores.extend(sc[row, :k] for row, k in enumerate(n))
+        return tags, scores
 
     def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """One predicted tag per word for already-split sentences (lists of words)."""
@@ -320,8 +336,10 @@ def load(path: str | os.PathLike) -> Tagger:
     tagger.model_ = None
     tagger._loaded = loaded  # type: ignore[attr-defined]  # keeps the variables alive
     tagger._serve = loaded.signatures[export_lib.SIGNATURE]
-    if export_lib.TEXT_SIGNATURE not in loaded.signatures:
-        raise ExportError(f"{path} has no {export_lib.TEXT_SIGNATURE!r} signature (exported by an older tfner); "
+    if export_lib.TEXT_SIGNATURE not in loaded.signatures or \
+            "probs" not in loaded.signatures[export_lib.SIGNATURE].structured_outputs:
+        raise ExportError(f"{path} lacks the {export_lib.TEXT_SIGNATURE!r} signature or the 'probs' output "
+                          "(exported by an older tfner); "
                           "export it again from the saved tagger")
     tagger._predict_text = loaded.signatures[export_lib.TEXT_SIGNATURE]
     return tagger

@@ -85,7 +85,7 @@ def test_reload_in_tensorflow_only_process_gives_same_tags(fitted, exported):
     assert proc.returncode == 0, proc.stderr[-4000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["foreign"] == []  # nothing but TensorFlow (and TF-Text's ops) was needed
-    assert r["outputs"] == ["label_ids", "scores", "tags"]
+    assert r["outputs"] == ["label_ids", "probs", "scores", "tags"]
     assert r["text_outputs"] == TEXT_OUTPUTS and r["dense"]
     # predict_text in the TF-only process gives the spans Tagger.predict gives in memory
     in_memory = fitted.predict(TEXTS)

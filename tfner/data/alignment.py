@@ -162,11 +162,12 @@ def collect(
 ) -> list[np.ndarray]:
     """Gather per-token values (label ids, scores...) of each window back onto words.
 
-    ``token_values[k]`` holds one value per token of ``windows[k]`` (padding beyond the
-    window's length is ignored). Returns one array per sentence, one value per word.
+    ``token_values[k]`` holds one value (a scalar or a row, e.g. label probabilities) per
+    token of ``windows[k]`` (padding beyond the window's length is ignored). Returns one
+    array per sentence, one value per word.
     """
-    dtype = np.asarray(token_values[0]).dtype if len(token_values) else np.int32
-    out: list[np.ndarray] = [np.zeros(n, dtype) for n in sentence_lengths]
+    first = np.asarray(token_values[0]) if len(token_values) else np.zeros(0, np.int32)
+    out: list[np.ndarray] = [np.zeros((n, *first.shape[1:]), first.dtype) for n in sentence_lengths]
     filled = [np.zeros(n, bool) for n in sentence_lengths]
     for win, values in zip(windows, token_values, strict=True):
         pos = np.nonzero(win.word_index >= 0)[0]

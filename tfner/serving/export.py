@@ -10,7 +10,8 @@ Signatures (all outputs dense, as TF Serving requires):
 
 * ``serving_default``: int32 ``input_ids`` and ``attention_mask`` ``[batch, seq]`` ->
   ``label_ids`` int32 ``[batch, seq]``, ``scores`` float32 ``[batch, seq]`` (probability of
-  the chosen label) and ``tags`` string ``[batch, seq]``.
+  the chosen label) and ``tags`` string ``[batch, seq]``, ``probs`` float32
+  ``[batch, seq, labels]`` (every label's probability; per token, never constrained).
 * ``predict_text``: string ``text`` ``[batch]`` (UTF-8) -> ``entity_start``/``entity_end``
   (int64, half-open, in code points as Python's ``str`` indexes the text),
   ``entity_start_byte``/``entity_end_byte`` (int64, UTF-8 byte offsets), ``entity_label``
@@ -73,6 +74,7 @@ class TaggingModule(tf.Module):
         return {
             "label_ids": label_ids,
             "scores": tf.reduce_max(probs, axis=-1),
+            "probs": probs,
             "tags": tf.gather(self.tag_names, label_ids),
         }
 

@@ -16,7 +16,8 @@ mirror the Python path one for one:
 4. plan windows exactly as :func:`tfner.data.alignment.plan_windows` (prefix sums and
    binary searches in one ``while_loop``): a text longer than ``max_length`` is never
    truncated, and each word is scored by the one window that owns it;
-5. run the model, take each word's first sub-token, pick the label (argmax);
+5. run the model, take each word's first sub-token, pick the labels (argmax, or the best
+   sequence IOB2 allows: :class:`tfner.modeling.decoding.WordDecoder`);
 6. assemble entities under conlleval's chunking (as :func:`tfner.data.schemes.entities`)
    and pad them into dense ``[batch, max entities]`` tensors with a count per text.
 """
@@ -29,11 +30,12 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfner.data.charmap import ALONE, SPACE, WORD, NormalizerTable, Runs, normalizer_table, split_table
+from tfner.modeling.decoding import WordDecoder
 
 OUTSIDE, BEGIN, INSIDE = 0, 1, 2
 
 
-def text_options(tokenizer, *, max_length: int, overlap: int) -> dict:
+def text_options(tokenizer, *, max_length: int, overlap: int, decode: str = "argmax") -> dict:
     """:class:`TextTagger`'s options for a transformers fast WordPiece tokenizer."""
     model = tokenizer.backend_tokenizer.model
     return {
@@ -45,6 +47,7 @@ def text_options(tokenizer, *, max_length: int, overlap: int) -> dict:
         "max_length": max_length,
         "overlap": overlap,
         "max_chars_per_word": int(getattr(model, "max_input_chars_per_word", 100)),
+        "decode": decode,
     }
 
 
@@ -75,6 +78,7 @@ class TextTagger(tf.Module):
         max_length: int,
         overlap: int,
         max_chars_per_word: int,
+        decode: str = "argmax",
     ):
         super().__init__(name="tfner_text")
         self._logits_fn = logits_fn
@@ -102,6 +106,7 @@ class TextTagger(tf.Module):
         for lab in labels:
             prefixes.append(OUTSIDE if lab == "O" else BEGIN if lab.startswith("B-") else INSIDE)
             types.append(-1 if lab == "O" else names.index(lab[2:]))
+        self.decoder = WordDecoder(labels, decode)
         self.label_prefix = tf.constant(prefixes, tf.int32, name="label_prefix")
         self.label_type = tf.constant(types, tf.int32, name="label_type")
         self.type_names = tf.constant(names or [""], tf.string, name="type_names")
@@ -232,9 +237,18 @@ class TextTagger(tf.Module):
         owner = tf.searchsorted(own_start, word_ids, side="right", out_type=tf.int64) - 1
         position = 1 + tf.gather(q, word_ids) - tf.gather(q, tf.gather(win_start, owner))
         word_probs = tf.gather_nd(probs, tf.stack([owner, position], axis=1))
-        label_ids = tf.argmax(word_probs, axis=-1, output_type=tf.int32)
-        scores = tf.reduce_max(word_probs, axis=-1)
+        label_ids, scores = self._decode(word_probs, words["row"], n_texts)
         return self._entities(words, label_ids, scores, n_texts, n_words)
+
+    def _decode(self, word_probs, word_row, n_texts):
+        """Tags of every word, decoded text by text (:class:`WordDecoder`)."""
+        per_text = tf.RaggedTensor.from_value_rowids(word_probs, word_row, nrows=n_texts)
+        lengths = per_text.row_lengths()
+        longest = tf.maximum(tf.reduce_max(tf.concat([lengths, [0]], 0)), 1)  # the decoder needs a time step
+        dense = per_text.to_tensor(0.0, shape=tf.stack([n_texts, longest, tf.shape(word_probs, out_type=tf.int64)[1]]))
+        ids, scores = self.decoder(dense, lengths)
+        return (tf.RaggedTensor.from_tensor(ids, lengths=lengths).flat_values,
+                tf.RaggedTensor.from_tensor(scores, lengths=lengths).flat_values)
 
     # --- 6: entities -------------------------------------------------------------------
     def _entities(self, words, label_ids, scores, n_texts, n_words):

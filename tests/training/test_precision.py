@@ -1,0 +1,66 @@
+"""Precision: the choice from hardware features and a measurement, and training under mixed policies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfner
+from tests.conftest import DEV, TINY_OPTIONS, TRAIN
+from tfner.training import precision
+
+
+def test_explicit_choices_pass_through_and_bad_ones_are_refused():
+    for name in ("float32", "mixed_bfloat16", "mixed_float16"):
+        assert precision.choose_precision(name, gpus=0).policy == name
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision.choose_precision("bf16", gpus=0)
+    with pytest.raises(tfner.ConfigError, match="precision"):
+        tfner.TaggerConfig(precision="half")
+
+
+def test_auto_follows_the_hardware_and_the_measurement():
+    gpu = precision.choose_precision("auto", gpus=2, flags=frozenset())
+    assert gpu.policy == "mixed_float16" and "loss scaling" in gpu.reason
+    plain = precision.choose_precision("auto", gpus=0, flags=frozenset({"avx2", "fma"}))
+    assert plain.policy == "float32" and "no amx_bf16" in plain.reason
+    fast = precision.choose_precision("auto", gpus=0, flags=frozenset({"amx_bf16"}), speedup=lambda **_: 3.0)
+    assert fast.policy == "mixed_bfloat16" and "amx_bf16" in fast.reason and "3.00x" in fast.reason
+    slow = precision.choose_precision("auto", gpus=0, flags=frozenset({"avx512_bf16"}), speedup=lambda **_: 1.05)
+    assert slow.policy == "float32" and "1.05x" in slow.reason
+
+
+def test_the_speedup_is_measured_on_this_machine():
+    gain = precision.bf16_matmul_speedup(m=64, k=32, n=64, repeats=2)
+    assert math.isfinite(gain) and gain > 0
+
+
+def test_policy_scope_restores_the_callers_policy_even_on_error():
+    before = tf.keras.mixed_precision.global_policy().name
+    with pytest.raises(RuntimeError), precision.policy_scope("mixed_bfloat16"):
+        assert tf.keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        raise RuntimeError
+    assert tf.keras.mixed_precision.global_policy().name == before
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_encoder, policy):
+    options = {**TINY_OPTIONS, "epochs": 2, "precision": policy}
+    tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, **options)
+    assert tagger.train_stats_["precision"] == policy
+    losses = tagger.history_["loss"]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    compute = {"mixed_bfloat16": tf.bfloat16, "mixed_float16": tf.float16}[policy]
+    dense = [layer for layer in tagger.model_.submodules if isinstance(layer, tf.keras.layers.Dense)]
+    assert dense and all(layer.compute_dtype == compute.name for layer in dense)
+    assert all(v.dtype == tf.float32 for v in tagger.model_.trainable_variables)  # variables stay float32
+    if policy == "mixed_float16":
+        assert isinstance(tagger.model_.optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
+    out = tagger.module_.predict_text(tf.constant([b"Alice flew to Paris"]))
+    assert out["entity_score"].dtype == tf.float32
+    ids = tagger.module_.serve(input_ids=tf.constant([[2, 5, 3]]), attention_mask=tf.constant([[1, 1, 1]]))
+    assert ids["probs"].dtype == tf.float32 and np.isfinite(ids["probs"].numpy()).all()
+    assert tf.keras.mixed_precision.global_policy().name == "float32"  # the caller's policy is back
