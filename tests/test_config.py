@@ -31,15 +31,18 @@ CHANGED = dict(
     restore_best=False,
     seed=1234,
 )
+# head="crf" excludes label_all_subtokens=True, so it is changed on its own.
+CHANGED_ALONE = dict(head="crf")
 
 
 def test_changed_config_changes_every_field():
     default = TaggerConfig()
-    assert set(CHANGED) == set(option_names())
-    assert all(getattr(default, k) != v for k, v in CHANGED.items())
+    assert set(CHANGED) | set(CHANGED_ALONE) == set(option_names())
+    assert all(getattr(default, k) != v for k, v in {**CHANGED, **CHANGED_ALONE}.items())
 
 
-@pytest.mark.parametrize("cfg", [TaggerConfig(), TaggerConfig(**CHANGED)], ids=["default", "changed"])
+@pytest.mark.parametrize("cfg", [TaggerConfig(), TaggerConfig(**CHANGED), TaggerConfig(**CHANGED_ALONE)],
+                         ids=["default", "changed", "crf"])
 def test_round_trip_through_json_and_dict(cfg):
     assert TaggerConfig.from_json(cfg.to_json()) == cfg
     assert TaggerConfig.from_dict(cfg.to_dict()) == cfg
@@ -124,6 +127,7 @@ def test_from_json_rejects_non_object(text):
         dict(length_buckets=[16, True]),
         dict(scheme="IOB2"),
         dict(eval_mode="lenient"),
+        dict(head="CRF"),
         dict(decode="viterbi"),
         dict(precision="bf16"),
         dict(precision=None),

@@ -63,9 +63,14 @@ class TaggerConfig:
         "float32", "Training precision: 'auto' picks mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bfloat16 "
         "matrix instructions where it measures faster, else float32. Variables, loss and outputs stay float32."
     )
+    head: Literal["softmax", "crf"] = _field(
+        "softmax", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
+        "the words: sequence likelihood, Viterbi decoding; IOB2's forbidden transitions are hard constraints)."
+    )
     decode: Literal["argmax", "constrained"] = _field(
         "argmax", "How word tags are chosen: 'argmax' per word, or 'constrained': the most probable tag sequence "
-        "IOB2 allows (Viterbi; never I-X after O or after another type)."
+        "IOB2 allows (Viterbi; never I-X after O or after another type). The CRF head always decodes "
+        "with its own Viterbi (learned transitions plus the same constraints)."
     )
     eval_mode: Literal["default", "strict"] = _field(
         "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
@@ -92,6 +97,11 @@ class TaggerConfig:
         if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
             raise ConfigError(f"precision must be 'auto', 'float32', 'mixed_bfloat16' or 'mixed_float16', "
                               f"got {self.precision!r}")
+        if self.head not in ("softmax", "crf"):
+            raise ConfigError(f"head must be 'softmax' or 'crf', got {self.head!r}")
+        if self.head == "crf" and self.label_all_subtokens:
+            raise ConfigError("head='crf' scores one tag per word (its first sub-token); "
+                              "it cannot be combined with label_all_subtokens=True")
         if self.decode not in ("argmax", "constrained"):
             raise ConfigError(f"decode must be 'argmax' or 'constrained', got {self.decode!r}")
         if self.eval_mode not in ("default", "strict"):

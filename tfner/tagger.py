@@ -29,6 +29,7 @@ from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.metrics import Evaluation, evaluate_tags
 from tfner.modeling import decoding, encoder
+from tfner.modeling.crf_head import CrfHead, CrfLoss
 from tfner.modeling.loss import MaskedTokenLoss
 from tfner.serving import export as export_lib
 from tfner.serving import text_graph
@@ -122,7 +123,12 @@ class Tagger:
             total = steps * cfg.epochs
             schedule = WarmupLinearDecay(cfg.learning_rate, int(cfg.warmup_ratio * total), total)
             optimizer = build_optimizer(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
-            model.compile(optimizer=optimizer, loss=MaskedTokenLoss())
+            loss: tf.keras.losses.Loss = MaskedTokenLoss()
+            if cfg.head == "crf":
+                # An attribute of the model, so its weights are among model.trainable_variables.
+                model.crf_head = CrfHead(labels)
+                loss = CrfLoss(model.crf_head)
+            model.compile(optimizer=optimizer, loss=loss)
 
         self._set_fitted(cfg, labels, tokenizer, model)
         timer = TrainingTimer()
@@ -162,11 +168,15 @@ class Tagger:
         self.labels_ = list(labels)
         self.tokenizer_ = tokenizer
         self.model_ = model
+        self._crf_head = getattr(model, "crf_head", None)
         text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.window_overlap,
-                                       decode=cfg.decode)
-        self.module_ = export_lib.TaggingModule(model, labels, **text)
+                                       decode=self._decode_mode())
+        self.module_ = export_lib.TaggingModule(model, labels, head=self._crf_head, **text)
         self._serve: Callable[..., dict] = self.module_.serve
         self._predict_text: Callable[..., dict] = self.module_.predict_text
+
+    def _decode_mode(self) -> str:
+        return "crf" if self.config_.head == "crf" else self.config_.decode
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "_serve"):
@@ -189,7 +199,7 @@ class Tagger:
                 probs_out[k] = probs[row]
         lengths = [len(s) for s in sentences]
         word_probs = alignment.collect(windows, lengths, probs_out)
-        decoder = decoding.WordDecoder(self.labels_, cfg.decode)
+        decoder = decoding.WordDecoder(self.labels_, self._decode_mode(), head=self._crf_head)
         tags: list[list[str]] = []
         scores: list[np.ndarray] = []
         for i in range(0, len(word_probs), PREDICT_BATCH):
@@ -257,6 +267,8 @@ class Tagger:
             export_lib.LABELS_FILE: json.dumps(self.labels_, indent=2),
             export_lib.CONFIG_FILE: self.config_.to_json(),
         }
+        if self._crf_head is not None:
+            files[export_lib.CRF_FILE] = json.dumps(self._crf_head.get_values())
         with tempfile.TemporaryDirectory() as d:
             self.tokenizer_.save_pretrained(d)
             for name in os.listdir(d):
@@ -334,6 +346,7 @@ def load(path: str | os.PathLike) -> Tagger:
     tagger.config_, tagger.labels_ = cfg, list(labels)
     tagger.tokenizer_ = encoder.load_tokenizer(str(path / "assets"))
     tagger.model_ = None
+    tagger._crf_head = _read_crf_head(path / "assets", cfg, list(labels))
     tagger._loaded = loaded  # type: ignore[attr-defined]  # keeps the variables alive
     tagger._serve = loaded.signatures[export_lib.SIGNATURE]
     if export_lib.TEXT_SIGNATURE not in loaded.signatures or \
@@ -350,5 +363,20 @@ def _load_saved(path: Path) -> Tagger:
     labels = json.loads((path / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
     tagger = Tagger(cfg)
     model = encoder.build_model(str(path), len(labels), pretrained=True, seed=None)
+    head = _read_crf_head(path, cfg, labels)
+    if head is not None:
+        model.crf_head = head
     tagger._set_fitted(cfg, labels, encoder.load_tokenizer(str(path)), model)
     return tagger
+
+
+def _read_crf_head(folder: Path, cfg: TaggerConfig, labels: list[str]) -> CrfHead | None:
+    """The CRF head's learned scores (``crf.json``) of a saved tagger or an export, if it has one."""
+    if cfg.head != "crf":
+        return None
+    file = folder / export_lib.CRF_FILE
+    if not file.exists():
+        raise ExportError(f"{folder} is a CRF tagger without {export_lib.CRF_FILE}: it was not saved by tfner")
+    head = CrfHead(labels)
+    head.set_values(json.loads(file.read_text(encoding="utf-8")))
+    return head

@@ -63,3 +63,53 @@ def test_fit_under_mirrored_strategy_on_two_logical_devices(tmp_path):
     assert r["tags"] == ["B-PER", "O", "O", "B-LOC"]
     assert len(r["dev_f1"]) == 6 and r["dev_f1"][-1] > 0.5  # dev scored every epoch under the strategy
     assert r["same_export"]  # an export made under MirroredStrategy predicts like the in-memory tagger
+
+
+CRF_MIRRORED = r"""
+import json, os
+import tfner
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+from tests.conftest import TINY_OPTIONS, write_tiny_encoder
+from tests.modeling.test_decoding import SPANS_TRAIN
+from tfner.data.schemes import iob2_violation
+from tfner.modeling.crf_head import CrfHead, CrfLoss
+
+enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+tagger = tfner.fit(SPANS_TRAIN, None, encoder=str(enc), strategy=strategy, verbose=0,
+                   **dict(TINY_OPTIONS, epochs=3, head="crf"))
+head = tagger.model_.crf_head
+copies = [v.numpy() for v in strategy.experimental_local_results(head.transitions)]
+
+# One global batch of random scores and valid gold tags (O, B-PER, B-LOC only), some positions ignored.
+rng = np.random.default_rng(0)
+labels = rng.choice([0, 1, 3], size=(4, 6)).astype(np.int32)
+labels[rng.random((4, 6)) < 0.4] = -100
+logits = rng.normal(size=(4, 6, 5)).astype(np.float32)
+with strategy.scope():
+    h = CrfHead(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+h.set_values({"labels": h.labels, "transitions": rng.normal(size=(5, 5)).tolist(),
+              "start": rng.normal(size=5).tolist(), "end": rng.normal(size=5).tolist()})
+whole = float(CrfLoss(h)(labels, logits))
+batch = next(iter(strategy.experimental_distribute_dataset(
+    tf.data.Dataset.from_tensor_slices((logits, labels)).batch(4))))
+per_replica = strategy.run(lambda lg, lb: CrfLoss(h)(lb, lg), args=batch)
+split = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+tags = tagger.predict_tags([w for w, _ in SPANS_TRAIN[:2]] + [["Rome", "Bob", "Alice", "London"]])
+print(json.dumps(dict(
+    copies_equal=bool(np.array_equal(copies[0], copies[1])), moved=float(np.abs(copies[0]).max()),
+    whole=whole, split=split, valid=all(iob2_violation(t) is None for t in tags))))
+"""
+
+
+@pytest.mark.slow
+def test_crf_head_under_mirrored_strategy(tmp_path):
+    out = run_python(CRF_MIRRORED, env={"TINY_DIR": str(tmp_path / "enc")})
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["copies_equal"] and r["moved"] > 0  # the head's weights trained and stayed mirrored
+    # a global batch split over two replicas gives the loss of the whole batch on one device
+    assert r["split"] == pytest.approx(r["whole"], rel=1e-5)
+    assert r["valid"]

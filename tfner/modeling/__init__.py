@@ -2,7 +2,7 @@
 
 ``encoder`` loads or builds the BERT encoder and its tokenizer; ``loss`` is the masked
 token loss; ``crf`` holds linear-chain CRF ops with the scheme's hard constraints;
-``decoding`` turns word probabilities into tags (argmax or constrained). Heads (the CRF
-head) belong here. This layer may use ``tfner.data`` and imports nothing from ``training``,
+``crf_head`` is the CRF head and its loss; ``decoding`` turns word probabilities into tags
+(argmax, constrained, or the CRF's Viterbi). Other heads belong here. This layer may use ``tfner.data`` and imports nothing from ``training``,
 ``serving`` or ``tagger``.
 """

@@ -10,6 +10,15 @@ Constraints: every transition IOB2 forbids (``O -> I-X``, ``B-X -> I-Y``, ``I-X 
 forbidden in training and decoding. "No ``I-X`` first" holds only in decoding, where a
 sequence is a whole text: a training window of a long sentence may begin inside an entity,
 and its gold path must stay possible.
+
+Learning rate: fine-tuning rates (5e-5) would leave zero-initialised transitions almost at
+zero after a few thousand steps, so each stored weight ``w`` scores as ``LR_MULTIPLIER * w``.
+Adam's step is about the learning rate whatever the gradient's size, so the head's scores
+move ``LR_MULTIPLIER`` times faster than the encoder's weights (the usual BERT-CRF recipe of
+a larger learning rate for the CRF, without a second optimizer). In training the gradient
+passed back to ``w`` is the gradient of the score itself, not ``LR_MULTIPLIER`` times it, so
+the head does not dominate the global gradient norm that clipping measures. Weight decay
+skips the head.
 """
 
 from __future__ import annotations
@@ -22,38 +31,58 @@ import tensorflow as tf
 from tfner.data.alignment import IGNORE
 from tfner.modeling import crf
 
+#: How many times faster the CRF's scores learn than the encoder (see the module docstring).
+LR_MULTIPLIER = 100.0
+
 
 class CrfHead(tf.keras.layers.Layer):
-    """Transition, start and end scores for ``labels``, initialised to zero."""
+    """Transition, start and end scores for ``labels``, initialised to zero (always float32)."""
 
-    def __init__(self, labels: Sequence[str], **kwargs):
+    def __init__(self, labels: Sequence[str], lr_multiplier: float = LR_MULTIPLIER, **kwargs):
         super().__init__(name=kwargs.pop("name", "crf_head"), dtype="float32", **kwargs)
         self.labels = list(labels)
+        self.lr_multiplier = float(lr_multiplier)
         self.allowed, self.may_start = crf.iob2_constraints(self.labels)
         n = len(self.labels)
-        self.transitions = self.add_weight(name="transitions", shape=[n, n], initializer="zeros")
-        self.start = self.add_weight(name="start", shape=[n], initializer="zeros")
-        self.end = self.add_weight(name="end", shape=[n], initializer="zeros")
+        with tf.name_scope(self.name):  # "crf_head/transitions:0": weight decay skips names with "crf_head"
+            self.transitions = self.add_weight(name="transitions", shape=[n, n], initializer="zeros")
+            self.start = self.add_weight(name="start", shape=[n], initializer="zeros")
+            self.end = self.add_weight(name="end", shape=[n], initializer="zeros")
 
-    def scores(self, *, at_text_start: bool = True):
+    def scores(self, *, at_text_start: bool = True, training: bool = False):
         """``(transitions, start, end)`` with the scheme's constraints applied."""
         may_start = self.may_start if at_text_start else np.ones_like(self.may_start)
-        transitions, start = crf.constrain(self.transitions, self.start, self.allowed, may_start)
-        return transitions, start, tf.convert_to_tensor(self.end)
+        scale = _scaled_for_training if training else _scaled
+        t, s, e = (scale(tf.convert_to_tensor(v), self.lr_multiplier) for v in (self.transitions, self.start, self.end))
+        transitions, start = crf.constrain(t, s, self.allowed, may_start)
+        return transitions, start, e
 
     def call(self, inputs):  # a head is used through scores(); Keras needs call() defined
         return inputs
 
     def get_values(self) -> dict[str, list]:
-        return {"labels": self.labels, "transitions": self.transitions.numpy().tolist(),
-                "start": self.start.numpy().tolist(), "end": self.end.numpy().tolist()}
+        """The learned scores (before constraints), JSON-ready: ``crf.json`` of a saved tagger."""
+        m = self.lr_multiplier
+        return {"labels": self.labels, "transitions": (m * self.transitions.numpy()).tolist(),
+                "start": (m * self.start.numpy()).tolist(), "end": (m * self.end.numpy()).tolist()}
 
     def set_values(self, values: dict) -> None:
         if list(values["labels"]) != self.labels:
             raise ValueError(f"CRF values are for labels {values['labels']}, not {self.labels}")
-        self.transitions.assign(np.asarray(values["transitions"], np.float32))
-        self.start.assign(np.asarray(values["start"], np.float32))
-        self.end.assign(np.asarray(values["end"], np.float32))
+        for name in ("transitions", "start", "end"):
+            getattr(self, name).assign(np.asarray(values[name], np.float32) / self.lr_multiplier)
+
+
+def _scaled(value, multiplier):
+    return value * multiplier
+
+
+def _scaled_for_training(value, multiplier):
+    @tf.custom_gradient
+    def scaled(x):
+        return x * multiplier, lambda dy: dy  # the score's own gradient (see the module docstring)
+
+    return scaled(value)
 
 
 def word_sequences(labels, logits):
@@ -79,7 +108,7 @@ class CrfLoss(tf.keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         emissions, tags, lengths = word_sequences(y_true, y_pred)
-        transitions, start, end = self.head.scores(at_text_start=False)
+        transitions, start, end = self.head.scores(at_text_start=False, training=True)
         nll = crf.negative_log_likelihood(emissions, tags, lengths, transitions, start, end)
         count = tf.cast(tf.reduce_sum(lengths), tf.float32)
         ctx = tf.distribute.get_replica_context()

@@ -40,6 +40,7 @@ from tfner.serving.versions import next_version
 
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "tfner_config.json"
+CRF_FILE = "crf.json"
 VERSIONS_FILE = "tfner_export.json"
 SIGNATURE = "serving_default"
 TEXT_SIGNATURE = "predict_text"
@@ -52,11 +53,11 @@ class TaggingModule(tf.Module):
     ``labels`` (vocabulary, special ids, character tables, window sizes).
     """
 
-    def __init__(self, model: tf.keras.Model, labels: Sequence[str], **text_options):
+    def __init__(self, model: tf.keras.Model, labels: Sequence[str], head=None, **text_options):
         super().__init__(name="tfner_tagger")
         self.model = model
         self.tag_names = tf.constant(list(labels), dtype=tf.string)
-        self.text = TextTagger(self._logits, labels, **text_options)
+        self.text = TextTagger(self._logits, labels, head=head, **text_options)
 
     def _logits(self, input_ids, attention_mask):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, training=False).logits

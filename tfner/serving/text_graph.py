@@ -79,6 +79,7 @@ class TextTagger(tf.Module):
         overlap: int,
         max_chars_per_word: int,
         decode: str = "argmax",
+        head=None,
     ):
         super().__init__(name="tfner_text")
         self._logits_fn = logits_fn
@@ -106,7 +107,7 @@ class TextTagger(tf.Module):
         for lab in labels:
             prefixes.append(OUTSIDE if lab == "O" else BEGIN if lab.startswith("B-") else INSIDE)
             types.append(-1 if lab == "O" else names.index(lab[2:]))
-        self.decoder = WordDecoder(labels, decode)
+        self.decoder = WordDecoder(labels, decode, head=head)
         self.label_prefix = tf.constant(prefixes, tf.int32, name="label_prefix")
         self.label_type = tf.constant(types, tf.int32, name="label_type")
         self.type_names = tf.constant(names or [""], tf.string, name="type_names")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-NO_DECAY = ("LayerNorm", "layer_norm", "bias")
+NO_DECAY = ("LayerNorm", "layer_norm", "bias", "crf_head")
 
 
 class WarmupLinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
