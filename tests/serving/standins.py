@@ -11,7 +11,8 @@ They follow TF Serving's documented behaviour closely enough to test tfner's cli
 * :class:`GrpcStandIn` (``grpc.server`` on 127.0.0.1, a free port) implementing the official
   ``PredictionServiceServicer`` (Predict, GetModelMetadata) and ``ModelServiceServicer``
   (GetModelStatus) from tensorflow-serving-api; ``NOT_FOUND`` for an unknown model or version,
-  ``INVALID_ARGUMENT`` for an unknown signature.
+  ``FAILED_PRECONDITION`` for an unknown signature (as TF Serving's predict_util), ``INVALID_ARGUMENT``
+  for bad inputs.
 
 Both can answer "unavailable" (HTTP 503 / ``UNAVAILABLE``) to the first ``unavailable``
 predict calls, to test retries. Use them as context managers: they stop on exit.
@@ -39,8 +40,17 @@ class _Model:
         self.lock = threading.Lock()
         self.unavailable = 0
 
-    def servable(self, name: str, version: int | None) -> str | None:
-        """The error message TF Serving gives when it does not serve (name, version), else None."""
+    def servable(self, name: str, version: int | None, *, status: bool = False) -> str | None:
+        """The error message TF Serving gives when it does not serve (name, version), else None.
+
+        A status request (GetModelStatus, ``GET /v1/models/<name>``) for a model the server
+        does not know gets ServableStateMonitor's message; a predict or metadata request gets
+        the manager's "Servable not found".
+        """
+        if status and name != self.name:
+            return f"Could not find any versions of model {name}"
+        if status and version is not None and version != self.version:
+            return f"Could not find version {version} of model {name}"
         if name != self.name or (version is not None and version != self.version):
             spec = f"Specific({name}, {version})" if version is not None else f"Latest({name})"
             return f"Servable not found for request: {spec}"
@@ -108,7 +118,7 @@ class RestStandIn:
                     self._send(404, {"error": f"Malformed request: {self.command} {self.path}"})
                     return None
                 name, version, action = m.group(1), int(m.group(2)) if m.group(2) else None, m.group(3) or ""
-                missing = model.servable(name, version)
+                missing = model.servable(name, version, status=self.command == "GET" and not m.group(3))
                 if missing:
                     self._send(404, {"error": missing})
                     return None
@@ -213,9 +223,9 @@ class GrpcStandIn:
         self.model = model = _Model(version_dir, name)
         model.unavailable = unavailable
 
-        def check(spec, context):
+        def check(spec, context, status=False):
             version = spec.version.value if spec.HasField("version") else None
-            missing = model.servable(spec.name, version)
+            missing = model.servable(spec.name, version, status=status)
             if missing:
                 context.abort(grpc.StatusCode.NOT_FOUND, missing)
 
@@ -226,7 +236,8 @@ class GrpcStandIn:
                     context.abort(grpc.StatusCode.UNAVAILABLE, "Model is not available yet")
                 signature = request.model_spec.signature_name or "serving_default"
                 if signature not in model.loaded.signatures:
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                    # predict_util.cc: FailedPrecondition, 'Serving signature key "x" not found.'
+                    context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                   f'Serving signature key "{signature}" not found.')
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
                 try:
@@ -259,7 +270,7 @@ class GrpcStandIn:
 
         class Models(model_service_pb2_grpc.ModelServiceServicer):
             def GetModelStatus(self, request, context):
-                check(request.model_spec, context)
+                check(request.model_spec, context, status=True)
                 response = get_model_status_pb2.GetModelStatusResponse()
                 status = response.model_version_status.add()
                 status.version = model.version

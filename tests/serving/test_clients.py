@@ -85,6 +85,12 @@ def test_unknown_model_version_and_signature_are_named_errors(rest, grpc_server)
     with GrpcClient(grpc_server.target, "ner", signature="missing", **FAST) as g, \
             pytest.raises(tfner.SignatureNotFoundError, match="'missing'"):
         g.predict(TEXTS)
+    # a status request for an unknown model gets the server's status message, still a named error
+    with pytest.raises(tfner.ModelNotFoundError, match="Could not find any versions of model nope"):
+        RestClient(rest.url, "nope", **FAST).status()
+    with GrpcClient(grpc_server.target, "nope", **FAST) as g, \
+            pytest.raises(tfner.ModelNotFoundError, match="Could not find any versions of model nope"):
+        g.status()
 
 
 def test_a_server_that_is_down_gives_server_unavailable_after_retries():

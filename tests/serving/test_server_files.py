@@ -68,3 +68,21 @@ def test_command_lines_name_the_written_files(exported):
     docker = server_files.docker_command(base, "ner")
     assert f"-v {base}:/models/ner:ro" in docker and "-e MODEL_NAME=ner" in docker
     assert "127.0.0.1:8501:8501" in docker  # published on loopback only
+
+
+# session_bundle_config.proto (TF Serving), message BatchingParameters: field -> number, as written there.
+BATCHING_FIELD_NUMBERS = {"max_batch_size": 1, "batch_timeout_micros": 2, "max_enqueued_batches": 3,
+                          "num_batch_threads": 4, "thread_pool_name": 5, "allowed_batch_sizes": 6,
+                          "pad_variable_length_inputs": 7}
+
+
+def test_batching_parameters_use_tf_serving_s_field_numbers_on_the_wire():
+    message = server_files.batching_parameters_message()()
+    assert {f.name: f.number for f in message.DESCRIPTOR.fields} == BATCHING_FIELD_NUMBERS
+    # second route: read the field numbers back off the serialised bytes (tag = number << 3 | wire type)
+    message.max_enqueued_batches.value = 5
+    message.thread_pool_name.value = "pool"
+    data = message.SerializeToString()
+    first = data[0] >> 3
+    second = data[2 + data[1]] >> 3
+    assert (first, second) == (3, 5)
