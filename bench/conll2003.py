@@ -33,6 +33,9 @@ def main() -> int:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--no-bucketing", action="store_true", help="pad batches of random lengths (one bucket)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--head", choices=("softmax", "crf"), default="softmax")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="float32")
+    parser.add_argument("--train-limit", type=int, default=None, help="train on the first N sentences only")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
 
@@ -45,19 +48,28 @@ def main() -> int:
 
     import tfner
 
-    tagger = tfner.fit(str(files["train"]), str(files["dev"]), epochs=args.epochs, batch_size=args.batch_size,
+    train = tfner.read_conll(files["train"])[:args.train_limit]
+    tagger = tfner.fit(train, str(files["dev"]), epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
-                       length_buckets=[] if args.no_bucketing else None,
+                       length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
                        logdir=str(REPO / "runs" / "conll2003"))
     stats = tagger.train_stats_
     test = tagger.evaluate(str(files["test"]))
+    constrained = None
+    if args.head == "softmax":  # the same model, its tags re-decoded: the best IOB2-valid sequence
+        argmax_config = tagger.config_
+        tagger.config_ = argmax_config.replace(decode="constrained")
+        constrained = tagger.evaluate(str(files["test"]))
+        tagger.config_ = argmax_config
     dev = tagger.dev_evaluations_[tagger.best_epoch_]
     tokens_s = stats["tokens_per_epoch"] * args.epochs / stats["seconds"]
     words_s = stats["labelled_tokens_per_epoch"] * args.epochs / stats["seconds"]
 
     print(f"\nselected epoch {tagger.best_epoch_ + 1} on dev (entity F1 {dev.f1:.4f})")
     print(f"\nCoNLL-2003 test (eng.testb):\n{test}")
+    if constrained is not None:
+        print(f"\nthe same model with decode='constrained':\n{constrained}")
     print(f"training: {stats['seconds']:.0f} s in training steps ({stats['fit_seconds']:.0f} s with dev scoring) "
           f"for {args.epochs} epoch(s), {stats['steps_per_epoch']} steps/epoch, "
           f"{tokens_s:.0f} real sub-word tokens/s ({words_s:.0f} labelled words/s), "
@@ -73,6 +85,9 @@ def main() -> int:
         "test": {"f1": test.f1, "precision": test.precision, "recall": test.recall, "entities": test.entities,
                  "token_accuracy": test.tokens["accuracy"]},
         "real_tokens_per_s": tokens_s, "labelled_words_per_s": words_s,
+        "test_constrained": None if constrained is None else {
+            "f1": constrained.f1, "precision": constrained.precision, "recall": constrained.recall,
+            "entities": constrained.entities, "token_accuracy": constrained.tokens["accuracy"]},
     }
     path = args.out / f"conll2003-{stamp}.json"
     path.write_text(json.dumps(record, indent=2), encoding="utf-8")
