@@ -63,6 +63,10 @@ class TaggerConfig:
         "float32", "Training precision: 'auto' picks mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bfloat16 "
         "matrix instructions where it measures faster, else float32. Variables, loss and outputs stay float32."
     )
+    context: Literal["sentence", "document"] = _field(
+        "sentence", "What a window holds: the sentence alone, or 'document': the sentence with its neighbours from "
+        "the same document filling the rest of max_length (labels and predictions on the sentence's words only)."
+    )
     head: Literal["softmax", "crf"] = _field(
         "softmax", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
         "the words: sequence likelihood, Viterbi decoding; IOB2's forbidden transitions are hard constraints)."
@@ -97,6 +101,8 @@ class TaggerConfig:
         if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
             raise ConfigError(f"precision must be 'auto', 'float32', 'mixed_bfloat16' or 'mixed_float16', "
                               f"got {self.precision!r}")
+        if self.context not in ("sentence", "document"):
+            raise ConfigError(f"context must be 'sentence' or 'document', got {self.context!r}")
         if self.head not in ("softmax", "crf"):
             raise ConfigError(f"head must be 'softmax' or 'crf', got {self.head!r}")
         if self.head == "crf" and self.label_all_subtokens:

@@ -101,6 +101,7 @@ class Tagger:
             return alignment.encode(
                 tokenizer, [s.words for s in sents], [s.tags for s in sents], label_to_id,
                 max_length=cfg.max_length, overlap=cfg.window_overlap, label_all_subtokens=cfg.label_all_subtokens,
+                documents=[s.document for s in sents] if cfg.context == "document" else None,
             )
 
         train_w = windows_of(train_s)
@@ -183,10 +184,16 @@ class Tagger:
             raise NotFittedError("this Tagger is not fitted yet: call fit(train, dev) or tfner.load(path) first")
 
     # --- prediction ----------------------------------------------------------------
-    def _tag_words(self, sentences: Sequence[Sequence[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
+    def _tag_words(self, sentences: Sequence[Sequence[str]],
+                   documents: Sequence[int] | None = None) -> tuple[list[list[str]], list[np.ndarray]]:
+        """Tags and scores of word lists; under ``context="document"`` they are one document
+        unless ``documents`` (an id per sentence) says otherwise."""
         cfg = self.config_
+        if cfg.context == "document" and documents is None:
+            documents = [0] * len(sentences)
         windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=cfg.max_length,
-                                   overlap=cfg.window_overlap)
+                                   overlap=cfg.window_overlap,
+                                   documents=documents if cfg.context == "document" else None)
         order = sorted(range(len(windows)), key=lambda k: windows[k].length)
         probs_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
         for i in range(0, len(order), PREDICT_BATCH):
@@ -214,7 +221,11 @@ class Tagger:
         return tags, scores
 
     def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """One predicted tag per word for already-split sentences (lists of words)."""
+        """One predicted tag per word for already-split sentences (lists of words).
+
+        Under ``context="document"`` the list is one document, in order (as a file without
+        ``-DOCSTART-``): each sentence sees its neighbours.
+        """
         self._check_fitted()
         if isinstance(sentences, str):
             raise DataFormatError("sentences", None, "predict_tags takes a list of word lists")
@@ -233,7 +244,8 @@ class Tagger:
         are split where :func:`tfner.data.words.split_words` splits (whitespace, punctuation,
         CJK ideographs); an entity's score is the mean probability of its words' tags. A lone
         surrogate (half of an emoji cut off) counts as one U+FFFD character, so the offsets
-        still index ``text``; one odd text never fails the others.
+        still index ``text``; one odd text never fails the others. A text is its own document:
+        its windows hold as much of it as fits, whatever ``context`` says.
         """
         self._check_fitted()
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
@@ -250,7 +262,7 @@ class Tagger:
 
     # --- evaluation ----------------------------------------------------------------
     def _score(self, sentences: Sequence[Sentence], mode: str) -> Evaluation:
-        pred = self._tag_words([s.words for s in sentences])[0]
+        pred = self._tag_words([s.words for s in sentences], [s.document for s in sentences])[0]
         return evaluate_tags([s.tags for s in sentences], pred, mode)  # type: ignore[arg-type]
 
     def evaluate(self, data: DataLike, *, mode: str | None = None) -> Evaluation:

@@ -118,3 +118,59 @@ def test_windows_with_label_all_subtokens_label_only_owned_words(tiny_tokenizer)
     for w in wins:
         labelled += int((w.labels != IGNORE).sum())
     assert labelled == sum(3 if w == "Zed" else 1 for w in words)
+
+
+def word_pieces_of(tok, sentence, content):
+    """Each word's sub-tokens, straight from the tokenizer word by word ([UNK] for none)."""
+    out = []
+    for word in sentence:
+        ids = tok(word, add_special_tokens=False)["input_ids"] or [tok.unk_token_id]
+        out.append(ids[:content])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_document_context_fills_windows_from_the_same_document_only(tiny_tokenizer, seed):
+    tok = tiny_tokenizer
+    rng = random.Random(seed)
+    vocab = ["Alice", "Bob", "Zed", "flew", "to", "Paris", "Rome", ".", "acme", "Xq"]
+    sentences = [[rng.choice(vocab) for _ in range(rng.randint(0, 9))] for _ in range(rng.randint(1, 9))]
+    documents = sorted(rng.randint(0, 2) for _ in sentences)
+    tags = [["O"] * len(s) for s in sentences]
+    max_length = rng.choice([8, 12, 20, 40])
+    content = max_length - 2
+    plain = encode(tok, sentences, tags, L2I, max_length=max_length, overlap=2)
+    wins = encode(tok, sentences, tags, L2I, max_length=max_length, overlap=2, documents=documents)
+    assert [w.sentence for w in wins] == [w.sentence for w in plain]
+    for win, alone in zip(wins, plain, strict=True):
+        s = win.sentence
+        # the sentence's labels and word positions are exactly those of its window without context
+        assert win.labels[win.labels != IGNORE].tolist() == alone.labels[alone.labels != IGNORE].tolist()
+        assert win.word_index[win.word_index >= 0].tolist() == alone.word_index[alone.word_index >= 0].tolist()
+        assert win.input_ids[0] == tok.cls_token_id and win.input_ids[-1] == tok.sep_token_id
+        assert win.length <= max_length
+        if sum(w.sentence == s for w in plain) > 1:  # a sentence longer than a window: no context
+            assert win.input_ids.tolist() == alone.input_ids.tolist()
+            continue
+        # otherwise: a contiguous stretch of the document's sub-tokens around the sentence, as long as fits
+        own = [t for p in word_pieces_of(tok, sentences[s], content) for t in p]
+        members = [k for k in range(len(sentences)) if documents[k] == documents[s]]
+        stream, at = [], 0
+        for k in members:
+            if k == s:
+                at = len(stream)
+            stream += [t for p in word_pieces_of(tok, sentences[k], content) for t in p]
+        body = win.input_ids[1:-1].tolist()
+        assert len(body) == min(content, len(stream))
+        starts = [i for i in range(len(stream) - len(body) + 1) if stream[i:i + len(body)] == body]
+        assert starts, "the window is not a stretch of its document"
+        # the sentence sits inside the stretch: half of the room before it, half after, and what
+        # one side lacks goes to the other (checked where the stretch is found at one place only)
+        offset = at - starts[0] if len(starts) == 1 else None
+        if offset is not None:
+            assert 0 <= offset and offset + len(own) <= len(body)
+            after = len(body) - len(own) - offset
+            left_avail, right_avail = at, len(stream) - at - len(own)
+            room = content - len(own)
+            assert offset == min(left_avail, max(room // 2, room - right_avail))
+            assert after == min(right_avail, room - offset)

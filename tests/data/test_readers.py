@@ -65,6 +65,19 @@ def test_sentence_breaks_on_empty_and_whitespace_only_lines_and_docstart_is_skip
         (("Ann",), ("B-PER",)),
     ]
     assert [s.line for s in sents] == [3, 6, 10]
+    assert [s.document for s in sents] == [0, 0, 0]  # one -DOCSTART- before any sentence: one document
+
+
+def test_docstart_lines_number_the_documents(tmp_path):
+    text = ("Ann B-PER\n\n"                       # before any -DOCSTART-: document 0
+            "-DOCSTART- O\n\nBo B-PER\nran O\n\nCy B-PER\n\n"  # document 1, two sentences
+            "-DOCSTART- O\n\n-DOCSTART- O\n\n"     # an empty document numbers nothing
+            "Di B-PER\n-DOCSTART- O\nEd B-PER\n")    # a -DOCSTART- inside a sentence ends it
+    sents = read_conll(write(tmp_path, text))
+    assert [(s.words[0], s.document) for s in sents] == [("Ann", 0), ("Bo", 1), ("Cy", 1), ("Di", 2), ("Ed", 3)]
+    # lists are one document; Sentence objects keep theirs
+    assert {s.document for s in as_sentences([(["a"], ["O"]), (["b"], ["O"])])} == {0}
+    assert [s.document for s in as_sentences(sents)] == [0, 1, 1, 2, 3]
 
 
 @pytest.mark.parametrize(

@@ -88,8 +88,18 @@ def encode(
     max_length: int,
     overlap: int,
     label_all_subtokens: bool = False,
+    documents: Sequence[int] | None = None,
 ) -> list[Window]:
-    """Encode word lists (and their IOB2 tags, if given) into windows for the model."""
+    """Encode word lists (and their IOB2 tags, if given) into windows for the model.
+
+    ``documents`` (one document id per sentence; neighbours in the list with the same id
+    belong to the same document) turns on document context: a sentence that fits one
+    window gets the rest of it filled with the sub-tokens just before and after it in its
+    document, about half on each side (more on one side when the other runs out), never
+    across a document boundary. Context tokens carry no label and no word index, so loss,
+    scores and predictions stay on the sentence's own words. A sentence longer than one
+    window is windowed as without context.
+    """
     if tags is not None and label_to_id is None:
         raise ValueError("label_to_id is required with tags")
     content = max_length - 2
@@ -106,6 +116,7 @@ def encode(
         verbose=False,
     )
     by_sentence = {i: k for k, i in enumerate(nonempty)}
+    pieces_of: list[list[list[int]]] = []
     for s, words in enumerate(sentences):
         word_pieces: list[list[int]] = [[] for _ in words]
         if s in by_sentence:
@@ -118,9 +129,19 @@ def encode(
                 p.append(unk)
             elif len(p) > content:
                 truncated.append((s, w))
+        pieces_of.append(word_pieces)
+    if documents is not None and len(documents) != len(sentences):
+        raise ValueError(f"{len(documents)} document ids for {len(sentences)} sentences")
+    flat = [[t for p in pieces for t in p[:content]] for pieces in pieces_of] if documents is not None else []
+    for s, word_pieces in enumerate(pieces_of):
         word_tags = tags[s] if tags is not None else None
-        for a, b, own_a, own_b in plan_windows([len(p) for p in word_pieces], content, overlap):
-            ids, labels, index = [cls], [IGNORE], [-1]
+        plan = plan_windows([len(p) for p in word_pieces], content, overlap)
+        left: list[int] = []
+        right: list[int] = []
+        if documents is not None and len(plan) == 1:
+            left, right = _context(flat, documents, s, content - len(flat[s]))
+        for a, b, own_a, own_b in plan:
+            ids, labels, index = [cls, *left], [IGNORE] * (1 + len(left)), [-1] * (1 + len(left))
             for w in range(a, b):
                 p = word_pieces[w][:content]
                 owned = own_a <= w < own_b
@@ -133,9 +154,9 @@ def encode(
                 labels.append(label_to_id[tag])  # type: ignore[index]
                 cont = label_to_id["I-" + tag[2:]] if (label_all_subtokens and tag.startswith("B-")) else label_to_id[tag]  # type: ignore[index]
                 labels.extend([cont if label_all_subtokens else IGNORE] * (len(p) - 1))
-            ids.append(sep)
-            labels.append(IGNORE)
-            index.append(-1)
+            ids.extend([*right, sep])
+            labels.extend([IGNORE] * (len(right) + 1))
+            index.extend([-1] * (len(right) + 1))
             windows.append(
                 Window(
                     sentence=s,
@@ -153,6 +174,29 @@ def encode(
             stacklevel=2,
         )
     return windows
+
+
+def _context(flat: list[list[int]], documents: Sequence[int], s: int, room: int) -> tuple[list[int], list[int]]:
+    """Up to ``room`` sub-tokens of sentence ``s``'s document around it: ``(before, after)``."""
+    if room <= 0:
+        return [], []
+
+    def gather(step: int) -> list[int]:
+        parts: list[list[int]] = []
+        have, t = 0, s + step
+        while have < room and 0 <= t < len(flat) and documents[t] == documents[s]:
+            parts.append(flat[t])
+            have += len(flat[t])
+            t += step
+        if step < 0:
+            parts.reverse()
+        return [tok for part in parts for tok in part]
+
+    before, after = gather(-1), gather(1)
+    n_before = min(len(before), room // 2)
+    n_after = min(len(after), room - n_before)
+    n_before = min(len(before), room - n_after)
+    return before[len(before) - n_before:], after[:n_after]
 
 
 def collect(

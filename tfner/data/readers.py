@@ -25,12 +25,18 @@ _COLUMNS = re.compile(r"[ \t]+")  # only spaces and tabs separate columns; a no-
 
 @dataclasses.dataclass(frozen=True)
 class Sentence:
-    """One labelled sentence. ``source``/``line`` say where it came from (for messages)."""
+    """One labelled sentence. ``source``/``line`` say where it came from (for messages).
+
+    ``document`` numbers the documents of a file from 0 (each ``-DOCSTART-`` line starts
+    a new one; a file without them is one document); ``context="document"`` fills a
+    sentence's windows with its neighbours from the same document.
+    """
 
     words: tuple[str, ...]
     tags: tuple[str, ...]
     source: str = "<memory>"
     line: int | None = None
+    document: int = 0
 
     def __post_init__(self):
         if len(self.words) != len(self.tags):
@@ -49,7 +55,7 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
 
     Columns are separated by spaces or tabs (other Unicode spaces, such as a no-break space,
     belong to the word). A sentence ends at an empty or whitespace-only line (WNUT-17's train file separates 2,394 sentences with a lone tab).
-    ``-DOCSTART-`` lines are skipped. Tags are validated and converted to IOB2; with
+    ``-DOCSTART-`` lines start a new document (``Sentence.document``). Tags are validated and converted to IOB2; with
     ``scheme="auto"``, a file in which some entity starts with ``I-`` is read as IOB1.
 
     Raises:
@@ -63,6 +69,8 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     cur_w: list[str] = []
     cur_t: list[str] = []
     cur_l: list[int] = []
+    documents: list[int] = []  # the document of every sentence
+    document, document_used = 0, False
     with open(path, "rb") as f:
         for lineno, raw_bytes in enumerate(f, start=1):
             try:
@@ -75,7 +83,11 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
                     words.append(cur_w)
                     tags.append(cur_t)
                     lines.append(cur_l)
+                    documents.append(document)
+                    document_used = True
                     cur_w, cur_t, cur_l = [], [], []
+                if cols and document_used:
+                    document, document_used = document + 1, False
                 continue
             if len(cols) < 2:
                 raise DataFormatError(
@@ -88,29 +100,32 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
         words.append(cur_w)
         tags.append(cur_t)
         lines.append(cur_l)
+        documents.append(document)
     iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s][w]))
     if applied != "iob2":
         logger.info("%s: read as %s and converted to IOB2", path, applied.upper())
-    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0]) for w, t, ln in zip(words, iob2, lines, strict=True)]
+    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d)
+            for w, t, ln, d in zip(words, iob2, lines, documents, strict=True)]
 
 
 def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto") -> list[Sentence]:
     """Turn what a user passes as ``train``/``dev`` into a list of IOB2 :class:`Sentence`.
 
     Accepts a path to a CoNLL file, a list of :class:`Sentence`, or a list of
-    ``(words, tags)`` pairs. Errors name ``name[i]`` and the word position for lists.
+    ``(words, tags)`` pairs (one document, like a file without ``-DOCSTART-``). Errors name
+    ``name[i]`` and the word position for lists.
     """
     if isinstance(data, (str, os.PathLike)):
         return read_conll(data, scheme=scheme)
     if not isinstance(data, Iterable):
         raise DataFormatError(name, None, f"expected a file path or a list of (words, tags), got {type(data).__name__}")
-    raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None]] = []
+    raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None, int]] = []
     item: Any
     raw_words: Any
     raw_tags: Any
     for i, item in enumerate(data):
         if isinstance(item, Sentence):
-            raw.append((item.words, item.tags, item.source, item.line))
+            raw.append((item.words, item.tags, item.source, item.line, item.document))
             continue
         try:
             raw_words, raw_tags = item
@@ -127,11 +142,11 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
         for w, word in enumerate(words):
             if not isinstance(word, str) or not word:
                 raise DataFormatError(f"{name}[{i}]", None, f"word {w} must be a non-empty string, got {word!r}")
-        raw.append((words, tags, f"{name}[{i}]", None))
+        raw.append((words, tags, f"{name}[{i}]", None, 0))
 
     def locate(s: int, w: int) -> tuple[str, int | None]:
-        _, _, source, line = raw[s]
+        _, _, source, line, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
     iob2, _ = normalize_tags([r[1] for r in raw], scheme, locate)
-    return [Sentence(r[0], tuple(t), r[2], r[3]) for r, t in zip(raw, iob2, strict=True)]
+    return [Sentence(r[0], tuple(t), r[2], r[3], r[4]) for r, t in zip(raw, iob2, strict=True)]
