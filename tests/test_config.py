@@ -27,6 +27,7 @@ CHANGED = dict(
     length_buckets=(16, 64, 128),
     precision="mixed_bfloat16",
     context="document",
+    freeze_embeddings=True,
     decode="constrained",
     eval_mode="strict",
     restore_best=False,

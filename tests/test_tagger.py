@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import tfner
@@ -194,3 +195,18 @@ def test_reading_and_scoring_do_not_import_tensorflow():
         "print('tensorflow' in sys.modules, __import__('os').environ['TF_USE_LEGACY_KERAS'])"
     )
     assert out.stdout.split() == ["False", "True", "1"]
+
+
+def test_freeze_embeddings_keeps_the_embedding_layer_and_trains_the_rest(tiny_encoder):
+    from tfner.modeling import encoder
+
+    options = {**TINY_OPTIONS, "epochs": 2, "freeze_embeddings": True}
+    tagger = tfner.fit(TRAIN, encoder=tiny_encoder, verbose=0, **options)
+    # the same seed builds the same initial weights: compare the trained model with them
+    start = encoder.build_model(tiny_encoder, len(tagger.labels_), pretrained=False, seed=options["seed"])
+    initial = {v.name.split("/", 1)[1]: v for v in start.weights}  # names past the model's own
+    pairs = [(v, initial[v.name.split("/", 1)[1]]) for v in tagger.model_.weights]
+    frozen = [(v, w) for v, w in pairs if "/embeddings/" in v.name]
+    assert len(frozen) >= 3 and all(np.array_equal(v.numpy(), w.numpy()) for v, w in frozen)
+    moved = [v for v, w in pairs if "/embeddings/" not in v.name and not np.array_equal(v.numpy(), w.numpy())]
+    assert len(moved) > 10  # encoder layers and the classifier trained

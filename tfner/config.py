@@ -63,6 +63,10 @@ class TaggerConfig:
         "float32", "Training precision: 'auto' picks mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bfloat16 "
         "matrix instructions where it measures faster, else float32. Variables, loss and outputs stay float32."
     )
+    freeze_embeddings: bool = _field(
+        False, "Keep the encoder's embedding layer (word, position and type embeddings) fixed: a step no longer "
+        "updates the 30k-row word-embedding matrix densely, which is a large part of a step on CPUs."
+    )
     context: Literal["sentence", "document"] = _field(
         "sentence", "What a window holds: the sentence alone, or 'document': the sentence with its neighbours from "
         "the same document filling the rest of max_length (labels and predictions on the sentence's words only)."

@@ -121,6 +121,8 @@ class Tagger:
                                         max_length=cfg.max_length)
             model.config.id2label = dict(enumerate(labels))
             model.config.label2id = dict(label_to_id)
+            if cfg.freeze_embeddings:
+                model.bert.embeddings.trainable = False
             total = steps * cfg.epochs
             schedule = WarmupLinearDecay(cfg.learning_rate, int(cfg.warmup_ratio * total), total)
             optimizer = build_optimizer(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
