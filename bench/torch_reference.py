@@ -63,13 +63,17 @@ def main() -> int:
     p.add_argument("--warmup-ratio", type=float, default=0.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-limit", type=int, default=None, help="train on the first N sentences only")
+    p.add_argument("--speed-only", action="store_true", help="train, print tokens/s as JSON, score nothing")
     args = p.parse_args()
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
     train, dev, test = (read_iob1(args.data / f) for f in ("eng.train", "eng.testa", "eng.testb"))
-    labels = ["O"] + [f"{p}-{k}" for k in sorted({t[2:] for _, ts in train for t in ts if t != "O"}) for p in "BI"]
+    labels_from = train
+    train = train[:args.train_limit]
+    labels = ["O"] + [f"{p}-{k}" for k in sorted({t[2:] for _, ts in labels_from for t in ts if t != "O"}) for p in "BI"]
     l2i = {t: i for i, t in enumerate(labels)}
     tok = AutoTokenizer.from_pretrained(args.encoder)
     model = BertForTokenClassification.from_pretrained(args.encoder, num_labels=len(labels))
@@ -129,9 +133,15 @@ def main() -> int:
             sched.step()
             opt.zero_grad()
         train_s = time.perf_counter() - t0
+        if args.speed_only:
+            continue
         dev_f1.append(f1_score([t for _, t in dev], predict(dev)))
         print(f"dev entity F1 {dev_f1[-1]:.4f}", flush=True)
         t0 = time.perf_counter() - train_s
+    if args.speed_only:
+        print(json.dumps({"tokens": tokens, "seconds": train_s, "real_tokens_per_s": tokens / train_s,
+                          "threads": torch.get_num_threads()}))
+        return 0
     test_pred = predict(test)
     print(classification_report([t for _, t in test], test_pred, digits=4))
     gold_test = [t for _, t in test]

@@ -1,0 +1,122 @@
+"""Training speed, interleaved: tfner's recipes against a plain PyTorch loop on the same sentences.
+
+    .venv/bin/python bench/train_speed.py --torch-python ../venv-torch/bin/python [--rounds 2]
+
+Each contender trains, in its own process, on the first ``--sentences`` sentences of
+CoNLL-2003's train file for ``--epochs`` epochs (batch 32, lr 5e-5, 10% warm-up, weight decay
+0.01, max_length 128) and reports real (non-padding) sub-word tokens per second of training
+steps (no scoring). Contenders run one after the other in rounds, in a rotated order, so a
+slow spell of a shared machine hits all of them; the table gives each one's median and its
+ratio to the PyTorch loop's median. The PyTorch side is ``bench/torch_reference.py
+--speed-only`` in its own environment (see that file). Writes ``results/train-speed-*.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "conll2003"
+
+#: tfner contenders: TaggerConfig options on top of the shared settings.
+TFNER = {
+    "tfner float32": {},
+    "tfner mixed_bfloat16": {"precision": "mixed_bfloat16"},
+    "tfner float32, frozen embeddings": {"freeze_embeddings": True},
+    "tfner mixed_bfloat16, frozen embeddings": {"precision": "mixed_bfloat16", "freeze_embeddings": True},
+    "tfner float32, CRF head": {"head": "crf"},
+}
+TORCH = "PyTorch loop (float32)"
+
+
+def run_tfner(options: dict, sentences: int, epochs: int, data: Path) -> dict:
+    import tfner
+
+    train = tfner.read_conll(data / "eng.train")[:sentences]
+    tagger = tfner.fit(train, epochs=epochs, batch_size=32, learning_rate=5e-5, warmup_ratio=0.1, weight_decay=0.01,
+                       max_length=128, verbose=0, **options)
+    stats = tagger.train_stats_
+    tokens = stats["tokens_per_epoch"] * epochs
+    return {"tokens": tokens, "seconds": stats["seconds"], "real_tokens_per_s": tokens / stats["seconds"],
+            "precision": stats["precision"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sentences", type=int, default=2500)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
+    parser.add_argument("--only", choices=list(TFNER), help=argparse.SUPPRESS)  # one tfner run, in a child
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+
+    if args.only:
+        print(json.dumps(run_tfner(TFNER[args.only], args.sentences, args.epochs, args.data)))
+        return 0
+    if not (args.data / "eng.train").exists():
+        print(f"SKIPPED: CoNLL-2003 not found in {args.data} (research-only; never shipped with tfner).")
+        return 0
+
+    from tfner.config import TaggerConfig
+    from tfner.modeling.encoder import resolve
+
+    commands = {name: [sys.executable, __file__, "--only", name, "--sentences", str(args.sentences),
+                       "--epochs", str(args.epochs), "--data", str(args.data)] for name in TFNER}
+    if args.torch_python:
+        commands[TORCH] = [args.torch_python, str(REPO / "bench" / "torch_reference.py"), "--speed-only",
+                           "--encoder", resolve(TaggerConfig().encoder), "--data", str(args.data),
+                           "--train-limit", str(args.sentences), "--epochs", str(args.epochs),
+                           "--warmup-ratio", "0.1", "--weight-decay", "0.01"]
+    names = list(commands)
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    for r in range(args.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            done = subprocess.run(commands[name], capture_output=True, text=True, env=env, cwd=REPO, check=False)
+            if done.returncode != 0:
+                print(done.stderr[-3000:], file=sys.stderr)
+                raise SystemExit(f"{name} failed (exit {done.returncode})")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            runs[name].append(result)
+            print(f"round {r + 1}: {name}: {result['real_tokens_per_s']:.0f} real tokens/s", flush=True)
+
+    median = {name: statistics.median(x["real_tokens_per_s"] for x in runs[name]) for name in names}
+    base = median.get(TORCH)
+    print(f"\n{args.sentences} CoNLL-2003 sentences, {args.epochs} epochs, {args.rounds} rounds, median:")
+    for name in names:
+        ratio = f"  {median[name] / base:.2f}x the PyTorch loop" if base else ""
+        print(f"  {name:45s} {median[name]:7.0f} real tokens/s{ratio}")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    record = {"when": stamp, "command": " ".join(["bench/train_speed.py", *sys.argv[1:]]),
+              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+                          "cpu_flags": sorted(_bf16_flags())},
+              "sentences": args.sentences, "epochs": args.epochs, "runs": runs, "median_real_tokens_per_s": median,
+              "ratio_to_torch": {n: median[n] / base for n in names} if base else None}
+    path = args.out / f"train-speed-{stamp}.json"
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+def _bf16_flags() -> set[str]:
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return set()
+    return {f for f in flags if f in ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f")}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
