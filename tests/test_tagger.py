@@ -210,3 +210,37 @@ def test_freeze_embeddings_keeps_the_embedding_layer_and_trains_the_rest(tiny_en
     assert len(frozen) >= 3 and all(np.array_equal(v.numpy(), w.numpy()) for v, w in frozen)
     moved = [v for v, w in pairs if "/embeddings/" not in v.name and not np.array_equal(v.numpy(), w.numpy())]
     assert len(moved) > 10  # encoder layers and the classifier trained
+
+
+def test_warm_up_steps_round_up_as_hugging_face_does(tiny_encoder):
+    # 100 steps (100 sentences, batch 1, one epoch) at warmup_ratio 0.29: 0.29 * 100 is
+    # 28.999... in floating point, and Hugging Face's ceil gives 29 warm-up steps
+    assert 0.29 * 100 < 29
+    options = {**TINY_OPTIONS, "epochs": 1, "batch_size": 1, "warmup_ratio": 0.29}
+    tagger = tfner.fit((TRAIN * 4)[:100], encoder=tiny_encoder, verbose=0, **options)
+    stats = tagger.train_stats_
+    assert stats["total_steps"] == 100 and stats["warmup_steps"] == 29
+
+
+def test_a_failed_fit_leaves_nothing_of_its_run(tiny_encoder, monkeypatch):
+    from tfner.training.callbacks import DevEvaluation
+
+    tagger = tfner.Tagger(encoder=tiny_encoder, verbose=0, **{**TINY_OPTIONS, "epochs": 2})
+    tagger.fit(TRAIN, DEV)
+    assert tagger.predict_tags([["Alice"]])
+
+    def broken(self, epoch, logs=None):
+        raise RuntimeError("dev scoring broke")
+
+    monkeypatch.setattr(DevEvaluation, "on_epoch_end", broken)
+    with pytest.raises(RuntimeError, match="dev scoring broke"):
+        tagger.fit(TRAIN, DEV)
+    left = [name for name in vars(tagger) if name.endswith("_")]
+    assert left == [], f"a failed fit left {left}"
+    with pytest.raises(tfner.NotFittedError):
+        tagger.predict_tags([["Alice"]])
+
+
+def test_patience_needs_dev_data(tiny_encoder):
+    with pytest.raises(tfner.ConfigError, match="dev"):
+        tfner.fit(TRAIN, encoder=tiny_encoder, verbose=0, patience=2, **TINY_OPTIONS)

@@ -83,6 +83,11 @@ class TaggerConfig:
     eval_mode: Literal["default", "strict"] = _field(
         "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
     )
+    patience: int | None = _field(
+        None, "Early stopping: stop after this many epochs without dev entity F1 rising more than min_delta "
+        "above its best (needs dev data); None trains every epoch. The schedule still spans `epochs`."
+    )
+    min_delta: float = _field(0.0, "The rise of dev entity F1 that counts as an improvement for patience.")
     restore_best: bool = _field(True, "With a dev set, end with the weights of the epoch with the best dev F1.")
     seed: int = _field(0, "Seed for weight initialisation and shuffling.")
 
@@ -119,6 +124,10 @@ class TaggerConfig:
         for name in ("batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be >= 1 or None, got {self.patience}")
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ConfigError(f"min_delta must be a finite number >= 0, got {self.min_delta}")
         for name in ("learning_rate", "warmup_ratio", "weight_decay", "clipnorm"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):

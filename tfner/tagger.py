@@ -11,6 +11,7 @@ its export give the same tags.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -93,6 +94,8 @@ class Tagger:
         dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme) if dev is not None else None
         if not train_s:
             raise DataFormatError("train", None, "no sentences to train on")
+        if cfg.patience is not None and not dev_s:
+            raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
         labels = label_list(train_s + (dev_s or []))
         label_to_id = {t: i for i, t in enumerate(labels)}
         tokenizer = encoder.load_tokenizer(cfg.encoder)
@@ -124,7 +127,8 @@ class Tagger:
             if cfg.freeze_embeddings:
                 model.bert.embeddings.trainable = False
             total = steps * cfg.epochs
-            schedule = WarmupLinearDecay(cfg.learning_rate, int(cfg.warmup_ratio * total), total)
+            # ceil, as Hugging Face: int() would turn 0.29 * 100 (28.999...) into 28 warm-up steps
+            schedule = WarmupLinearDecay(cfg.learning_rate, math.ceil(cfg.warmup_ratio * total), total)
             optimizer = build_optimizer(schedule, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
             loss: tf.keras.losses.Loss = MaskedTokenLoss()
             if cfg.head == "crf":
@@ -138,8 +142,10 @@ class Tagger:
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         dev_eval = None
         if dev_s:
+            types = sorted({t[2:] for t in labels if t != "O"})
             dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode), restore_best=cfg.restore_best,
-                                     verbose=self.verbose)
+                                     verbose=self.verbose, types=types, patience=cfg.patience,
+                                     min_delta=cfg.min_delta)
             callbacks.append(dev_eval)
         if self.logdir is not None:
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(self.logdir), write_graph=False,
@@ -152,15 +158,17 @@ class Tagger:
             history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=cfg.epochs,
                                 validation_data=dev_ds, callbacks=callbacks, verbose=self.verbose)
         except BaseException:
-            del self._serve  # a failed or interrupted fit leaves the tagger unfitted
+            self._unfit()  # a failed or interrupted fit leaves the tagger unfitted, holding nothing of the run
             raise
         elapsed = time.perf_counter() - t0
         self.history_ = history.history
         self.dev_evaluations_ = dev_eval.evaluations if dev_eval else []
         self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
+        self.stopped_epoch_ = dev_eval.stopped_epoch if dev_eval else None
         self.train_stats_ = {
             "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": labelled,
             "tokens_per_epoch": int(sum(w.length for w in train_w)),
+            "warmup_steps": schedule.warmup_steps, "total_steps": schedule.total_steps,
             "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
             "precision": chosen.policy, "precision_reason": chosen.reason,
         }
@@ -177,6 +185,11 @@ class Tagger:
         self.module_ = export_lib.TaggingModule(model, labels, head=self._crf_head, **text)
         self._serve: Callable[..., dict] = self.module_.serve
         self._predict_text: Callable[..., dict] = self.module_.predict_text
+
+    def _unfit(self) -> None:
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")] + ["_serve", "_predict_text",
+                                                                                               "_crf_head"]:
+            self.__dict__.pop(name, None)
 
     def _decode_mode(self) -> str:
         return "crf" if self.config_.head == "crf" else self.config_.decode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfner.training.callbacks import DevEvaluation
@@ -61,3 +62,54 @@ def test_training_timer_leaves_out_what_happens_after_the_last_step():
     total = time.perf_counter() - t0
     assert timer.seconds > 0
     assert total - timer.seconds >= 3 * 0.4  # the sleeps (standing in for dev scoring) are not counted
+
+
+def scripted_run(f1s, **options):
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    script = iter(f1s)
+    dev = DevEvaluation(lambda: Scores(next(script)), restore_best=True, verbose=0, **options)
+    per_epoch = []
+    record = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: per_epoch.append(model.get_weights()))
+    history = model.fit(np.ones((8, 2)), np.zeros((8, 1)), epochs=len(f1s), verbose=0, callbacks=[dev, record])
+    return model, dev, per_epoch, history.history
+
+
+# (dev F1 per epoch, patience, min_delta) -> (epochs run, best epoch), worked out by hand
+EARLY = [
+    ([0.5, 0.6, 0.6, 0.59, 0.7], 2, 0.0, 4, 1),   # a tie is no improvement: epochs 3, 4 are the 2 without
+    ([0.5, 0.6, 0.7, 0.8, 0.9], 1, 0.0, 5, 4),    # always improving: never stops
+    ([0.5, 0.53, 0.9], 1, 0.05, 2, 0),            # +0.03 is below min_delta: stops after epoch 2
+    ([0.5, 0.56, 0.57, 0.58, 0.9], 2, 0.05, 4, 1),  # 0.57, 0.58 rise < 0.05 above 0.56
+]
+
+
+@pytest.mark.parametrize(("f1s", "patience", "min_delta", "ran", "best"), EARLY)
+def test_early_stopping_stops_at_the_expected_epoch_with_the_best_weights(f1s, patience, min_delta, ran, best):
+    model, dev, per_epoch, history = scripted_run(f1s, patience=patience, min_delta=min_delta)
+    assert len(history["val_entity_f1"]) == ran
+    assert dev.best_epoch == best
+    assert dev.stopped_epoch == (ran - 1 if ran < len(f1s) else None)
+    for got, want in zip(model.get_weights(), per_epoch[best], strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+class Changing(Scores):
+    def __init__(self, f1, types):
+        super().__init__(f1)
+        self.types = types
+
+    def per_type_f1(self):
+        return dict.fromkeys(self.types, self.f1)
+
+
+def test_every_entity_type_gets_a_value_every_epoch():
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer="sgd", loss="mse")
+    script = iter([Changing(0.5, ["PER"]), Changing(0.0, []), Changing(0.7, ["LOC", "PER"])])
+    dev = DevEvaluation(lambda: next(script), restore_best=False, verbose=0, types=["LOC", "ORG", "PER"])
+    history = model.fit(np.ones((4, 2)), np.zeros((4, 1)), epochs=3, verbose=0, callbacks=[dev]).history
+    assert history["val_f1_PER"] == [0.5, 0.0, 0.7]
+    assert history["val_f1_LOC"] == [0.0, 0.0, 0.7]
+    assert history["val_f1_ORG"] == [0.0, 0.0, 0.0]

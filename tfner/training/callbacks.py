@@ -1,4 +1,4 @@
-"""Keras callbacks: per-epoch dev evaluation, learning-rate logging, best-epoch restore.
+"""Keras callbacks: per-epoch dev evaluation, early stopping, learning-rate logging, best-epoch restore.
 
 Values are added to the epoch ``logs``, so Keras' ``History`` keeps them and Keras'
 ``TensorBoard`` callback (placed after this one) writes them: ``val_*`` keys go to the
@@ -9,7 +9,7 @@ others to ``train`` (loss, ``learning_rate``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -51,32 +51,52 @@ class TrainingTimer(tf.keras.callbacks.Callback):
 
 
 class DevEvaluation(tf.keras.callbacks.Callback):
-    """Scores the dev set after every epoch; optionally ends with the best epoch's weights."""
+    """Scores the dev set after every epoch; stops early; optionally ends with the best epoch's weights.
 
-    def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1):
+    ``types``: every entity type of the label set; each gets ``val_f1_<type>`` every epoch
+    (0.0 when it is neither in dev's gold tags nor in the predictions), so every History
+    series has one value per epoch. ``patience``: stop after that many epochs in a row
+    without dev entity F1 rising more than ``min_delta`` above the best so far (Keras'
+    EarlyStopping rule); ``None`` never stops early. The best epoch is the last one that
+    improved so.
+    """
+
+    def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1,
+                 types: Sequence[str] = (), patience: int | None = None, min_delta: float = 0.0):
         super().__init__()
         self.evaluate = evaluate
         self.restore_best = restore_best
         self.verbose = verbose
+        self.types = list(types)
+        self.patience = patience
+        self.min_delta = min_delta
         self.evaluations: list[Evaluation] = []
         self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
         self._best_f1 = -1.0
         self._best_weights = None
 
     def on_epoch_end(self, epoch, logs=None):
         ev = self.evaluate()
         self.evaluations.append(ev)
+        per_type = {**dict.fromkeys(self.types, 0.0), **ev.per_type_f1()}
         if logs is not None:
             logs["val_entity_f1"] = ev.f1
-            for kind, f1 in ev.per_type_f1().items():
+            for kind, f1 in sorted(per_type.items()):
                 logs[f"val_f1_{kind}"] = f1
         if self.verbose:
-            per_type = "  ".join(f"{k}={v:.4f}" for k, v in ev.per_type_f1().items())
-            print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {per_type}")
-        if ev.f1 > self._best_f1:
+            shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(per_type.items()))
+            print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {shown}")
+        if self.best_epoch is None or ev.f1 - self.min_delta > self._best_f1:
             self._best_f1, self.best_epoch = ev.f1, epoch
             if self.restore_best:
                 self._best_weights = self.model.get_weights()
+        elif self.patience is not None and epoch - self.best_epoch >= self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.verbose:
+                print(f"stopping early: dev entity F1 has not risen more than {self.min_delta} for "
+                      f"{self.patience} epoch(s) since epoch {self.best_epoch + 1}")
 
     def on_train_end(self, logs=None):
         if self.restore_best and self._best_weights is not None and self.best_epoch != len(self.evaluations) - 1:
