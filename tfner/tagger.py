@@ -39,6 +39,7 @@ from tfner.serving.versions import latest_version
 from tfner.training import precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
+from tfner.training.seeding import isolated_seed
 from tfner.training.strategy import resolve_strategy
 
 PREDICT_BATCH = 64
@@ -90,6 +91,11 @@ class Tagger:
             raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
         check_options(self.options)
         cfg = (self.config or TaggerConfig()).replace(**self.options)
+        # Seeded before the input pipeline and the model exist; the caller's streams come back after.
+        with isolated_seed(cfg.seed):
+            return self._fit(cfg, train, dev)
+
+    def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None) -> Tagger:
         train_s = as_sentences(train, name="train", scheme=cfg.scheme)
         dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme) if dev is not None else None
         if not train_s:
