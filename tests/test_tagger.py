@@ -170,6 +170,11 @@ def test_tensorboard_logdir_has_losses_learning_rate_and_dev_f1_per_type(fitted)
         assert len(validation[name]) == epochs
     assert validation["epoch_entity_f1"] == pytest.approx(fitted.history_["val_entity_f1"])
     assert train["epoch_learning_rate"] == pytest.approx(fitted.history_["learning_rate"])
+    # throughput per epoch: real tokens over that epoch's training-step time, whose sum is train_stats_' seconds
+    rates = train["epoch_real_tokens_per_s"]
+    assert rates == pytest.approx(fitted.history_["real_tokens_per_s"])
+    tokens = fitted.train_stats_["tokens_per_epoch"]
+    assert sum(tokens / r for r in rates) == pytest.approx(fitted.train_stats_["seconds"], rel=1e-4)
 
 
 def test_learning_rate_decays_linearly_to_zero_over_the_real_number_of_steps(fitted):

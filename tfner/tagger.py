@@ -144,7 +144,7 @@ class Tagger:
             model.compile(optimizer=optimizer, loss=loss)
 
         self._set_fitted(cfg, labels, tokenizer, model)
-        timer = TrainingTimer()
+        timer = TrainingTimer(int(sum(w.length for w in train_w)))
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         dev_eval = None
         if dev_s:

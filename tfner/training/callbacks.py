@@ -33,10 +33,15 @@ class LearningRateLogger(tf.keras.callbacks.Callback):
 
 
 class TrainingTimer(tf.keras.callbacks.Callback):
-    """Wall-clock seconds spent in training steps only (not in dev loss or dev scoring)."""
+    """Wall-clock seconds spent in training steps only (not in dev loss or dev scoring).
 
-    def __init__(self):
+    With ``tokens_per_epoch`` (real, non-padding sub-word tokens), adds the epoch's
+    throughput to the logs as ``real_tokens_per_s`` (History, and TensorBoard's train run).
+    """
+
+    def __init__(self, tokens_per_epoch: int | None = None):
         super().__init__()
+        self.tokens_per_epoch = tokens_per_epoch
         self.seconds = 0.0
         self._start = self._last = 0.0
 
@@ -47,7 +52,10 @@ class TrainingTimer(tf.keras.callbacks.Callback):
         self._last = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds += self._last - self._start
+        seconds = self._last - self._start
+        self.seconds += seconds
+        if logs is not None and self.tokens_per_epoch is not None and seconds > 0:
+            logs["real_tokens_per_s"] = self.tokens_per_epoch / seconds
 
 
 class DevEvaluation(tf.keras.callbacks.Callback):
