@@ -31,7 +31,7 @@ from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedErr
 from tfner.metrics import Evaluation, evaluate_tags
 from tfner.modeling import decoding, encoder
 from tfner.modeling.crf_head import CrfHead, CrfLoss
-from tfner.modeling.loss import MaskedTokenLoss
+from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
 from tfner.serving import export as export_lib
 from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
@@ -141,7 +141,7 @@ class Tagger:
                 # An attribute of the model, so its weights are among model.trainable_variables.
                 model.crf_head = CrfHead(labels)
                 loss = CrfLoss(model.crf_head)
-            model.compile(optimizer=optimizer, loss=loss)
+            model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
 
         self._set_fitted(cfg, labels, tokenizer, model)
         timer = TrainingTimer(int(sum(w.length for w in train_w)))

@@ -103,3 +103,48 @@ def test_loss_and_step_equal_on_one_and_two_replicas(tmp_path):
     assert abs(r["l1"] - r["l2"]) < 1e-4
     assert r["moved"] > 1e-3
     assert r["diff"] < 1e-5 * max(1.0, r["moved"]) * 10
+
+
+UNEVEN = r"""
+import json, os
+import tfner
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
+from tfner.modeling.encoder import build_model
+from tests.conftest import write_tiny_encoder
+from pathlib import Path
+
+rng = np.random.default_rng(1)
+# 5 rows in batches of 3: a 2/1 split, then a 1/1 split; replicas hold different token counts.
+ids = rng.integers(5, 40, size=(5, 10)).astype(np.int32)
+labels = rng.integers(0, 5, size=(5, 10)).astype(np.int32)
+labels[1:, 3:] = -100
+enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
+data = tf.data.Dataset.from_tensor_slices(({"input_ids": ids, "attention_mask": np.ones_like(ids)}, labels)).batch(3)
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+def shown(strategy, loss):
+    with strategy.scope():
+        model = build_model(str(enc), 5, pretrained=False, seed=3)
+        model.compile(optimizer=tf.keras.optimizers.SGD(0.0), loss=loss)
+    return model.evaluate(data, verbose=0), model
+
+one, model = shown(tf.distribute.get_strategy(), MaskedTokenLoss())
+# by hand: the row-weighted mean of each batch's global loss (how Keras averages batches)
+batch_losses = [float(MaskedTokenLoss()(y, model(x).logits)) for x, y in data]
+by_hand = (3 * batch_losses[0] + 2 * batch_losses[1]) / 5
+two_raw, _ = shown(mirrored, MaskedTokenLoss())
+two, _ = shown(mirrored, GlobalLossDisplay(MaskedTokenLoss()))
+print(json.dumps(dict(one=one, by_hand=by_hand, two_raw=two_raw, two=two)))
+"""
+
+
+@pytest.mark.slow
+def test_the_shown_loss_is_the_global_loss_when_replicas_hold_unequal_rows(tmp_path):
+    out = run_python(UNEVEN, env={"TINY_DIR": str(tmp_path / "enc")})
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["one"] == pytest.approx(r["by_hand"], rel=1e-5)
+    assert abs(r["two_raw"] - r["one"]) > 1e-3, "the premise: Keras alone misreports an uneven split"
+    assert r["two"] == pytest.approx(r["one"], rel=1e-5)
