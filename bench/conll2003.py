@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head", choices=("softmax", "crf"), default="softmax")
     parser.add_argument("--context", choices=("sentence", "document"), default="sentence")
+    parser.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding layer fixed")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="float32")
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N sentences only")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
@@ -54,7 +55,7 @@ def main() -> int:
                        learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                        length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
-                       context=args.context,
+                       context=args.context, freeze_embeddings=args.freeze_embeddings,
                        logdir=str(REPO / "runs" / "conll2003"))
     stats = tagger.train_stats_
     test = tagger.evaluate(str(files["test"]))
