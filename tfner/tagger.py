@@ -41,6 +41,7 @@ from tfner.training.callbacks import DevEvaluation, LearningRateLogger, Training
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import isolated_seed
 from tfner.training.strategy import resolve_strategy
+from tfner.training.summaries import DevSummaries
 
 PREDICT_BATCH = 64
 #: Texts of the warm-up requests written into every export (short, long, accented, CJK, empty).
@@ -147,13 +148,30 @@ class Tagger:
         timer = TrainingTimer(int(sum(w.length for w in train_w)))
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         dev_eval = None
+        types = sorted({t[2:] for t in labels if t != "O"})
+        scored: list = []  # (words, gold, predicted) of dev as last scored, for the TensorBoard summaries
+
+        def score_dev() -> Evaluation:
+            sentences = dev_s or []
+            words, gold = [s.words for s in sentences], [s.tags for s in sentences]
+            pred = self._tag_words(words, [s.document for s in sentences])[0]
+            scored[:] = [words, gold, pred]
+            return evaluate_tags(gold, pred, cfg.eval_mode)  # type: ignore[arg-type]
+
         if dev_s:
-            types = sorted({t[2:] for t in labels if t != "O"})
-            dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode), restore_best=cfg.restore_best,
-                                     verbose=self.verbose, types=types, patience=cfg.patience,
-                                     min_delta=cfg.min_delta)
+            dev_eval = DevEvaluation(score_dev, restore_best=cfg.restore_best, verbose=self.verbose, types=types,
+                                     patience=cfg.patience, min_delta=cfg.min_delta)
             callbacks.append(dev_eval)
         if self.logdir is not None:
+            if dev_s:
+                def final_f1() -> float | None:
+                    ev = dev_eval.evaluations if dev_eval else []
+                    best = dev_eval.best_epoch if dev_eval else None
+                    if not ev:
+                        return None
+                    return ev[best].f1 if cfg.restore_best and best is not None else ev[-1].f1
+
+                callbacks.append(DevSummaries(self.logdir, cfg.to_dict(), types, lambda: tuple(scored), final_f1))
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(self.logdir), write_graph=False,
                                                             profile_batch=0))
         labelled = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
