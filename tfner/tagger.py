@@ -10,6 +10,7 @@ its export give the same tags.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -36,7 +37,7 @@ from tfner.serving import export as export_lib
 from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
 from tfner.serving.versions import latest_version
-from tfner.training import precision
+from tfner.training import backup, precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import isolated_seed
@@ -72,17 +73,28 @@ class Tagger:
         config: a :class:`TaggerConfig`; ``None`` uses the defaults.
         strategy: ``"auto"`` (MirroredStrategy over all GPUs, default strategy on CPU) or a
             ``tf.distribute.Strategy``.
-        logdir: TensorBoard log directory (train/dev loss, learning rate, dev F1 per type).
+        logdir: TensorBoard log directory (train/dev loss, learning rate, dev F1 per type);
+            with ``output_dir`` and no ``logdir``, ``output_dir/logs``.
         verbose: 0 silent, 1 progress bar and per-epoch dev scores, 2 one line per epoch.
+        output_dir: makes training crash-safe (:mod:`tfner.training.backup`): backups every
+            ``backup_every`` steps and at each epoch's end; calling ``fit`` again with the same
+            folder after a crash resumes where the last backup left off; the finished tagger
+            is saved to ``output_dir/tagger``.
+        callbacks: more Keras callbacks for ``model.fit`` (run before tfner's own).
         **options: any :class:`TaggerConfig` field, overriding ``config``.
     """
 
     def __init__(self, config: TaggerConfig | None = None, *, strategy: Any = "auto",
-                 logdir: str | os.PathLike | None = None, verbose: int = 1, **options: Any):
+                 logdir: str | os.PathLike | None = None, verbose: int = 1,
+                 output_dir: str | os.PathLike | None = None, backup_every: int = 200,
+                 callbacks: Sequence[tf.keras.callbacks.Callback] = (), **options: Any):
         self.config = config
         self.strategy = strategy
         self.logdir = logdir
         self.verbose = verbose
+        self.output_dir = output_dir
+        self.backup_every = backup_every
+        self.callbacks = callbacks
         self.options = options
 
     # --- training ------------------------------------------------------------------
@@ -162,7 +174,10 @@ class Tagger:
             dev_eval = DevEvaluation(score_dev, restore_best=cfg.restore_best, verbose=self.verbose, types=types,
                                      patience=cfg.patience, min_delta=cfg.min_delta)
             callbacks.append(dev_eval)
-        if self.logdir is not None:
+        logdir = self.logdir
+        if logdir is None and self.output_dir is not None:
+            logdir = Path(self.output_dir) / "logs"
+        if logdir is not None:
             if dev_s:
                 def final_f1() -> float | None:
                     ev = dev_eval.evaluations if dev_eval else []
@@ -171,21 +186,34 @@ class Tagger:
                         return None
                     return ev[best].f1 if cfg.restore_best and best is not None else ev[-1].f1
 
-                callbacks.append(DevSummaries(self.logdir, cfg.to_dict(), types, lambda: tuple(scored), final_f1))
-            callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(self.logdir), write_graph=False,
+                callbacks.append(DevSummaries(logdir, cfg.to_dict(), types, lambda: tuple(scored), final_f1))
+            callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(logdir), write_graph=False,
                                                             profile_batch=0))
+        callbacks = [*self.callbacks, *callbacks]
         labelled = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
+        train_stream = train_ds.repeat()
+        epoch_logs: list[dict] = []
+        done = 0
+        if self.output_dir is not None:
+            out = Path(self.output_dir)
+            done, epoch_logs = self._resume(out, cfg, labels, steps, dev_eval)
+            # the seeded stream is the same as before the crash: skip what the backup has seen
+            train_stream = train_stream.skip(done)
+            callbacks.append(backup.TrainingBackup(out, self.backup_every, steps,
+                                                   self._progress_writer(out, epoch_logs, dev_eval, cfg)))
         t0 = time.perf_counter()
         try:
             # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress
             # bar, schedule) and never runs a stray step past the end of a pass of unknown length.
-            history = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=cfg.epochs,
+            history = model.fit(train_stream, steps_per_epoch=steps, epochs=cfg.epochs,
                                 validation_data=dev_ds, callbacks=callbacks, verbose=self.verbose)
         except BaseException:
             self._unfit()  # a failed or interrupted fit leaves the tagger unfitted, holding nothing of the run
             raise
         elapsed = time.perf_counter() - t0
         self.history_ = history.history
+        if self.output_dir is not None:  # every epoch, also those before a resume
+            self.history_ = {k: [logs.get(k) for logs in epoch_logs] for k in epoch_logs[-1]} if epoch_logs else {}
         self.dev_evaluations_ = dev_eval.evaluations if dev_eval else []
         self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
         self.stopped_epoch_ = dev_eval.stopped_epoch if dev_eval else None
@@ -194,9 +222,57 @@ class Tagger:
             "tokens_per_epoch": int(sum(w.length for w in train_w)),
             "warmup_steps": schedule.warmup_steps, "total_steps": schedule.total_steps,
             "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
-            "precision": chosen.policy, "precision_reason": chosen.reason,
+            "precision": chosen.policy, "precision_reason": chosen.reason, "resumed_at_step": done,
         }
+        if self.output_dir is not None:
+            out = Path(self.output_dir)
+            backup.replace_dir(self.save, out / backup.TAGGER)
+            backup.finish(out)
         return self
+
+    def _resume(self, out: Path, cfg: TaggerConfig, labels: list[str], steps: int,
+                dev_eval: DevEvaluation | None) -> tuple[int, list[dict]]:
+        """Steps already done by an earlier run in ``out`` and its epochs' logs; restores dev state."""
+        out.mkdir(parents=True, exist_ok=True)
+        run = {"config": cfg.to_dict(), "labels": list(labels), "steps_per_epoch": steps}
+        position = backup.saved_position(out)
+        if position is None:
+            for name in (backup.PROGRESS, backup.BEST_WEIGHTS):
+                (out / name).unlink(missing_ok=True)
+            backup.write_json_atomic(out / backup.RUN, run)
+            return 0, []
+        earlier = json.loads((out / backup.RUN).read_text(encoding="utf-8"))
+        if earlier != json.loads(json.dumps(run)):
+            raise ConfigError(f"{out} holds the backup of a different run (other options, labels or data); "
+                              "use another output_dir, or delete its backup/ folder to start afresh")
+        done = backup.steps_done(position, steps)
+        progress = json.loads((out / backup.PROGRESS).read_text(encoding="utf-8")) \
+            if (out / backup.PROGRESS).exists() else {"epoch_logs": [], "evaluations": [], "best_epoch": None}
+        finished = done // steps  # epochs whose end (and dev scoring) the backup has seen
+        epoch_logs = progress["epoch_logs"][:finished]
+        if dev_eval is not None:
+            dev_eval.evaluations = [Evaluation(**e) for e in progress["evaluations"][:finished]]
+            best = progress["best_epoch"]
+            if best is not None and best < finished:
+                dev_eval.best_epoch, dev_eval._best_f1 = best, dev_eval.evaluations[best].f1
+                if cfg.restore_best:
+                    dev_eval._best_weights = backup.load_weights(out / backup.BEST_WEIGHTS)
+        if self.verbose:
+            print(f"resuming from {out}: {done} of {steps * cfg.epochs} steps done (epoch {done // steps + 1})")
+        return done, epoch_logs
+
+    def _progress_writer(self, out: Path, epoch_logs: list[dict], dev_eval: DevEvaluation | None,
+                         cfg: TaggerConfig) -> Callable[[int, dict | None], None]:
+        def write(epoch: int, logs: dict | None) -> None:
+            epoch_logs.append({k: float(v) for k, v in (logs or {}).items()})
+            best = dev_eval.best_epoch if dev_eval else None
+            if dev_eval is not None and best == epoch and cfg.restore_best:
+                backup.save_weights_atomic(out / backup.BEST_WEIGHTS, self.model_.get_weights())
+            backup.write_json_atomic(out / backup.PROGRESS, {
+                "epoch_logs": epoch_logs, "best_epoch": best,
+                "evaluations": [dataclasses.asdict(e) for e in (dev_eval.evaluations if dev_eval else [])]})
+
+        return write
 
     def _set_fitted(self, cfg: TaggerConfig, labels: list[str], tokenizer, model) -> None:
         self.config_ = cfg
@@ -369,13 +445,16 @@ class Tagger:
 
 
 def fit(train: DataLike, dev: DataLike | None = None, *, strategy: Any = "auto",
-        logdir: str | os.PathLike | None = None, verbose: int = 1, **options: Any) -> Tagger:
+        logdir: str | os.PathLike | None = None, verbose: int = 1, output_dir: str | os.PathLike | None = None,
+        backup_every: int = 200, callbacks: Sequence[tf.keras.callbacks.Callback] = (), **options: Any) -> Tagger:
     """Fine-tune a tagger: ``tfner.fit("train.conll", "dev.conll", epochs=3)``.
 
-    ``options`` are :class:`TaggerConfig` fields; an unknown one raises ``ConfigError``.
+    ``options`` are :class:`TaggerConfig` fields; an unknown one raises ``ConfigError``. The
+    keyword arguments before them are :class:`Tagger`'s.
     """
     check_options(options)
-    return Tagger(strategy=strategy, logdir=logdir, verbose=verbose, **options).fit(train, dev)
+    return Tagger(strategy=strategy, logdir=logdir, verbose=verbose, output_dir=output_dir,
+                  backup_every=backup_every, callbacks=callbacks, **options).fit(train, dev)
 
 
 def load(path: str | os.PathLike) -> Tagger:

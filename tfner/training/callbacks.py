@@ -82,7 +82,7 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self._best_f1 = -1.0
-        self._best_weights = None
+        self._best_weights: list | None = None
 
     def on_epoch_end(self, epoch, logs=None):
         ev = self.evaluate()
@@ -111,4 +111,4 @@ class DevEvaluation(tf.keras.callbacks.Callback):
             if self.verbose:
                 print(f"restoring the weights of epoch {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
             self.model.set_weights(self._best_weights)
-        self._best_weights = None
+        self._best_weights: list | None = None

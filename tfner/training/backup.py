@@ -1,0 +1,128 @@
+"""Crash-safe training: back up during ``fit``; a later ``fit`` with the same ``output_dir`` resumes.
+
+``output_dir/`` holds, while a run is under way:
+
+* ``backup/`` - Keras' :class:`~tf.keras.callbacks.BackupAndRestore` checkpoint (weights,
+  optimizer state with its step counter, epoch and step reached), written every
+  ``backup_every`` steps and at the end of every epoch (after dev scoring);
+* ``progress.json`` - what Keras does not keep: every finished epoch's logs (History) and
+  dev evaluations, and the best epoch so far; ``best_weights.npz`` - that epoch's weights
+  (for ``restore_best``). Both are written atomically *before* the checkpoint they go
+  with, and trimmed to the checkpoint's finished epochs on resume, so a crash between the
+  two never counts an epoch twice.
+
+On resume Keras restores the checkpoint and continues at the next step; tfner skips the
+same number of batches of the (seeded, hence identical) input stream, so the data order,
+the learning-rate schedule and the step count continue as if nothing had happened.
+After a successful fit the finished tagger lands in ``output_dir/tagger`` (written beside
+it, then renamed into place), then the backup is deleted (``run.json`` and
+``progress.json`` stay as a record); TensorBoard logs go to ``output_dir/logs`` unless
+``logdir`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+BACKUP = "backup"
+PROGRESS = "progress.json"
+BEST_WEIGHTS = "best_weights.npz"
+RUN = "run.json"
+TAGGER = "tagger"
+
+
+def saved_position(output_dir: str | os.PathLike) -> tuple[int, int] | None:
+    """``(epoch, batch)`` of the last backup in ``output_dir`` (0-based), or ``None``."""
+    latest = tf.train.latest_checkpoint(os.path.join(output_dir, BACKUP, "chief"))
+    if latest is None:
+        return None
+    reader = tf.train.load_checkpoint(latest)
+    epoch = int(reader.get_tensor("ckpt_saved_epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    batch = int(reader.get_tensor("ckpt_saved_batch/.ATTRIBUTES/VARIABLE_VALUE"))
+    return (epoch, batch) if epoch >= 0 else None
+
+
+def steps_done(position: tuple[int, int] | None, steps_per_epoch: int) -> int:
+    """Training steps completed at ``position`` (a backup is taken after its step ran)."""
+    if position is None:
+        return 0
+    epoch, batch = position
+    return epoch * steps_per_epoch + max(batch, -1) + 1
+
+
+def write_json_atomic(path: Path, data) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_weights_atomic(path: Path, weights: list[np.ndarray]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, *weights)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_weights(path: Path) -> list[np.ndarray]:
+    with np.load(path) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def replace_dir(build: Callable[[Path], object], target: Path) -> Path:
+    """Write a folder with ``build(tmp)`` beside ``target``, then put it in ``target``'s place."""
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        build(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def finish(output_dir: Path) -> None:
+    """After a finished run: drop the backup (a new fit starts afresh); keep run.json and progress.json."""
+    shutil.rmtree(output_dir / BACKUP, ignore_errors=True)
+    (output_dir / BEST_WEIGHTS).unlink(missing_ok=True)
+
+
+class TrainingBackup(tf.keras.callbacks.BackupAndRestore):
+    """BackupAndRestore every ``every`` steps and at each epoch's end; ``before_backup(epoch, logs)``
+    writes tfner's own state first. Put it after the callbacks whose epoch logs it should keep.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike, every: int, steps_per_epoch: int,
+                 before_backup: Callable[[int, dict | None], None]):
+        super().__init__(os.path.join(output_dir, BACKUP), save_freq=every, delete_checkpoint=True)
+        self.steps_per_epoch = steps_per_epoch
+        self.before_backup = before_backup
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.steps_per_epoch - 1:
+            return  # the epoch's end backs up after dev scoring
+        super().on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.before_backup(epoch, logs)
+        self._training_state._ckpt_saved_batch.assign(self.steps_per_epoch - 1)
+        self._backup(epoch=epoch, batch=self.steps_per_epoch - 1)
+        self._batches_count = 0
