@@ -41,7 +41,7 @@ from tfner.training import backup, precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import isolated_seed
-from tfner.training.strategy import resolve_strategy
+from tfner.training.strategy import is_chief, is_multi_worker, resolve_strategy
 from tfner.training.summaries import DevSummaries
 
 PREDICT_BATCH = 64
@@ -104,11 +104,12 @@ class Tagger:
             raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
         check_options(self.options)
         cfg = (self.config or TaggerConfig()).replace(**self.options)
+        strategy = resolve_strategy(self.strategy)  # first: MultiWorkerMirroredStrategy must precede any TF op
         # Seeded before the input pipeline and the model exist; the caller's streams come back after.
         with isolated_seed(cfg.seed):
-            return self._fit(cfg, train, dev)
+            return self._fit(cfg, train, dev, strategy)
 
-    def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None) -> Tagger:
+    def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:
         train_s = as_sentences(train, name="train", scheme=cfg.scheme)
         dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme) if dev is not None else None
         if not train_s:
@@ -128,11 +129,11 @@ class Tagger:
 
         train_w = windows_of(train_s)
         buckets = cfg.length_buckets if cfg.length_buckets is not None else pipeline.default_buckets(cfg.max_length)
-        strategy = resolve_strategy(self.strategy)
         data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
         train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
         steps = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
-        dev_ds = pipeline.make_dataset(windows_of(dev_s), shuffle=False, **data) if dev_s else None
+        dev_w = windows_of(dev_s) if dev_s else []
+        dev_ds = pipeline.make_dataset(dev_w, shuffle=False, **data) if dev_s else None
 
         gpus = len(tf.config.list_logical_devices("GPU"))
         chosen = precision.choose_precision(cfg.precision, gpus=gpus)
@@ -174,9 +175,14 @@ class Tagger:
             dev_eval = DevEvaluation(score_dev, restore_best=cfg.restore_best, verbose=self.verbose, types=types,
                                      patience=cfg.patience, min_delta=cfg.min_delta)
             callbacks.append(dev_eval)
+        multi = is_multi_worker(strategy)
+        if multi and self.output_dir is not None:
+            raise ConfigError("output_dir (backups and resume) is not supported with several workers yet")
         logdir = self.logdir
         if logdir is None and self.output_dir is not None:
             logdir = Path(self.output_dir) / "logs"
+        if logdir is not None and not is_chief(strategy):  # only the chief writes logs
+            logdir = Path(tempfile.mkdtemp(prefix="tfner-worker-logs-"))
         if logdir is not None:
             if dev_s:
                 def final_f1() -> float | None:
@@ -201,12 +207,22 @@ class Tagger:
             train_stream = train_stream.skip(done)
             callbacks.append(backup.TrainingBackup(out, self.backup_every, steps,
                                                    self._progress_writer(out, epoch_logs, dev_eval, cfg)))
+        fit_input, dev_input, dev_steps = train_stream, dev_ds, None
+        if multi:
+            # Every worker builds the same global batches and keeps its replicas' rows
+            # (pipeline.replica_pieces): the same number of steps on every worker, whatever the buckets.
+            fit_input = strategy.distribute_datasets_from_function(
+                lambda ctx: pipeline.replica_pieces(train_stream, ctx))
+            if dev_ds is not None:
+                dev_input = strategy.distribute_datasets_from_function(lambda ctx: pipeline.replica_pieces(dev_ds, ctx))
+                dev_steps = pipeline.steps_per_epoch(dev_w, cfg.batch_size, buckets)
         t0 = time.perf_counter()
         try:
             # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress
             # bar, schedule) and never runs a stray step past the end of a pass of unknown length.
-            history = model.fit(train_stream, steps_per_epoch=steps, epochs=cfg.epochs,
-                                validation_data=dev_ds, callbacks=callbacks, verbose=self.verbose)
+            history = model.fit(fit_input, steps_per_epoch=steps, epochs=cfg.epochs,
+                                validation_data=dev_input, validation_steps=dev_steps, callbacks=callbacks,
+                                verbose=self.verbose)
         except BaseException:
             self._unfit()  # a failed or interrupted fit leaves the tagger unfitted, holding nothing of the run
             raise

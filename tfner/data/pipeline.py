@@ -72,6 +72,36 @@ def make_dataset(
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
+def replica_pieces(ds: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:
+    """This input pipeline's share of each global batch of ``ds``, one piece per local replica.
+
+    Every worker builds the same stream of global batches (same windows, same seed) and
+    keeps, of each, the rows of its own replicas: replica ``r`` of ``R`` gets rows
+    ``[r * k, (r + 1) * k)`` (clipped), ``k = ceil(rows / R)``. So every worker runs the same
+    number of steps whatever the bucket sizes (tf.data's auto-sharding would not promise
+    that), a step covers exactly one global batch, and a replica may get an empty piece,
+    which the loss allows. For :meth:`tf.distribute.Strategy.distribute_datasets_from_function`.
+    """
+    replicas = context.num_replicas_in_sync
+    local = replicas // context.num_input_pipelines
+    first = context.input_pipeline_id * local
+
+    def pieces(x, y):
+        rows = tf.shape(y)[0]
+        size = (rows + replicas - 1) // replicas
+
+        def piece(k):
+            start = tf.minimum((first + tf.cast(k, tf.int32)) * size, rows)
+            end = tf.minimum(start + size, rows)
+            return {name: value[start:end] for name, value in x.items()}, y[start:end]
+
+        return tf.data.Dataset.range(local).map(piece)
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return ds.flat_map(pieces).with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
 def pad_batch(windows: Sequence[Window], pad_id: int) -> dict[str, np.ndarray]:
     """Pad windows to the longest one: int32 ``input_ids`` and ``attention_mask``."""
     width = max(w.length for w in windows)

@@ -1,0 +1,84 @@
+"""strategy="multi_worker": two worker processes on 127.0.0.1 train like one process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, write_tiny_encoder
+
+WORKER = r"""
+import json, os
+import numpy as np
+import tfner
+from tests.conftest import DEV, TRAIN, TINY_OPTIONS
+
+# 33 windows in global batches of 8: the last batch has one row, so one worker's replica gets none
+t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=os.environ["ENC"], strategy=os.environ["STRATEGY"], verbose=0,
+              **dict(TINY_OPTIONS, epochs=3))
+print(json.dumps(dict(
+    replicas=t.train_stats_["replicas"], iterations=int(t.model_.optimizer.iterations.numpy()),
+    weights={v.name.split("/", 1)[1]: float(np.abs(v.numpy()).sum()) for v in t.model_.trainable_variables},
+    loss=t.history_["loss"], f1=t.history_["val_entity_f1"])))
+"""
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def run(env: dict, timeout: float) -> subprocess.Popen:
+    full = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **env}
+    return subprocess.Popen([sys.executable, "-c", WORKER], env=full, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def result(proc: subprocess.Popen, timeout: float) -> dict:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-4000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_end_with_the_weights_of_one_process(tmp_path):
+    enc = write_tiny_encoder(tmp_path / "enc")
+    config = json.loads((enc / "config.json").read_text())
+    config["hidden_dropout_prob"] = config["attention_probs_dropout_prob"] = 0.0  # comparable to float precision
+    (enc / "config.json").write_text(json.dumps(config))
+    ports = free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}  # loopback only: the gRPC server listens on all interfaces
+    workers = [run({"ENC": str(enc), "STRATEGY": "multi_worker",
+                    "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, 300)
+               for i in range(2)]
+    try:
+        results = [result(w, 300) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+    single = result(run({"ENC": str(enc), "STRATEGY": "auto"}, 300), 300)
+    assert [r["replicas"] for r in results] == [2, 2] and single["replicas"] == 1
+    assert results[0]["iterations"] == results[1]["iterations"] == single["iterations"] == 3 * 5
+    assert results[0]["weights"] == results[1]["weights"]  # kept identical by the all-reduce
+    # Against one process: the same losses and dev F1, and the same weights up to float
+    # round-off as Adam magnifies it (a gradient near 0 gives a near full-size step of either
+    # sign). Attention key biases are left out: their gradient is 0 in exact arithmetic (a
+    # bias shared by all keys cancels in the softmax), so they move by round-off alone.
+    assert results[0]["loss"] == pytest.approx(single["loss"], rel=5e-3)
+    assert results[0]["f1"] == pytest.approx(single["f1"], abs=1e-6)
+    for name, value in single["weights"].items():
+        if "attention/self/key/bias" not in name:
+            assert results[0]["weights"][name] == pytest.approx(value, rel=2e-2), name
