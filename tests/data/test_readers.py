@@ -298,3 +298,24 @@ def test_a_no_break_space_belongs_to_the_word(tmp_path):
     path.write_text("New\u00a0York B-LOC\nis O\n", encoding="utf-8")
     [sentence] = read_conll(path)
     assert sentence.words == ("New\u00a0York", "is") and sentence.tags == ("B-LOC", "O")
+
+
+def test_a_utf8_byte_order_mark_does_not_make_docstart_a_sentence(tmp_path):
+    # issue 9's review: decoded as "utf-8", the BOM glued itself to -DOCSTART-, which became a word
+    path = write(tmp_path, "\ufeff-DOCSTART- O\n\nAcme B-ORG\nhires O\n")
+    assert (tmp_path / "data.conll").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pairs(read_conll(path)) == [(("Acme", "hires"), ("B-ORG", "O"))]
+
+
+def test_a_utf16_file_reads_with_its_encoding(tmp_path):
+    # issue 9's review: lines were split on the byte "\n" before decoding, which cuts UTF-16 apart
+    path = tmp_path / "utf16.conll"
+    path.write_bytes("K\xf6ln B-LOC\nliegt O\n\nAnn B-PER\n".encode("utf-16"))
+    assert pairs(read_conll(path, encoding="utf-16")) == [(("K\xf6ln", "liegt"), ("B-LOC", "O")), (("Ann",), ("B-PER",))]
+
+
+def test_a_bad_byte_is_located_by_line_and_byte(tmp_path):
+    path = tmp_path / "bad.conll"
+    path.write_bytes(b"Acme B-ORG\n\nab\xffc O\n")
+    with pytest.raises(DataFormatError, match=r"bad\.conll:3: .*at byte 2 of the line \(byte 14 of the file\)"):
+        read_conll(path)

@@ -71,31 +71,26 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     cur_l: list[int] = []
     documents: list[int] = []  # the document of every sentence
     document, document_used = 0, False
-    with open(path, "rb") as f:
-        for lineno, raw_bytes in enumerate(f, start=1):
-            try:
-                raw = raw_bytes.decode(encoding)
-            except UnicodeDecodeError as err:
-                raise DataFormatError(path, lineno, f"not valid {encoding}: {err.reason} at byte {err.start}") from None
-            cols = _COLUMNS.split(raw.strip(" \t\r\n")) if raw.strip() else []
-            if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
-                if cur_w:
-                    words.append(cur_w)
-                    tags.append(cur_t)
-                    lines.append(cur_l)
-                    documents.append(document)
-                    document_used = True
-                    cur_w, cur_t, cur_l = [], [], []
-                if cols and document_used:
-                    document, document_used = document + 1, False
-                continue
-            if len(cols) < 2:
-                raise DataFormatError(
-                    path, lineno, f"expected a word and a tag separated by whitespace, got {raw.rstrip(chr(10))!r}"
-                )
-            cur_w.append(cols[0])
-            cur_t.append(cols[-1])
-            cur_l.append(lineno)
+    for lineno, raw in enumerate(_decoded_lines(path, encoding), start=1):
+        cols = _COLUMNS.split(raw.strip(" \t\r\n")) if raw.strip() else []
+        if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
+            if cur_w:
+                words.append(cur_w)
+                tags.append(cur_t)
+                lines.append(cur_l)
+                documents.append(document)
+                document_used = True
+                cur_w, cur_t, cur_l = [], [], []
+            if cols and document_used:
+                document, document_used = document + 1, False
+            continue
+        if len(cols) < 2:
+            raise DataFormatError(
+                path, lineno, f"expected a word and a tag separated by whitespace, got {raw.rstrip(chr(10))!r}"
+            )
+        cur_w.append(cols[0])
+        cur_t.append(cols[-1])
+        cur_l.append(lineno)
     if cur_w:
         words.append(cur_w)
         tags.append(cur_t)
@@ -106,6 +101,32 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
         logger.info("%s: read as %s and converted to IOB2", path, applied.upper())
     return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d)
             for w, t, ln, d in zip(words, iob2, lines, documents, strict=True)]
+
+
+def _decoded_lines(path: str, encoding: str) -> list[str]:
+    """The file's lines, decoded as a whole (so UTF-16 works) and split on ``\\n`` only.
+
+    A UTF-8 byte-order mark is dropped (read as ``utf-8-sig``), so it cannot glue itself to
+    the first word. Only ``\\n`` ends a line (``\\r`` before it is stripped): other Unicode
+    line breaks (U+2028, U+0085...) can occur inside tokens and are kept.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
+        raise DataFormatError(path, line, f"not valid {encoding}: {err.reason} at byte {column} of the line "
+                              f"(byte {err.start} of the file); pass encoding= if the file is in another "
+                              "encoding") from None
+    except LookupError:
+        raise DataFormatError(path, None, f"unknown encoding {encoding!r}") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto") -> list[Sentence]:
