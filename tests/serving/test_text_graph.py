@@ -150,3 +150,27 @@ def test_word_pieces_match_the_fast_tokenizer_word_by_word(fitted, tiny_tokenize
     fast = tiny_tokenizer(words, add_special_tokens=False)["input_ids"]
     fast = [ids or [tiny_tokenizer.unk_token_id] for ids in fast]
     assert pieces.to_list() == fast
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_window_ownership_in_graph_is_the_python_rule(seed):
+    from tfner.data.alignment import plan_windows
+    from tfner.serving.text_graph import TextTagger
+
+    rng = random.Random(seed)
+    content, overlap = rng.choice([(126, 32), (30, 4), (8, 3)])
+    texts = [[rng.choice([1, 1, 2, 3, rng.randint(1, content + 4)]) for _ in range(rng.randint(0, 400))]
+             for _ in range(rng.randint(1, 4))]
+    costs, rows, starts, ends, want = [], [], [], [], []
+    for t, pieces in enumerate(texts):
+        base = len(costs)
+        costs += [min(p, content) for p in pieces]
+        for a, b, own_a, _ in plan_windows(pieces, content, overlap) if pieces else []:
+            rows.append(t)
+            starts.append(base + a)
+            ends.append(base + b)
+            want.append(base + own_a)
+    q = np.concatenate([[0], np.cumsum(costs)]).astype(np.int64)
+    got = TextTagger._own_starts(tf.constant(q), tf.constant(rows, tf.int64), tf.constant(starts, tf.int64),
+                                 tf.constant(ends, tf.int64))
+    assert got.numpy().tolist() == want

@@ -9,7 +9,7 @@ Alignment rules (the contract the tests check):
   every word has a position and a prediction.
 * A sentence longer than ``max_length - 2`` sub-tokens is cut into overlapping windows at
   word boundaries. Each word is *owned* by exactly one window, the one where it has the
-  most context on both sides (the overlap is split at its middle word); only owned words
+  most context on both sides (counted in sub-tokens, :func:`own_start`); only owned words
   carry labels and predictions, so no word is lost and none is counted twice. A single
   word longer than a whole window keeps its first ``max_length - 2`` sub-tokens (its label
   sits on the first), with a warning.
@@ -44,11 +44,11 @@ def plan_windows(pieces: Sequence[int], content: int, overlap: int) -> list[tupl
     """Cut words with ``pieces[i]`` sub-tokens into windows of at most ``content`` sub-tokens.
 
     Returns ``(first_word, end_word, owned_first, owned_end)`` per window. Both ends strictly
-    increase from one window to the next, so the owned ranges (split at the middle word of
-    each overlap) are non-empty and partition ``range(len(pieces))``.
+    increase from one window to the next; the owned ranges partition ``range(len(pieces))``,
+    each word owned by the window where it has more context (:func:`own_start`).
 
-    >>> plan_windows([1, 1, 1, 1, 1], content=3, overlap=1)
-    [(0, 3, 0, 2), (2, 5, 2, 5)]
+    >>> plan_windows([1, 1, 1, 1, 1, 1, 1], content=5, overlap=3)
+    [(0, 5, 0, 4), (2, 7, 4, 7)]
     """
     n = len(pieces)
     if n == 0:
@@ -71,12 +71,28 @@ def plan_windows(pieces: Sequence[int], content: int, overlap: int) -> list[tupl
         if shared + cost[end] > content:  # no room for the next word beside that context:
             nxt = end  # start afresh, so every window reaches further than the one before
         start = nxt
-    out = []
-    for k, (a, b) in enumerate(spans):
-        own_a = 0 if k == 0 else (spans[k - 1][1] + a) // 2
-        own_b = n if k == len(spans) - 1 else (b + spans[k + 1][0]) // 2
-        out.append((a, b, own_a, own_b))
-    return out
+    prefix = [0]
+    for c in cost:
+        prefix.append(prefix[-1] + c)
+    starts = [0] + [own_start(prefix, spans[k - 1], spans[k]) for k in range(1, len(spans))]
+    return [(a, b, starts[k], starts[k + 1] if k + 1 < len(spans) else n) for k, (a, b) in enumerate(spans)]
+
+
+def own_start(prefix: Sequence[int], before: tuple[int, int], window: tuple[int, int]) -> int:
+    """The first word ``window`` owns rather than the window ``before`` it: where it has more context.
+
+    A word's context in a window is the smaller of the sub-tokens before it and after it in
+    that window. In the overlap the earlier window's context shrinks word by word and the
+    later one's grows; the later window owns from the first word where its context is
+    larger (ties stay with the earlier window), or from the earlier window's end.
+    """
+    (a0, b0), (a1, b1) = before, window
+    for w in range(a1, b0):
+        earlier = min(prefix[w] - prefix[a0], prefix[b0] - prefix[w + 1])
+        later = min(prefix[w] - prefix[a1], prefix[b1] - prefix[w + 1])
+        if later > earlier:
+            return w
+    return b0
 
 
 def encode(

@@ -15,7 +15,8 @@ mirror the Python path one for one:
    becomes ``[UNK]``;
 4. plan windows exactly as :func:`tfner.data.alignment.plan_windows` (prefix sums and
    binary searches in one ``while_loop``): a text longer than ``max_length`` is never
-   truncated, and each word is scored by the one window that owns it;
+   truncated, and each word is scored by the one window that owns it, the one where it
+   has the most context;
 5. run the model, take each word's first sub-token, pick the labels (argmax, or the best
    sequence IOB2 allows: :class:`tfner.modeling.decoding.WordDecoder`);
 6. assemble entities under conlleval's chunking (as :func:`tfner.data.schemes.entities`)
@@ -230,16 +231,36 @@ class TextTagger(tf.Module):
         input_ids = ids.to_tensor(self.pad_id)
         attention_mask = tf.sequence_mask(ids.row_lengths(), tf.shape(input_ids)[1], tf.int32)
         probs = tf.nn.softmax(tf.cast(self._logits_fn(input_ids, attention_mask), tf.float32), axis=-1)
-        # the window owning each word: owned ranges start at the middle of each overlap
-        same_text = tf.concat([[False], tf.equal(win_row[1:], win_row[:-1])], 0)
-        prev_end = tf.concat([[0], win_end[:-1]], 0)
-        own_start = tf.where(same_text, (prev_end + win_start) // 2, win_start)
+        own_start = self._own_starts(q, win_row, win_start, win_end)
         word_ids = tf.range(n_words)
         owner = tf.searchsorted(own_start, word_ids, side="right", out_type=tf.int64) - 1
         position = 1 + tf.gather(q, word_ids) - tf.gather(q, tf.gather(win_start, owner))
         word_probs = tf.gather_nd(probs, tf.stack([owner, position], axis=1))
         label_ids, scores = self._decode(word_probs, words["row"], n_texts)
         return self._entities(words, label_ids, scores, n_texts, n_words)
+
+    @staticmethod
+    def _own_starts(q, win_row, win_start, win_end):
+        """The first word each window owns, as :func:`tfner.data.alignment.own_start`.
+
+        In the overlap with the previous window of the same text, a window owns from the
+        first word where its context (the smaller of the sub-tokens before and after the word
+        in the window) beats the previous window's; else from the previous window's end.
+        """
+        same_text = tf.concat([[False], tf.equal(win_row[1:], win_row[:-1])], 0)
+        prev_start = tf.concat([[0], win_start[:-1]], 0)
+        prev_end = tf.concat([[0], win_end[:-1]], 0)
+        candidates = tf.ragged.range(win_start, tf.where(same_text, tf.maximum(prev_end, win_start), win_start))
+        k, w = candidates.value_rowids(), candidates.flat_values
+
+        def context(start, end):
+            first, last = tf.gather(start, k), tf.gather(end, k)
+            return tf.minimum(tf.gather(q, w) - tf.gather(q, first), tf.gather(q, last) - tf.gather(q, w + 1))
+
+        better = context(win_start, win_end) > context(prev_start, prev_end)
+        never = tf.int64.max
+        first_better = tf.math.unsorted_segment_min(tf.where(better, w, never), k, tf.size(win_start))
+        return tf.where(same_text, tf.minimum(first_better, prev_end), win_start)
 
     def _decode(self, word_probs, word_row, n_texts):
         """Tags of every word, decoded text by text (:class:`WordDecoder`)."""
