@@ -250,3 +250,17 @@ def test_a_failed_fit_leaves_nothing_of_its_run(tiny_encoder, monkeypatch):
 def test_patience_needs_dev_data(tiny_encoder):
     with pytest.raises(tfner.ConfigError, match="dev"):
         tfner.fit(TRAIN, encoder=tiny_encoder, verbose=0, patience=2, **TINY_OPTIONS)
+
+
+def test_an_entity_type_train_never_has_is_named_with_file_and_line(tiny_encoder, tmp_path):
+    dev = tmp_path / "dev.conll"
+    dev.write_text("Alice B-PER\nflew O\n\nAcme B-ORG\nhires O\nBob B-PER\n", encoding="utf-8")
+    options = {**TINY_OPTIONS, "epochs": 1}
+    with pytest.raises(tfner.DataFormatError, match=r"dev\.conll:4: .*'ORG'"):
+        tfner.fit(TRAIN, str(dev), encoder=tiny_encoder, verbose=0, **options)
+    with pytest.warns(UserWarning, match="1 tag"):
+        tagger = tfner.fit(TRAIN, str(dev), encoder=tiny_encoder, verbose=0, unseen_labels="outside", **options)
+    assert "B-ORG" not in tagger.labels_  # the label set comes from train alone
+    with pytest.raises(tfner.DataFormatError, match=r"data\[0\], word 1: .*'ORG'"):
+        tagger.config_ = tagger.config_.replace(unseen_labels="error")
+        tagger.evaluate([(["Bob", "Acme"], ["B-PER", "B-ORG"])])

@@ -80,6 +80,10 @@ class TaggerConfig:
         "IOB2 allows (Viterbi; never I-X after O or after another type). The CRF head always decodes "
         "with its own Viterbi (learned transitions plus the same constraints)."
     )
+    unseen_labels: Literal["error", "outside"] = _field(
+        "error", "An entity type in dev or evaluation data that train never has: 'error' raises naming file and "
+        "line; 'outside' reads its tags as O, with a warning saying how many."
+    )
     eval_mode: Literal["default", "strict"] = _field(
         "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
     )
@@ -119,6 +123,8 @@ class TaggerConfig:
                               "it cannot be combined with label_all_subtokens=True")
         if self.decode not in ("argmax", "constrained"):
             raise ConfigError(f"decode must be 'argmax' or 'constrained', got {self.decode!r}")
+        if self.unseen_labels not in ("error", "outside"):
+            raise ConfigError(f"unseen_labels must be 'error' or 'outside', got {self.unseen_labels!r}")
         if self.eval_mode not in ("default", "strict"):
             raise ConfigError(f"eval_mode must be 'default' or 'strict', got {self.eval_mode!r}")
         for name in ("batch_size", "epochs"):

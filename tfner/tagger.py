@@ -16,6 +16,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,35 @@ def label_list(sentences: Sequence[Sentence]) -> list[str]:
     """``O`` then ``B-X``, ``I-X`` for every entity type ``X`` seen, types sorted."""
     kinds = sorted({t[2:] for s in sentences for t in s.tags if t != "O"})
     return ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
+
+
+def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: str, name: str) -> list[Sentence]:
+    """``sentences`` whose entity types are all in ``labels`` (the model's, from train).
+
+    ``policy="error"``: the first unknown type raises :class:`DataFormatError` naming the file
+    and line (or list index and word); ``"outside"``: its tags become ``O``, with a warning.
+    """
+    known = {t[2:] for t in labels if t != "O"}
+    out: list[Sentence] = []
+    changed = 0
+    for s in sentences:
+        unknown = [w for w, t in enumerate(s.tags) if t != "O" and t[2:] not in known]
+        if not unknown:
+            out.append(s)
+            continue
+        if policy == "error":
+            w = unknown[0]
+            source, line = (s.source, s.line + w) if s.line is not None else (f"{s.source}, word {w}", None)
+            raise DataFormatError(source, line, f"{name} has entity type {s.tags[w][2:]!r} (tag {s.tags[w]!r}), which "
+                                  f"the training data never has (known: {sorted(known)}); pass "
+                                  "unseen_labels='outside' to read such tags as O")
+        changed += len(unknown)
+        tags = tuple("O" if w in unknown else t for w, t in enumerate(s.tags))
+        out.append(dataclasses.replace(s, tags=tags))
+    if changed:
+        warnings.warn(f"{changed} tag(s) of entity types the training data never has were read as O in {name}",
+                      stacklevel=3)
+    return out
 
 
 class Tagger:
@@ -116,7 +146,9 @@ class Tagger:
             raise DataFormatError("train", None, "no sentences to train on")
         if cfg.patience is not None and not dev_s:
             raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
-        labels = label_list(train_s + (dev_s or []))
+        labels = label_list(train_s)
+        if dev_s:
+            dev_s = known_types_only(dev_s, labels, cfg.unseen_labels, "dev")
         label_to_id = {t: i for i, t in enumerate(labels)}
         tokenizer = encoder.load_tokenizer(cfg.encoder)
 
@@ -402,7 +434,8 @@ class Tagger:
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
             raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
-        return self._score(as_sentences(data, name="data", scheme=self.config_.scheme), mode)
+        sentences = as_sentences(data, name="data", scheme=self.config_.scheme)
+        return self._score(known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data"), mode)
 
     # --- persistence ---------------------------------------------------------------
     def _asset_texts(self) -> dict[str, str]:
