@@ -111,22 +111,14 @@ class TaggerConfig:
             )
         if self.scheme not in SCHEMES:
             raise ConfigError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        if self.precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
-            raise ConfigError(f"precision must be 'auto', 'float32', 'mixed_bfloat16' or 'mixed_float16', "
-                              f"got {self.precision!r}")
-        if self.context not in ("sentence", "document"):
-            raise ConfigError(f"context must be 'sentence' or 'document', got {self.context!r}")
-        if self.head not in ("softmax", "crf"):
-            raise ConfigError(f"head must be 'softmax' or 'crf', got {self.head!r}")
+        for f in dataclasses.fields(self):  # every Literal field: one of its choices
+            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is Literal else ()
+            if choices and getattr(self, f.name) not in choices:
+                raise ConfigError(f"{f.name} must be one of {', '.join(map(repr, choices))}, "
+                                  f"got {getattr(self, f.name)!r}")
         if self.head == "crf" and self.label_all_subtokens:
             raise ConfigError("head='crf' scores one tag per word (its first sub-token); "
                               "it cannot be combined with label_all_subtokens=True")
-        if self.decode not in ("argmax", "constrained"):
-            raise ConfigError(f"decode must be 'argmax' or 'constrained', got {self.decode!r}")
-        if self.unseen_labels not in ("error", "outside"):
-            raise ConfigError(f"unseen_labels must be 'error' or 'outside', got {self.unseen_labels!r}")
-        if self.eval_mode not in ("default", "strict"):
-            raise ConfigError(f"eval_mode must be 'default' or 'strict', got {self.eval_mode!r}")
         for name in ("batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
