@@ -38,16 +38,20 @@ def test_all_ignored_batch_gives_zero_not_nan():
     assert float(MaskedTokenLoss()(labels, tf.zeros([2, 3, 4]))) == 0.0
 
 
-TWO_REPLICAS = r"""
+# Two logical CPU devices, set up before TensorFlow initialises (hence a fresh process).
+TWO_DEVICES = r"""
 import json, os
 import tfner
 import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfner.modeling.loss import MaskedTokenLoss
+from pathlib import Path
 from tfner.modeling.encoder import build_model
 from tests.conftest import write_tiny_encoder
-from pathlib import Path
+"""
+
+TWO_REPLICAS = TWO_DEVICES + r"""
+from tfner.modeling.loss import MaskedTokenLoss
 from transformers import BertConfig
 
 rng = np.random.default_rng(0)
@@ -105,16 +109,8 @@ def test_loss_and_step_equal_on_one_and_two_replicas(tmp_path):
     assert r["diff"] < 1e-5 * max(1.0, r["moved"]) * 10
 
 
-UNEVEN = r"""
-import json, os
-import tfner
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+UNEVEN = TWO_DEVICES + r"""
 from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
-from tfner.modeling.encoder import build_model
-from tests.conftest import write_tiny_encoder
-from pathlib import Path
 
 rng = np.random.default_rng(1)
 # 5 rows in batches of 3: a 2/1 split, then a 1/1 split; replicas hold different token counts.
