@@ -319,3 +319,13 @@ def test_a_bad_byte_is_located_by_line_and_byte(tmp_path):
     path.write_bytes(b"Acme B-ORG\n\nab\xffc O\n")
     with pytest.raises(DataFormatError, match=r"bad\.conll:3: .*at byte 2 of the line \(byte 14 of the file\)"):
         read_conll(path)
+
+
+def test_word_and_tag_columns_can_be_chosen(tmp_path):
+    path = write(tmp_path, "1\tAcme\tNNP\tB-ORG\tx\n2\thires\tVBZ\tO\tx\n\n1\tAnn\tNNP\tB-PER\tx\n")
+    sents = read_conll(path, word_column=1, tag_column=3)
+    assert pairs(sents) == [(("Acme", "hires"), ("B-ORG", "O")), (("Ann",), ("B-PER",))]
+    assert pairs(read_conll(path, word_column=-4, tag_column=-2)) == pairs(sents)
+    short = write(tmp_path, "1\tAcme\tNNP\tB-ORG\n2\thires\n", name="short.conll")
+    with pytest.raises(DataFormatError, match=r"short\.conll:2: expected a word \(column 1\) and a tag \(column 3\)"):
+        read_conll(short, word_column=1, tag_column=3)

@@ -50,9 +50,12 @@ PathLike = str | os.PathLike[str]
 DataLike = PathLike | Sequence[Sentence] | Sequence[tuple[Sequence[str], Sequence[str]]]
 
 
-def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-8") -> list[Sentence]:
+def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-8", word_column: int = 0,
+               tag_column: int = -1) -> list[Sentence]:
     """Read a CoNLL-style column file: the word in the first column, the tag in the last.
 
+    ``word_column`` / ``tag_column`` pick other columns (0-based; negative counts from the
+    end); a line without them is an error naming the file and line.
     Columns are separated by spaces or tabs (other Unicode spaces, such as a no-break space,
     belong to the word). A sentence ends at an empty or whitespace-only line (WNUT-17's train file separates 2,394 sentences with a lone tab).
     ``-DOCSTART-`` lines start a new document (``Sentence.document``). Tags are validated and converted to IOB2; with
@@ -63,6 +66,8 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
             naming the file and line.
     """
     path = os.fspath(path)
+    # columns a line must have: enough for both indexes, and at least two
+    need = max(2, *(c + 1 if c >= 0 else -c for c in (word_column, tag_column)))
     words: list[list[str]] = []
     tags: list[list[str]] = []
     lines: list[list[int]] = []  # the 1-based line of every word, for messages
@@ -84,12 +89,13 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
             if cols and document_used:
                 document, document_used = document + 1, False
             continue
-        if len(cols) < 2:
+        if len(cols) < need or word_column % len(cols) == tag_column % len(cols):
             raise DataFormatError(
-                path, lineno, f"expected a word and a tag separated by whitespace, got {raw.rstrip(chr(10))!r}"
+                path, lineno, f"expected a word (column {word_column}) and a tag (column {tag_column}) separated by "
+                f"whitespace, got {raw.rstrip(chr(10))!r}"
             )
-        cur_w.append(cols[0])
-        cur_t.append(cols[-1])
+        cur_w.append(cols[word_column])
+        cur_t.append(cols[tag_column])
         cur_l.append(lineno)
     if cur_w:
         words.append(cur_w)
