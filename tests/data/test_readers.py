@@ -221,10 +221,10 @@ def test_wnut17_dev_keeps_the_bom_character_inside_a_token():
 
 # --- CoNLL-2003 (research-only, read from ../shared/data) ------------------------------
 
-CONLL = {  # split: (IOB1 file, IOB2 file, sentences, tokens)
-    "train": ("eng.train", "train.txt", 14041, 203621),
-    "dev": ("eng.testa", "dev.txt", 3250, 51362),
-    "test": ("eng.testb", "test.txt", 3453, 46435),
+CONLL = {  # split: (IOB1 file, IOB2 file, sentences, tokens, documents)
+    "train": ("eng.train", "train.txt", 14041, 203621, 946),
+    "dev": ("eng.testa", "dev.txt", 3250, 51362, 216),
+    "test": ("eng.testb", "test.txt", 3453, 46435, 231),
 }
 
 
@@ -243,17 +243,20 @@ def conll_dirs():
 
 @pytest.mark.parametrize("split", list(CONLL))
 def test_conll2003_counts(conll_dirs, split):
-    name, _, n_sents, n_tokens = CONLL[split]
+    name, _, n_sents, n_tokens, n_docs = CONLL[split]
     sents = read_cached(str(conll_dirs[0] / name), "auto")
     assert len(sents) == n_sents
     assert sum(len(s.words) for s in sents) == n_tokens
+    # documents: numbered 0.. in file order, as many as the release has
+    assert [s.document for s in sents] == sorted(s.document for s in sents)
+    assert len({s.document for s in sents}) == n_docs
     if split == "train":
         assert count_entities(s.tags for s in sents) == dict(PER=6600, ORG=6321, LOC=7140, MISC=3438)
 
 
 @pytest.mark.parametrize("split", list(CONLL))
 def test_conll2003_iob1_original_reads_as_the_iob2_copy(conll_dirs, split):
-    iob1_name, iob2_name, _, _ = CONLL[split]
+    iob1_name, iob2_name, _, _, _ = CONLL[split]
     from_iob1 = read_cached(str(conll_dirs[0] / iob1_name), "auto")
     from_iob2 = read_cached(str(conll_dirs[1] / iob2_name), "iob2")
     assert pairs(from_iob1) == pairs(from_iob2)
