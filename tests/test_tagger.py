@@ -264,3 +264,15 @@ def test_an_entity_type_train_never_has_is_named_with_file_and_line(tiny_encoder
     with pytest.raises(tfner.DataFormatError, match=r"data\[0\], word 1: .*'ORG'"):
         tagger.config_ = tagger.config_.replace(unseen_labels="error")
         tagger.evaluate([(["Bob", "Acme"], ["B-PER", "B-ORG"])])
+
+
+@pytest.mark.parametrize("split", ["train", "dev", "test"])
+def test_no_word_is_lost_on_a_whole_corpus(fitted, split):
+    # WNUT-17 ships with tfner: every sentence gets exactly one tag per word, however long or odd
+    from tfner.data.datasets import wnut17_path
+
+    sentences = tfner.read_conll(wnut17_path(split))
+    tags = fitted.predict_tags([s.words for s in sentences])
+    assert len(tags) == len(sentences)
+    assert [len(t) for t in tags] == [len(s.words) for s in sentences]
+    assert all(t in fitted.labels_ for row in tags for t in row)
