@@ -30,6 +30,7 @@ VIOLATIONS = [
     ("training/callbacks.py", "tfner.tagger", "tfner.training is not allowed to import tfner.tagger"),
     ("config.py", "tfner.modeling.encoder", "tfner.config is not allowed to import tfner.modeling"),
     ("tagger.py", "tfner.demo", "tfner.tagger is not allowed to import tfner.demo"),
+    ("serving/export.py", "tfner.cli", "tfner.serving is not allowed to import tfner.cli"),
 ]
 
 

@@ -1,0 +1,216 @@
+"""The ``tfner`` command line: train, evaluate, predict, export, inspect, serve-config.
+
+    tfner train TRAIN [DEV] --output-dir DIR [--epochs N ...]
+    tfner evaluate DIR DATA [--predictions FILE]
+    tfner predict DIR_OR_EXPORT [TEXT ...]          (stdin lines when no text is given)
+    tfner export DIR BASE                           (writes BASE/<next version>)
+    tfner inspect EXPORT
+    tfner serve-config BASE [--model-name NAME]
+
+``train``'s option flags are made from :class:`tfner.TaggerConfig`'s fields and help texts
+(one source of truth); ``--config FILE`` reads them from a JSON file first. Errors go to
+stderr as one line: exit code 2 for usage errors, 1 for data or model errors; ``--debug``
+shows the traceback. ``tfner --help`` does not import TensorFlow: the commands import the
+library when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from tfner.config import TaggerConfig
+from tfner.errors import TfnerError
+
+#: The folder of a finished `train --output-dir DIR`: DIR/tagger holds the saved tagger.
+TAGGER_SUBDIR = "tagger"
+
+
+def _none_or(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _int_tuple(text: str):
+    if text.lower() == "none":
+        return None
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TaggerConfig field, with the field's help text; unset flags keep the defaults."""
+    hints = typing.get_type_hints(TaggerConfig)
+    group = parser.add_argument_group("training options (TaggerConfig fields)")
+    for f in dataclasses.fields(TaggerConfig):
+        hint, flag = hints[f.name], "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata['help']} (default: {f.default!r})"
+        args: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
+        optional = type(None) in typing.get_args(hint)
+        base = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if optional else hint
+        if base is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **args)
+        elif typing.get_origin(base) is Literal:
+            group.add_argument(flag, choices=typing.get_args(base), **args)
+        elif typing.get_origin(base) is tuple:
+            group.add_argument(flag, type=_int_tuple, metavar="N,N,...|none", **args)
+        elif base in (int, float, str):
+            group.add_argument(flag, type=_none_or(base) if optional else base, **args)
+        else:  # a field of a new kind must get a flag here: the CLI test checks every field has one
+            raise TypeError(f"no CLI flag for TaggerConfig.{f.name} of type {hint}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tfner", description="Named-entity recognition with BERT and TensorFlow.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="fine-tune a tagger on CoNLL files")
+    train.add_argument("train", help="training data: a CoNLL column file")
+    train.add_argument("dev", nargs="?", help="dev data, scored after every epoch")
+    train.add_argument("--output-dir", required=True, type=Path,
+                       help="where the tagger (DIR/tagger), logs (DIR/logs) and backups go; rerun to resume")
+    train.add_argument("--config", type=Path, help="a JSON file of TaggerConfig fields (flags override it)")
+    train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    _add_config_flags(train)
+
+    evaluate = commands.add_parser("evaluate", help="score a tagger on labelled data")
+    evaluate.add_argument("tagger", type=Path, help="a train --output-dir, a saved tagger or an export")
+    evaluate.add_argument("data", help="labelled CoNLL file")
+    evaluate.add_argument("--predictions", type=Path, help="write word, gold and predicted tag per line (conlleval)")
+    evaluate.add_argument("--mode", choices=("default", "strict"))
+
+    predict = commands.add_parser("predict", help="entities in raw texts, as JSON lines")
+    predict.add_argument("tagger", type=Path, help="a train --output-dir, a saved tagger or an export")
+    predict.add_argument("texts", nargs="*", help="texts; none: one text per line of standard input")
+
+    export = commands.add_parser("export", help="write a SavedModel for TF Serving: BASE/<next version>")
+    export.add_argument("tagger", type=Path, help="a train --output-dir or a saved tagger")
+    export.add_argument("base", type=Path)
+    export.add_argument("--serving-version", default="2.14", help="oldest TF Serving release to load it")
+
+    inspect = commands.add_parser("inspect", help="an export's signatures, labels, versions and servability")
+    inspect.add_argument("export", type=Path, help="a version folder or its base folder (the latest version)")
+
+    serve = commands.add_parser("serve-config", help="write models.config and batching parameters for TF Serving")
+    serve.add_argument("base", type=Path, help="the export's base folder (holding version folders)")
+    serve.add_argument("--model-name", default="ner")
+    return parser
+
+
+def _tagger_path(path: Path) -> Path:
+    return path / TAGGER_SUBDIR if (path / TAGGER_SUBDIR).is_dir() else path
+
+
+def _train(args) -> int:
+    import tfner
+
+    options = json.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
+    names = {f.name for f in dataclasses.fields(TaggerConfig)}
+    options.update({k: v for k, v in vars(args).items() if k in names})
+    tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
+    tagger.fit(args.train, args.dev)
+    print(json.dumps({"tagger": str(args.output_dir / TAGGER_SUBDIR), "best_epoch": tagger.best_epoch_,
+                      "dev_entity_f1": tagger.history_.get("val_entity_f1")}))
+    return 0
+
+
+def _evaluate(args) -> int:
+    import tfner
+
+    tagger = tfner.load(_tagger_path(args.tagger))
+    result = tagger.evaluate(args.data, mode=args.mode)
+    print(result)
+    if args.predictions:
+        sentences = tfner.read_conll(args.data, scheme=tagger.config_.scheme)
+        predicted = tagger.predict_tags([s.words for s in sentences])
+        lines = []
+        for s, tags in zip(sentences, predicted, strict=True):
+            lines += [f"{w} {g} {p}" for w, g, p in zip(s.words, s.tags, tags, strict=True)] + [""]
+        args.predictions.write_text("\n".join(lines), encoding="utf-8")
+    return 0
+
+
+def _predict(args) -> int:
+    import tfner
+
+    tagger = tfner.load(_tagger_path(args.tagger))
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    for text, spans in zip(texts, tagger.predict(texts), strict=True):
+        entities = [{"start": s.start, "end": s.end, "label": s.label, "score": None if s.score is None else round(float(s.score), 6),
+                     "text": text[s.start:s.end]} for s in spans]
+        print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
+    return 0
+
+
+def _export(args) -> int:
+    import tfner
+
+    version_dir = tfner.load(_tagger_path(args.tagger)).export(args.base, serving_version=args.serving_version)
+    print(version_dir)
+    return 0
+
+
+def _inspect(args) -> int:
+    import tensorflow as tf
+
+    from tfner.serving import check_servable
+    from tfner.serving.export import CONFIG_FILE, LABELS_FILE, VERSIONS_FILE, read_asset_json
+    from tfner.serving.versions import latest_version
+
+    path = args.export if (args.export / "saved_model.pb").exists() else latest_version(args.export)
+    if path is None or not (path / "saved_model.pb").exists():
+        raise TfnerError(f"{args.export} holds no SavedModel (no saved_model.pb, no numbered version folder)")
+    loaded = tf.saved_model.load(str(path))
+    signatures = {}
+    for name, fn in loaded.signatures.items():
+        signatures[name] = {
+            "inputs": {k: [spec.dtype.name, spec.shape.as_list()] for k, spec in fn.structured_input_signature[1].items()},
+            "outputs": {k: [spec.dtype.name, spec.shape.as_list()] for k, spec in fn.structured_outputs.items()},
+        }
+    report = check_servable(path)
+    print(json.dumps({
+        "path": str(path), "signatures": signatures, "labels": read_asset_json(path, LABELS_FILE),
+        "versions": read_asset_json(path, VERSIONS_FILE), "config": read_asset_json(path, CONFIG_FILE),
+        "servable": {"ok": report.ok, "target": report.serving_version, "problems": [str(x) for x in report.problems]},
+    }, indent=2))
+    return 0
+
+
+def _serve_config(args) -> int:
+    from tfner.serving.server_files import docker_command, model_server_command, write_server_config
+
+    config, batching = write_server_config(args.base, args.model_name)
+    print(json.dumps({"models_config": str(config), "batching_parameters": str(batching),
+                      "tensorflow_model_server": model_server_command(args.base),
+                      "docker": docker_command(args.base, args.model_name)}, indent=2))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "export": _export, "inspect": _inspect,
+            "serve-config": _serve_config}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors: one line on stderr, exit code 2 (argparse)
+    try:
+        return COMMANDS[args.command](args)
+    except (TfnerError, OSError, ValueError) as err:
+        if args.debug:
+            raise
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"tfner {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
