@@ -29,6 +29,7 @@ CHANGED = dict(
     context="document",
     freeze_embeddings=True,
     patience=2,
+    deterministic=True,
     min_delta=0.01,
     decode="constrained",
     unseen_labels="outside",

@@ -92,6 +92,10 @@ class TaggerConfig:
         "above its best (needs dev data); None trains every epoch. The schedule still spans `epochs`."
     )
     min_delta: float = _field(0.0, "The rise of dev entity F1 that counts as an improvement for patience.")
+    deterministic: bool = _field(
+        False, "Run TensorFlow's deterministic kernels during fit (same results run after run, also on GPUs; "
+        "slower; an op without one raises). Process-wide while fit runs, then as before."
+    )
     restore_best: bool = _field(True, "With a dev set, end with the weights of the epoch with the best dev F1.")
     seed: int = _field(0, "Seed for weight initialisation and shuffling.")
 

@@ -41,7 +41,7 @@ from tfner.serving.versions import latest_version
 from tfner.training import backup, precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
-from tfner.training.seeding import isolated_seed
+from tfner.training.seeding import deterministic_ops, isolated_seed
 from tfner.training.strategy import is_chief, is_multi_worker, resolve_strategy
 from tfner.training.summaries import DevSummaries
 
@@ -136,7 +136,7 @@ class Tagger:
         cfg = (self.config or TaggerConfig()).replace(**self.options)
         strategy = resolve_strategy(self.strategy)  # first: MultiWorkerMirroredStrategy must precede any TF op
         # Seeded before the input pipeline and the model exist; the caller's streams come back after.
-        with isolated_seed(cfg.seed):
+        with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic):
             return self._fit(cfg, train, dev, strategy)
 
     def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:

@@ -44,3 +44,20 @@ def test_the_same_seed_gives_the_same_run_and_the_callers_streams_are_kept(tmp_p
     assert other["loss"] != pytest.approx(first["loss"], rel=1e-6)  # the seed does matter
     assert r["streams_kept"]  # Python's and NumPy's states are exactly as before
     assert r["after_none"] is None and r["after_11"] == 11  # TensorFlow's global seed is given back
+
+
+def test_deterministic_turns_op_determinism_on_for_the_fit_only(tiny_encoder):
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    import tfner
+    from tests.conftest import TINY_OPTIONS, TRAIN
+
+    seen = []
+    probe = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(
+        tf_config.is_op_determinism_enabled()))
+    assert not tf_config.is_op_determinism_enabled()
+    tfner.fit(TRAIN, encoder=tiny_encoder, verbose=0, callbacks=[probe], deterministic=True,
+              **{**TINY_OPTIONS, "epochs": 2})
+    assert seen == [True, True]
+    assert not tf_config.is_op_determinism_enabled()  # given back

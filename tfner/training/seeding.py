@@ -20,6 +20,26 @@ import tensorflow as tf
 
 
 @contextlib.contextmanager
+def deterministic_ops(enabled: bool) -> Iterator[None]:
+    """With ``enabled``, TensorFlow's op determinism for the duration (then as it was before).
+
+    Deterministic kernels give the same result for the same inputs on every run, also on
+    GPUs, at some cost in speed; an op without a deterministic kernel then raises instead of
+    running. The switch is process-wide, hence restored afterwards.
+    """
+    from tensorflow.python.framework import config as tf_config  # the only way to read the switch back
+
+    before = tf_config.is_op_determinism_enabled()
+    if enabled and not before:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not before:
+            tf_config.disable_op_determinism()
+
+
+@contextlib.contextmanager
 def isolated_seed(seed: int) -> Iterator[None]:
     from tensorflow.python.eager import context  # the global seed's only reader and writer
 
