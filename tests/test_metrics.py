@@ -127,3 +127,21 @@ def test_nothing_to_score_is_a_data_error():
         evaluate_tags([], [])
     with pytest.raises(DataFormatError):
         evaluate_tags([[]], [[]])
+
+
+def test_evaluation_carries_the_entity_confusion_and_draws_it(tmp_path):
+    import numpy as np
+
+    from tfner.metrics import NONE, entity_confusion, evaluate_tags
+
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-LOC"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["O", "B-PER", "B-LOC"]]
+    ev = evaluate_tags(gold, pred)
+    counts, names = entity_confusion(gold, pred, ["LOC", "ORG", "PER"])
+    assert ev.confusion == {"names": names, "counts": counts.tolist()} and names[-1] == NONE
+    path = tmp_path / "confusion.png"
+    ev.plot_confusion(path)
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 100 and len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 3

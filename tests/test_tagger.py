@@ -276,3 +276,15 @@ def test_no_word_is_lost_on_a_whole_corpus(fitted, split):
     assert len(tags) == len(sentences)
     assert [len(t) for t in tags] == [len(s.words) for s in sentences]
     assert all(t in fitted.labels_ for row in tags for t in row)
+
+
+def test_plot_history_draws_every_epoch(fitted, tmp_path):
+    import matplotlib.image
+
+    fig = fitted.plot_history(tmp_path / "history.png")
+    loss_ax, f1_ax = fig.axes
+    assert len(loss_ax.lines[0].get_xdata()) == fitted.config_.epochs
+    assert {line.get_label() for line in f1_ax.lines} == {"all entities", "LOC", "PER"}
+    assert list(f1_ax.lines[0].get_ydata()) in [fitted.history_[k] for k in fitted.history_ if "f1" in k]
+    image = matplotlib.image.imread(tmp_path / "history.png")
+    assert image.shape[0] > 200 and image.shape[1] > 500

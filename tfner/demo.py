@@ -6,6 +6,7 @@ Run with ``make demo`` (which installs first) or ``python -m tfner.demo [--epoch
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 SAMPLE = "Elon Musk said Tesla will open a new factory in Berlin, and fans of Star Wars cheered on Twitter."
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     for kind, f1 in ev.per_type_f1().items():
         print(f"  {kind:15s} {f1:.4f}")
     print(f"  {'micro avg':15s} {ev.f1:.4f}  (P {ev.precision:.4f}, R {ev.recall:.4f})")
+    os.makedirs(args.logdir, exist_ok=True)
+    curves, confusion = os.path.join(args.logdir, "history.png"), os.path.join(args.logdir, "dev_confusion.png")
+    tagger.plot_history(curves)
+    ev.plot_confusion(confusion)
+    print(f"pictures: {curves} (loss and dev F1 per epoch), {confusion} (dev entity types, gold vs predicted)")
     test = tagger.evaluate(wnut17_path("test"))
     print(f"WNUT-17 test (held out; dev chose the epoch): entity F1 {test.f1:.4f} "
           f"(P {test.precision:.4f}, R {test.recall:.4f})")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 from seqeval.metrics import classification_report as seqeval_report
 from seqeval.scheme import IOB2
 from sklearn.metrics import classification_report as sklearn_report
 
+from tfner.data.schemes import entities
 from tfner.errors import DataFormatError
 
 
@@ -21,6 +24,7 @@ class Evaluation:
     ``"weighted avg"``, to ``{"precision", "recall", "f1-score", "support"}`` (seqeval).
     ``tokens`` is scikit-learn's ``classification_report`` dict over the tags of real
     words (no padding, no sub-token continuations); ``tokens_text`` is its printed form.
+    ``confusion`` is :func:`entity_confusion` as ``{"names": [...], "counts": [[...]]}``.
     """
 
     entities: dict
@@ -28,6 +32,14 @@ class Evaluation:
     tokens: dict
     tokens_text: str
     mode: str
+    confusion: dict = dataclasses.field(default_factory=dict)
+
+    def plot_confusion(self, path: str | os.PathLike | None = None):
+        """The entity confusion matrix as a matplotlib figure (and a PNG at ``path``)."""
+        from tfner import plots
+
+        fig = plots.confusion_figure(np.asarray(self.confusion["counts"]), self.confusion["names"])
+        return plots.save(fig, path)
 
     @property
     def f1(self) -> float:
@@ -77,4 +89,34 @@ def evaluate_tags(
     tok = sklearn_report(flat_g, flat_p, labels=labels, output_dict=True, zero_division=0)
     tok_text = sklearn_report(flat_g, flat_p, labels=labels, digits=4, zero_division=0)
     ent = {k: {m: float(x) for m, x in v.items()} for k, v in ent.items()}
-    return Evaluation(entities=ent, entities_text=ent_text, tokens=tok, tokens_text=tok_text, mode=mode)
+    types = sorted({t[2:] for t in flat_g + flat_p if t != "O"})
+    counts, names = entity_confusion(gold, pred, types)
+    return Evaluation(entities=ent, entities_text=ent_text, tokens=tok, tokens_text=tok_text, mode=mode,
+                      confusion={"names": names, "counts": counts.tolist()})
+
+
+#: The row and column of entity_confusion for "no entity on these words" (missed / spurious).
+NONE = "(none)"
+
+
+def entity_confusion(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                     types: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """``(counts, names)``: rows gold type, columns predicted type; the last row and column are ``(none)``.
+
+    A gold entity whose exact words are also a predicted entity lands in (gold type,
+    predicted type); a gold entity with no predicted entity on the same words is in the
+    ``(none)`` column (missed); a predicted entity with no gold one on its words is in the
+    ``(none)`` row (spurious).
+    """
+    names = [*types, NONE]
+    index = {t: i for i, t in enumerate(names)}
+    counts = np.zeros((len(names), len(names)), np.int64)
+    for g_tags, p_tags in zip(gold, pred, strict=True):
+        g = {(a, b): t for a, b, t in entities(g_tags)}
+        p = {(a, b): t for a, b, t in entities(p_tags)}
+        for span, kind in g.items():
+            counts[index[kind], index[p.get(span, NONE)]] += 1
+        for span, kind in p.items():
+            if span not in g:
+                counts[index[NONE], index[kind]] += 1
+    return counts, names

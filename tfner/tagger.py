@@ -334,6 +334,15 @@ class Tagger:
         self._serve: Callable[..., dict] = self.module_.serve
         self._predict_text: Callable[..., dict] = self.module_.predict_text
 
+    def plot_history(self, path: str | os.PathLike | None = None):
+        """Loss and dev entity F1 (overall and per type) per epoch: a matplotlib figure (and a PNG at ``path``)."""
+        from tfner import plots
+
+        self._check_fitted()
+        if not getattr(self, "history_", None):
+            raise NotFittedError("this tagger has no training history (it was loaded, not fitted)")
+        return plots.save(plots.history_figure(self.history_), path)
+
     def _unfit(self) -> None:
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")] + ["_serve", "_predict_text",
                                                                                                "_crf_head"]:

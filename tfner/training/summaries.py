@@ -18,7 +18,6 @@ its words is ``spurious``.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Sequence
 
@@ -26,47 +25,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfner.data.schemes import entities
-
-NONE = "(none)"
-
-
-def entity_confusion(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
-                     types: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """``(counts, names)``: rows gold type, columns predicted type; the last row and column are ``(none)``."""
-    names = [*types, NONE]
-    index = {t: i for i, t in enumerate(names)}
-    counts = np.zeros((len(names), len(names)), np.int64)
-    for g_tags, p_tags in zip(gold, pred, strict=True):
-        g = {(a, b): t for a, b, t in entities(g_tags)}
-        p = {(a, b): t for a, b, t in entities(p_tags)}
-        for span, kind in g.items():
-            counts[index[kind], index[p.get(span, NONE)]] += 1
-        for span, kind in p.items():
-            if span not in g:
-                counts[index[NONE], index[kind]] += 1
-    return counts, names
+from tfner.metrics import NONE, entity_confusion  # noqa: F401  (NONE re-exported for the tests)
 
 
 def confusion_png(counts: np.ndarray, names: Sequence[str], title: str) -> bytes:
-    """The matrix drawn as a labelled heat map, PNG bytes (matplotlib, no display needed)."""
-    from matplotlib.figure import Figure  # a Figure without pyplot needs no GUI backend
+    """The matrix drawn as a labelled heat map (:func:`tfner.plots.confusion_figure`), PNG bytes."""
+    from tfner import plots
 
-    size = 1.0 + 0.7 * len(names)
-    fig = Figure(figsize=(size + 1.5, size), dpi=100)
-    ax = fig.add_subplot()
-    ax.imshow(counts, cmap="Blues")
-    ax.set_xticks(range(len(names)), labels=names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), labels=names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(title)
-    top = counts.max() if counts.size else 0
-    for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, str(n), ha="center", va="center", color="white" if n > top / 2 else "black")
-    fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    return plots.png_bytes(plots.confusion_figure(counts, names, title))
 
 
 def examples_markdown(words: Sequence[Sequence[str]], gold: Sequence[Sequence[str]],
