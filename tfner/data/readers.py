@@ -91,8 +91,8 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
             continue
         if len(cols) < need or word_column % len(cols) == tag_column % len(cols):
             raise DataFormatError(
-                path, lineno, f"expected a word (column {word_column}) and a tag (column {tag_column}) separated by "
-                f"whitespace, got {raw.rstrip(chr(10))!r}"
+                path, lineno, f"expected a word and a tag separated by whitespace (word column {word_column}, tag column "
+                f"{tag_column}), got {raw.rstrip(chr(10))!r}"
             )
         cur_w.append(cols[word_column])
         cur_t.append(cols[tag_column])
