@@ -69,6 +69,10 @@ def history_figure(history: Mapping[str, Sequence[float]]):
     f1_ax.set_title("dev entity F1")
     f1_ax.set_xlabel("epoch")
     f1_ax.set_ylim(0, 1)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (loss_ax, f1_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if f1_ax.lines:
         f1_ax.legend(fontsize="small")
     fig.tight_layout()
