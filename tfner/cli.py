@@ -127,15 +127,7 @@ def _evaluate(args) -> int:
     import tfner
 
     tagger = tfner.load(_tagger_path(args.tagger))
-    result = tagger.evaluate(args.data, mode=args.mode)
-    print(result)
-    if args.predictions:
-        sentences = tfner.read_conll(args.data, scheme=tagger.config_.scheme)
-        predicted = tagger.predict_tags([s.words for s in sentences])
-        lines = []
-        for s, tags in zip(sentences, predicted, strict=True):
-            lines += [f"{w} {g} {p}" for w, g, p in zip(s.words, s.tags, tags, strict=True)] + [""]
-        args.predictions.write_text("\n".join(lines), encoding="utf-8")
+    print(tagger.evaluate(args.data, mode=args.mode, predictions_path=args.predictions))
     return 0
 
 

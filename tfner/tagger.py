@@ -195,16 +195,9 @@ class Tagger:
         dev_eval = None
         types = sorted({t[2:] for t in labels if t != "O"})
         scored: list = []  # (words, gold, predicted) of dev as last scored, for the TensorBoard summaries
-
-        def score_dev() -> Evaluation:
-            sentences = dev_s or []
-            words, gold = [s.words for s in sentences], [s.tags for s in sentences]
-            pred = self._tag_words(words, [s.document for s in sentences])[0]
-            scored[:] = [words, gold, pred]
-            return evaluate_tags(gold, pred, cfg.eval_mode)  # type: ignore[arg-type]
-
         if dev_s:
-            dev_eval = DevEvaluation(score_dev, restore_best=cfg.restore_best, verbose=self.verbose, types=types,
+            dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode, keep=scored),
+                                     restore_best=cfg.restore_best, verbose=self.verbose, types=types,
                                      patience=cfg.patience, min_delta=cfg.min_delta)
             callbacks.append(dev_eval)
         multi = is_multi_worker(strategy)
@@ -433,18 +426,35 @@ class Tagger:
         return result
 
     # --- evaluation ----------------------------------------------------------------
-    def _score(self, sentences: Sequence[Sentence], mode: str) -> Evaluation:
-        pred = self._tag_words([s.words for s in sentences], [s.document for s in sentences])[0]
-        return evaluate_tags([s.tags for s in sentences], pred, mode)  # type: ignore[arg-type]
+    def _score(self, sentences: Sequence[Sentence], mode: str, keep: list | None = None) -> Evaluation:
+        """Scores of the predictions for ``sentences``; ``keep`` receives ``[words, gold, predicted]``."""
+        words, gold = [s.words for s in sentences], [s.tags for s in sentences]
+        pred = self._tag_words(words, [s.document for s in sentences])[0]
+        if keep is not None:
+            keep[:] = [words, gold, pred]
+        return evaluate_tags(gold, pred, mode)  # type: ignore[arg-type]
 
-    def evaluate(self, data: DataLike, *, mode: str | None = None) -> Evaluation:
-        """Entity-level (seqeval) and token-level (scikit-learn) scores on labelled ``data``."""
+    def evaluate(self, data: DataLike, *, mode: str | None = None,
+                 predictions_path: str | os.PathLike | None = None) -> Evaluation:
+        """Entity-level (seqeval) and token-level (scikit-learn) scores on labelled ``data``.
+
+        ``predictions_path``: also write the scored predictions there, one ``word gold
+        predicted`` line per word and a blank line between sentences (the layout conlleval reads).
+        """
         self._check_fitted()
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
             raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
         sentences = as_sentences(data, name="data", scheme=self.config_.scheme)
-        return self._score(known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data"), mode)
+        scored: list = []
+        result = self._score(known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data"), mode,
+                             keep=scored)
+        if predictions_path is not None:
+            lines = []
+            for words, gold, pred in zip(*scored, strict=True):
+                lines += [f"{w} {g} {p}" for w, g, p in zip(words, gold, pred, strict=True)] + [""]
+            Path(predictions_path).write_text("\n".join(lines), encoding="utf-8")
+        return result
 
     # --- persistence ---------------------------------------------------------------
     def _asset_texts(self) -> dict[str, str]:
