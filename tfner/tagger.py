@@ -190,7 +190,8 @@ class Tagger:
             model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
 
         self._set_fitted(cfg, labels, tokenizer, model)
-        timer = TrainingTimer(int(sum(w.length for w in train_w)))
+        tokens = int(sum(w.length for w in train_w))
+        timer = TrainingTimer(tokens)
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         dev_eval = None
         types = sorted({t[2:] for t in labels if t != "O"})
@@ -209,15 +210,8 @@ class Tagger:
         if logdir is not None and not is_chief(strategy):  # only the chief writes logs
             logdir = Path(tempfile.mkdtemp(prefix="tfner-worker-logs-"))
         if logdir is not None:
-            if dev_s:
-                def final_f1() -> float | None:
-                    ev = dev_eval.evaluations if dev_eval else []
-                    best = dev_eval.best_epoch if dev_eval else None
-                    if not ev:
-                        return None
-                    return ev[best].f1 if cfg.restore_best and best is not None else ev[-1].f1
-
-                callbacks.append(DevSummaries(logdir, cfg.to_dict(), types, lambda: tuple(scored), final_f1))
+            if dev_eval is not None:
+                callbacks.append(DevSummaries(logdir, cfg.to_dict(), types, lambda: tuple(scored), dev_eval.final_f1))
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(logdir), write_graph=False,
                                                             profile_batch=0))
         callbacks = [*self.callbacks, *callbacks]
@@ -260,7 +254,7 @@ class Tagger:
         self.stopped_epoch_ = dev_eval.stopped_epoch if dev_eval else None
         self.train_stats_ = {
             "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": labelled,
-            "tokens_per_epoch": int(sum(w.length for w in train_w)),
+            "tokens_per_epoch": tokens,
             "warmup_steps": schedule.warmup_steps, "total_steps": schedule.total_steps,
             "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
             "precision": chosen.policy, "precision_reason": chosen.reason, "resumed_at_step": done,
@@ -354,11 +348,12 @@ class Tagger:
         """Tags and scores of word lists; under ``context="document"`` they are one document
         unless ``documents`` (an id per sentence) says otherwise."""
         cfg = self.config_
-        if cfg.context == "document" and documents is None:
+        if cfg.context != "document":
+            documents = None
+        elif documents is None:
             documents = [0] * len(sentences)
         windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=cfg.max_length,
-                                   overlap=cfg.window_overlap,
-                                   documents=documents if cfg.context == "document" else None)
+                                   overlap=cfg.window_overlap, documents=documents)
         order = sorted(range(len(windows)), key=lambda k: windows[k].length)
         probs_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
         for i in range(0, len(order), PREDICT_BATCH):

@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from tfner.config import option_names
-from tfner.training.summaries import NONE, confusion_png, entity_confusion, examples_markdown
+from tfner.metrics import NONE, entity_confusion
+from tfner.training.summaries import confusion_png, examples_markdown
 
 
 def test_entity_confusion_counts_exact_spans_by_hand():

@@ -55,7 +55,7 @@ def steps_done(position: tuple[int, int] | None, steps_per_epoch: int) -> int:
     if position is None:
         return 0
     epoch, batch = position
-    return epoch * steps_per_epoch + max(batch, -1) + 1
+    return epoch * steps_per_epoch + batch + 1
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -106,6 +106,14 @@ class DevEvaluation(tf.keras.callbacks.Callback):
                 print(f"stopping early: dev entity F1 has not risen more than {self.min_delta} for "
                       f"{self.patience} epoch(s) since epoch {self.best_epoch + 1}")
 
+    def final_f1(self) -> float | None:
+        """Dev entity F1 of the weights training ends with: the best epoch's under ``restore_best``."""
+        if not self.evaluations:
+            return None
+        if self.restore_best and self.best_epoch is not None:
+            return self.evaluations[self.best_epoch].f1
+        return self.evaluations[-1].f1
+
     def on_train_end(self, logs=None):
         if self.restore_best and self._best_weights is not None and self.best_epoch != len(self.evaluations) - 1:
             if self.verbose:

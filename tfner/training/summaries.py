@@ -8,12 +8,8 @@ writes
   the run ends with (the best epoch's under ``restore_best``), beside the per-epoch series;
 * after each epoch, into the ``validation`` run: ``dev_examples``, a Markdown table of a few
   dev sentences with their gold and predicted entities, and ``entity_confusion``, a PNG of
-  :func:`entity_confusion` drawn with matplotlib.
-
-:func:`entity_confusion` counts at the entity level: a gold entity whose exact words are
-also a predicted entity lands in (gold type, predicted type); a gold entity with no
-predicted entity on the same words is ``missed``; a predicted entity with no gold entity on
-its words is ``spurious``.
+  :func:`tfner.metrics.entity_confusion` (missed and spurious entities included) drawn with
+  matplotlib.
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfner.data.schemes import entities
-from tfner.metrics import NONE, entity_confusion  # noqa: F401  (NONE re-exported for the tests)
+from tfner.metrics import entity_confusion
 
 
 def confusion_png(counts: np.ndarray, names: Sequence[str], title: str) -> bytes:
