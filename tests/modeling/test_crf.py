@@ -142,3 +142,23 @@ def test_runs_inside_a_tf_function_with_unknown_shapes():
     eager, _ = crf.viterbi(emissions, lengths, transitions, start, end)
     graph, _ = fn(emissions, lengths, transitions, start, end)
     np.testing.assert_array_equal(eager.numpy(), graph.numpy())
+
+
+def test_one_word_sequences_inside_a_tf_function_with_unknown_batch():
+    # A batch of one-word sentences: time is 1, so the forward and Viterbi scans have no step.
+    # With the batch size unknown (Keras' train function, the export) tf.scan used to fail:
+    # "Tried to stack elements of an empty list with non-fully-defined element_shape".
+    specs = [tf.TensorSpec([None, None, N_LABELS], tf.float32), tf.TensorSpec([None], tf.int32),
+             tf.TensorSpec([N_LABELS, N_LABELS], tf.float32), tf.TensorSpec([N_LABELS], tf.float32),
+             tf.TensorSpec([N_LABELS], tf.float32)]
+    emissions, _, transitions, start, end = random_problem(5, time=1)
+    lengths = np.array([1, 1, 0, 1], np.int32)
+    z = tf.function(crf.log_partition, input_signature=specs)(emissions, lengths, transitions, start, end).numpy()
+    path, score = tf.function(crf.viterbi, input_signature=specs)(emissions, lengths, transitions, start, end)
+    assert path.shape == (4, 1)
+    for b, n in enumerate(lengths):
+        every = {p: path_score(emissions[b], list(p), transitions, start, end) for p in all_paths(int(n), N_LABELS)}
+        assert z[b] == pytest.approx(float(np.log(np.sum(np.exp(list(every.values()))))) if n else 0.0, abs=1e-4)
+        if n:
+            best = max(every, key=every.get)
+            assert path.numpy()[b].tolist() == list(best) and score.numpy()[b] == pytest.approx(every[best], abs=1e-4)

@@ -75,9 +75,20 @@ def sequence_score(emissions, tags, lengths, transitions, start, end):
     return tf.where(lengths > 0, emit + trans + edges, 0.0)
 
 
+def _one_more_step(emissions):
+    """``emissions`` with one all-zero step appended (past every length, so masked out).
+
+    ``tf.scan`` over ``time - 1`` steps fails in a graph whose batch size is unknown when
+    ``time`` is 1 (a batch of one-word sentences: "Tried to stack elements of an empty list");
+    the extra step never changes a score, a path or a gradient.
+    """
+    emissions = tf.convert_to_tensor(emissions, tf.float32)
+    return tf.pad(emissions, [[0, 0], [0, 1], [0, 0]])
+
+
 def log_partition(emissions, lengths, transitions, start, end):
     """Log of the summed exp-scores of every path (the forward algorithm): ``[batch]``."""
-    emissions = tf.convert_to_tensor(emissions, tf.float32)
+    emissions = _one_more_step(emissions)
     time = tf.shape(emissions)[1]
     steps = tf.transpose(emissions, [1, 0, 2])
     mask = tf.transpose(_mask(lengths, time))
@@ -104,7 +115,8 @@ def viterbi(emissions, lengths, transitions, start, end):
 
     Positions past a sequence's length hold 0.
     """
-    emissions = tf.convert_to_tensor(emissions, tf.float32)
+    given = tf.shape(emissions)[1]
+    emissions = _one_more_step(emissions)
     batch, time, n_labels = tf.shape(emissions)[0], tf.shape(emissions)[1], tf.shape(emissions)[2]
     steps = tf.transpose(emissions, [1, 0, 2])
     mask = tf.transpose(_mask(lengths, time))
@@ -128,6 +140,6 @@ def viterbi(emissions, lengths, transitions, start, end):
         return tf.gather(pointer, tag, batch_dims=1)
 
     earlier = tf.scan(back, pointers, initializer=last, reverse=True)  # tag at t for t = 0 .. time-2
-    path = tf.transpose(tf.concat([earlier, last[None]], axis=0))
-    path = tf.where(_mask(lengths, time), path, 0)
+    path = tf.transpose(tf.concat([earlier, last[None]], axis=0))[:, :given]
+    path = tf.where(_mask(lengths, given), path, 0)
     return path, tf.where(lengths > 0, tf.reduce_max(scores, axis=1), 0.0)
