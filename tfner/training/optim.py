@@ -35,9 +35,26 @@ class WarmupLinearDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
+class AdamW(tf.keras.optimizers.AdamW):
+    """tf-keras' AdamW, clipping the true global gradient norm.
+
+    tf-keras clips *before* it sums the duplicate rows of a sparse gradient: the word-embedding
+    gradient of a batch comes as one slice per token occurrence, and the norm of those slices
+    is not the norm of the gradient (a word seen ``n`` times with similar slices counts about
+    ``sqrt(n)`` times its slice instead of ``n`` times), so clipping acted on a different number
+    than PyTorch's ``clip_grad_norm_`` and than the same update with dense gradients (gradient
+    accumulation). Summing duplicates first makes the norm exact; the update is unchanged.
+    """
+
+    def _clip_gradients(self, grads):
+        if self.global_clipnorm is not None:
+            grads = self._deduplicate_sparse_grad(grads)
+        return super()._clip_gradients(grads)
+
+
 def build_optimizer(schedule: WarmupLinearDecay, *, weight_decay: float, clipnorm: float | None):
-    """A tf-keras AdamW following ``schedule``. Create it inside the strategy scope."""
-    opt = tf.keras.optimizers.AdamW(
+    """AdamW (:class:`AdamW`) following ``schedule``. Create it inside the strategy scope."""
+    opt = AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,
         epsilon=1e-8,
