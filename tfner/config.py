@@ -51,6 +51,11 @@ class TaggerConfig:
     )
     scheme: Literal["auto", "iob1", "iob2"] = _field("auto", "Tagging scheme of the input files.")
     batch_size: int = _field(32, "Global batch size (windows), split across replicas.")
+    accumulate_steps: int = _field(
+        1, "Gradient accumulation: batches of batch_size windows per optimizer update. Each update is the one "
+        "a batch of batch_size * accumulate_steps windows would give (exactly: the loss is normalised over the "
+        "whole group), holding one batch's activations at a time; steps, schedule and backups count updates."
+    )
     epochs: int = _field(3, "Passes over the training data.")
     learning_rate: float = _field(5e-5, "Peak learning rate of AdamW.")
     warmup_ratio: float = _field(0.1, "Fraction of the training steps with linear warm-up.")
@@ -123,7 +128,7 @@ class TaggerConfig:
         if self.head == "crf" and self.label_all_subtokens:
             raise ConfigError("head='crf' scores one tag per word (its first sub-token); "
                               "it cannot be combined with label_all_subtokens=True")
-        for name in ("batch_size", "epochs"):
+        for name in ("batch_size", "epochs", "accumulate_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.patience is not None and self.patience < 1:

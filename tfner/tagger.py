@@ -38,7 +38,7 @@ from tfner.serving import export as export_lib
 from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
 from tfner.serving.versions import latest_version
-from tfner.training import backup, precision
+from tfner.training import accumulate, backup, precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import deterministic_ops, isolated_seed
@@ -163,7 +163,10 @@ class Tagger:
         buckets = cfg.length_buckets if cfg.length_buckets is not None else pipeline.default_buckets(cfg.max_length)
         data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
         train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
-        steps = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
+        batches = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
+        steps = accumulate.updates_per_epoch(batches, cfg.accumulate_steps)  # optimizer updates per epoch
+        if cfg.accumulate_steps > 1:
+            train_ds = accumulate.group_batches(train_ds, cfg.accumulate_steps, tokenizer.pad_token_id)
         dev_w = windows_of(dev_s) if dev_s else []
         dev_ds = pipeline.make_dataset(dev_w, shuffle=False, **data) if dev_s else None
 
@@ -188,6 +191,8 @@ class Tagger:
                 model.crf_head = CrfHead(labels)
                 loss = CrfLoss(model.crf_head)
             model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
+            if cfg.accumulate_steps > 1:
+                accumulate.install(model, loss)
 
         self._set_fitted(cfg, labels, tokenizer, model)
         tokens = int(sum(w.length for w in train_w))
@@ -253,7 +258,8 @@ class Tagger:
         self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
         self.stopped_epoch_ = dev_eval.stopped_epoch if dev_eval else None
         self.train_stats_ = {
-            "windows": len(train_w), "steps_per_epoch": steps, "labelled_tokens_per_epoch": labelled,
+            "windows": len(train_w), "steps_per_epoch": steps, "batches_per_epoch": batches,
+            "accumulate_steps": cfg.accumulate_steps, "labelled_tokens_per_epoch": labelled,
             "tokens_per_epoch": tokens,
             "warmup_steps": schedule.warmup_steps, "total_steps": schedule.total_steps,
             "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,

@@ -36,7 +36,8 @@ class Kill(tf.keras.callbacks.Callback):
 
 
 t = tfner.fit(TRAIN, DEV, encoder=str(enc), verbose=0, output_dir=os.environ["OUT"], backup_every=1,
-              callbacks=[Kill()] if os.environ.get("KILL") else [], **dict(TINY_OPTIONS, epochs=3, restore_best=False))
+              callbacks=[Kill()] if os.environ.get("KILL") else [],
+              **dict(TINY_OPTIONS, epochs=3, restore_best=False, **json.loads(os.environ.get("OPTIONS", "{}"))))
 print(json.dumps(dict(
     iterations=int(t.model_.optimizer.iterations.numpy()), resumed=t.train_stats_["resumed_at_step"],
     weights={v.name.split("/", 1)[1]: float(np.abs(v.numpy()).sum()) for v in t.model_.trainable_variables},
@@ -46,8 +47,10 @@ print(json.dumps(dict(
 
 
 @pytest.mark.slow
-def test_a_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
-    env = {"TINY_DIR": str(tmp_path / "enc")}
+@pytest.mark.parametrize("options", [{}, {"batch_size": 4, "accumulate_steps": 2}], ids=["plain", "accumulating"])
+def test_a_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_path, options):
+    # accumulating: 8 batches of 4 per epoch, 2 per update: 4 updates per epoch, as plain's 4 batches of 8
+    env = {"TINY_DIR": str(tmp_path / "enc"), "OPTIONS": json.dumps(options)}
     killed_dir, plain_dir = tmp_path / "killed", tmp_path / "plain"
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **env,
                 "OUT": str(killed_dir), "KILL": "1"}
@@ -57,7 +60,7 @@ def test_a_run_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_p
     assert (killed_dir / "backup").is_dir() and not (killed_dir / "tagger").exists()
     resumed = json.loads(run_python(RUN, env={**env, "OUT": str(killed_dir)}).stdout.strip().splitlines()[-1])
     plain = json.loads(run_python(RUN, env={**env, "OUT": str(plain_dir)}).stdout.strip().splitlines()[-1])
-    steps = 4  # 32 sentences in batches of 8
+    steps = 4  # optimizer updates per epoch
     assert plain["resumed"] == 0 and resumed["resumed"] == steps + 2  # epoch 1 and two steps of epoch 2
     assert resumed["iterations"] == plain["iterations"] == 3 * steps  # no step run twice, none lost
     assert resumed["evaluations"] == 3 and len(resumed["f1"]) == 3  # no epoch counted twice

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from tfner.data.alignment import IGNORE
 from tfner.modeling import crf
+from tfner.modeling.loss import global_label_count
 
 #: How many times faster the CRF's scores learn than the encoder (see the module docstring).
 LR_MULTIPLIER = 100.0
@@ -107,11 +108,11 @@ class CrfLoss(tf.keras.losses.Loss):
         self.head = head
 
     def call(self, y_true, y_pred):
+        # the labelled positions are the words the CRF scores: the same count as the softmax head's
+        return self.local_sum(y_true, y_pred) / global_label_count(y_true)
+
+    def local_sum(self, y_true, y_pred):
+        """This replica's summed sequence negative log-likelihood (the numerator), float32."""
         emissions, tags, lengths = word_sequences(y_true, y_pred)
         transitions, start, end = self.head.scores(at_text_start=False, training=True)
-        nll = crf.negative_log_likelihood(emissions, tags, lengths, transitions, start, end)
-        count = tf.cast(tf.reduce_sum(lengths), tf.float32)
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
-        return tf.reduce_sum(nll) / tf.maximum(count, 1.0)
+        return tf.reduce_sum(crf.negative_log_likelihood(emissions, tags, lengths, transitions, start, end))

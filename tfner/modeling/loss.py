@@ -32,11 +32,20 @@ class MaskedTokenLoss(tf.keras.losses.Loss):
         super().__init__(reduction=tf.keras.losses.Reduction.SUM, name=name)
 
     def call(self, y_true, y_pred):
-        total, count = masked_loss_sum_and_count(y_true, y_pred)
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
-        return total / tf.maximum(count, 1.0)
+        return self.local_sum(y_true, y_pred) / global_label_count(y_true)
+
+    def local_sum(self, y_true, y_pred):
+        """This replica's summed cross-entropy (the numerator), float32."""
+        return masked_loss_sum_and_count(y_true, y_pred)[0]
+
+
+def global_label_count(y_true) -> tf.Tensor:
+    """Labelled positions of ``y_true`` summed over all replicas (at least 1): both heads' normaliser."""
+    count = tf.reduce_sum(tf.cast(tf.not_equal(tf.cast(y_true, tf.int32), IGNORE), tf.float32))
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return tf.maximum(count, 1.0)
 
 
 class GlobalLossDisplay(tf.keras.losses.Loss):
