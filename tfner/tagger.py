@@ -42,7 +42,7 @@ from tfner.training import accumulate, backup, precision
 from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import deterministic_ops, isolated_seed
-from tfner.training.strategy import is_chief, is_multi_worker, resolve_strategy
+from tfner.training.strategy import barrier, is_chief, is_multi_worker, resolve_strategy
 from tfner.training.summaries import DevSummaries
 
 PREDICT_BATCH = 64
@@ -206,13 +206,11 @@ class Tagger:
                                      restore_best=cfg.restore_best, verbose=self.verbose, types=types,
                                      patience=cfg.patience, min_delta=cfg.min_delta)
             callbacks.append(dev_eval)
-        multi = is_multi_worker(strategy)
-        if multi and self.output_dir is not None:
-            raise ConfigError("output_dir (backups and resume) is not supported with several workers yet")
+        multi, chief = is_multi_worker(strategy), is_chief(strategy)
         logdir = self.logdir
         if logdir is None and self.output_dir is not None:
             logdir = Path(self.output_dir) / "logs"
-        if logdir is not None and not is_chief(strategy):  # only the chief writes logs
+        if logdir is not None and not chief:  # only the chief writes logs
             logdir = Path(tempfile.mkdtemp(prefix="tfner-worker-logs-"))
         if logdir is not None:
             if dev_eval is not None:
@@ -226,11 +224,11 @@ class Tagger:
         done = 0
         if self.output_dir is not None:
             out = Path(self.output_dir)
-            done, epoch_logs = self._resume(out, cfg, labels, steps, dev_eval)
+            done, epoch_logs = self._resume(out, cfg, labels, steps, dev_eval, chief)
             # the seeded stream is the same as before the crash: skip what the backup has seen
             train_stream = train_stream.skip(done)
             callbacks.append(backup.TrainingBackup(out, self.backup_every, steps,
-                                                   self._progress_writer(out, epoch_logs, dev_eval, cfg)))
+                                                   self._progress_writer(out, epoch_logs, dev_eval, cfg, chief)))
         fit_input, dev_input, dev_steps = train_stream, dev_ds, None
         if multi:
             # Every worker builds the same global batches and keeps its replicas' rows
@@ -266,21 +264,27 @@ class Tagger:
             "precision": chosen.policy, "precision_reason": chosen.reason, "resumed_at_step": done,
         }
         if self.output_dir is not None:
+            barrier(strategy)  # every worker is done with the backup folder
+        if self.output_dir is not None and chief:
             out = Path(self.output_dir)
             backup.replace_dir(self.save, out / backup.TAGGER)
             backup.finish(out)
         return self
 
     def _resume(self, out: Path, cfg: TaggerConfig, labels: list[str], steps: int,
-                dev_eval: DevEvaluation | None) -> tuple[int, list[dict]]:
-        """Steps already done by an earlier run in ``out`` and its epochs' logs; restores dev state."""
-        out.mkdir(parents=True, exist_ok=True)
+                dev_eval: DevEvaluation | None, chief: bool) -> tuple[int, list[dict]]:
+        """Steps already done by an earlier run in ``out`` and its epochs' logs; restores dev state.
+
+        Every worker reads ``out`` (shared storage across machines); only the chief writes.
+        """
         run = {"config": cfg.to_dict(), "labels": list(labels), "steps_per_epoch": steps}
         position = backup.saved_position(out)
         if position is None:
-            for name in (backup.PROGRESS, backup.BEST_WEIGHTS):
-                (out / name).unlink(missing_ok=True)
-            backup.write_json_atomic(out / backup.RUN, run)
+            if chief:
+                out.mkdir(parents=True, exist_ok=True)
+                for name in (backup.PROGRESS, backup.BEST_WEIGHTS):
+                    (out / name).unlink(missing_ok=True)
+                backup.write_json_atomic(out / backup.RUN, run)
             return 0, []
         earlier = json.loads((out / backup.RUN).read_text(encoding="utf-8"))
         if earlier != json.loads(json.dumps(run)):
@@ -303,9 +307,11 @@ class Tagger:
         return done, epoch_logs
 
     def _progress_writer(self, out: Path, epoch_logs: list[dict], dev_eval: DevEvaluation | None,
-                         cfg: TaggerConfig) -> Callable[[int, dict | None], None]:
+                         cfg: TaggerConfig, chief: bool) -> Callable[[int, dict | None], None]:
         def write(epoch: int, logs: dict | None) -> None:
             epoch_logs.append({k: float(v) for k, v in (logs or {}).items()})
+            if not chief:
+                return
             best = dev_eval.best_epoch if dev_eval else None
             if dev_eval is not None and best == epoch and cfg.restore_best:
                 backup.save_weights_atomic(out / backup.BEST_WEIGHTS, self.model_.get_weights())

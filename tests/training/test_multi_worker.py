@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,10 +19,25 @@ import numpy as np
 import tfner
 from tests.conftest import DEV, TRAIN, TINY_OPTIONS
 
+import signal
+import tensorflow as tf
+
+
+class Kill(tf.keras.callbacks.Callback):  # every worker dies after the same step, before its backup
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+backups = dict(output_dir=os.environ["OUT"], backup_every=1, restore_best=False) if os.environ.get("OUT") else {}
 # 33 windows in global batches of 8: the last batch has one row, so one worker's replica gets none
 t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=os.environ["ENC"], strategy=os.environ["STRATEGY"], verbose=0,
-              **dict(TINY_OPTIONS, epochs=3))
+              callbacks=[Kill()] if os.environ.get("KILL") else [], **dict(TINY_OPTIONS, epochs=3, **backups))
 print(json.dumps(dict(
+    resumed=t.train_stats_["resumed_at_step"],
     replicas=t.train_stats_["replicas"], iterations=int(t.model_.optimizer.iterations.numpy()),
     weights={v.name.split("/", 1)[1]: float(np.abs(v.numpy()).sum()) for v in t.model_.trainable_variables},
     loss=t.history_["loss"], f1=t.history_["val_entity_f1"])))
@@ -51,24 +67,38 @@ def result(proc: subprocess.Popen, timeout: float) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.slow
-def test_two_workers_on_loopback_end_with_the_weights_of_one_process(tmp_path):
-    enc = write_tiny_encoder(tmp_path / "enc")
+def no_dropout_encoder(path):
+    enc = write_tiny_encoder(path)
     config = json.loads((enc / "config.json").read_text())
     config["hidden_dropout_prob"] = config["attention_probs_dropout_prob"] = 0.0  # comparable to float precision
     (enc / "config.json").write_text(json.dumps(config))
+    return enc
+
+
+def two_workers(env: dict, *, killed: bool = False) -> list[dict]:
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}  # loopback only: the gRPC server listens on all interfaces
-    workers = [run({"ENC": str(enc), "STRATEGY": "multi_worker",
+    workers = [run({**env, "STRATEGY": "multi_worker", "KILL": "1" if killed else "",
                     "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, 300)
                for i in range(2)]
     try:
-        results = [result(w, 300) for w in workers]
+        if killed:
+            for w in workers:
+                w.communicate(timeout=300)
+                assert w.returncode == -signal.SIGKILL, w.returncode
+            return []
+        return [result(w, 300) for w in workers]
     finally:
         for w in workers:
             if w.poll() is None:
                 w.kill()
                 w.wait()
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_end_with_the_weights_of_one_process(tmp_path):
+    enc = no_dropout_encoder(tmp_path / "enc")
+    results = two_workers({"ENC": str(enc)})
     single = result(run({"ENC": str(enc), "STRATEGY": "auto"}, 300), 300)
     assert [r["replicas"] for r in results] == [2, 2] and single["replicas"] == 1
     assert results[0]["iterations"] == results[1]["iterations"] == single["iterations"] == 3 * 5
@@ -82,3 +112,28 @@ def test_two_workers_on_loopback_end_with_the_weights_of_one_process(tmp_path):
     for name, value in single["weights"].items():
         if "attention/self/key/bias" not in name:
             assert results[0]["weights"][name] == pytest.approx(value, rel=2e-2), name
+
+
+@pytest.mark.slow
+def test_two_workers_killed_mid_epoch_resume_from_the_chiefs_backup(tmp_path):
+    enc = no_dropout_encoder(tmp_path / "enc")
+    killed, plain = tmp_path / "killed", tmp_path / "plain"
+    two_workers({"ENC": str(enc), "OUT": str(killed)}, killed=True)
+    assert (killed / "backup" / "chief").is_dir() and not (killed / "tagger").exists()
+    assert [p.name for p in (killed / "backup").iterdir()] == ["chief"]  # the other worker's copies were temporary
+    resumed = two_workers({"ENC": str(enc), "OUT": str(killed)})
+    uninterrupted = two_workers({"ENC": str(enc), "OUT": str(plain)})
+    steps = 5  # 33 windows, global batches of 8
+    assert [r["resumed"] for r in resumed] == [steps + 2] * 2  # epoch 1 and two steps of epoch 2
+    assert uninterrupted[0]["resumed"] == 0
+    for r in resumed:
+        assert r["iterations"] == 3 * steps and len(r["f1"]) == 3  # no step run twice, no epoch counted twice
+        assert r["f1"] == pytest.approx(uninterrupted[0]["f1"], abs=1e-6)
+        # epoch 2's loss is the mean over the steps run after the resume only (Keras keeps no
+        # metric state in a backup); epoch 1's comes from the first run, epoch 3's is whole
+        assert [r["loss"][0], r["loss"][2]] == pytest.approx([uninterrupted[0]["loss"][i] for i in (0, 2)], rel=1e-5)
+        for name, value in uninterrupted[0]["weights"].items():
+            assert r["weights"][name] == pytest.approx(value, rel=1e-5), name
+    # the chief saved the finished tagger and removed the backup; nothing else was written
+    assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in plain.iterdir())
+    assert (killed / "tagger").is_dir() and not (killed / "backup").exists()

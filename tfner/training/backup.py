@@ -18,6 +18,12 @@ After a successful fit the finished tagger lands in ``output_dir/tagger`` (writt
 it, then renamed into place), then the backup is deleted (``run.json`` and
 ``progress.json`` stay as a record); TensorBoard logs go to ``output_dir/logs`` unless
 ``logdir`` says otherwise.
+
+Several workers (MultiWorkerMirroredStrategy): ``output_dir`` must be one folder every worker
+sees (shared storage across machines). The chief writes everything above; the other workers
+save each backup to a temporary folder inside ``backup/`` that Keras removes at once, and
+read the chief's backup and ``progress.json`` to resume. ``fit`` ends with a barrier so the
+chief removes ``backup/`` only after every worker is done with it.
 """
 
 from __future__ import annotations

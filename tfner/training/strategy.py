@@ -44,3 +44,20 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes logs, backups and exports (always, outside multi-worker training)."""
     return not is_multi_worker(strategy) or bool(strategy.extended.should_checkpoint)
+
+
+def barrier(strategy: tf.distribute.Strategy) -> None:
+    """Return on every worker only once all have reached it (a one-number all-reduce).
+
+    Backup saves are not collective, so without it the chief can finish ``fit`` and remove
+    the backup folder while another worker still writes its temporary copy inside it.
+    """
+    if not is_multi_worker(strategy):
+        return
+
+    @tf.function
+    def meet():
+        return strategy.run(lambda: tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.constant(1.0)))
+
+    meet()
