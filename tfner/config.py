@@ -49,7 +49,14 @@ class TaggerConfig:
     label_all_subtokens: bool = _field(
         False, "Train on every sub-token (continuations of B-X get I-X) instead of the first of each word."
     )
-    scheme: Literal["auto", "iob1", "iob2"] = _field("auto", "Tagging scheme of the input files.")
+    scheme: Literal["auto", "iob1", "iob2", "ioe1", "ioe2", "bioes", "bilou", "bmes"] = _field(
+        "auto", "Tagging scheme of the input data; 'auto' detects it from the prefixes used (tfner.data.schemes)."
+    )
+    invalid_tags: Literal["error", "repair"] = _field(
+        "error", "A tag sequence the scheme does not allow (I-PER after O in IOB2, B-X without E-X in BIOES): "
+        "'error' raises naming file, line and the expected tag; 'repair' reads it by the tolerant rule "
+        "(conlleval's, generalised), with a warning saying how many sentences."
+    )
     batch_size: int = _field(32, "Global batch size (windows), split across replicas.")
     accumulate_steps: int = _field(
         1, "Gradient accumulation: batches of batch_size windows per optimizer update. Each update is the one "

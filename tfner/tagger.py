@@ -27,6 +27,7 @@ import tensorflow as tf
 from tfner.config import TaggerConfig, check_options
 from tfner.data import alignment, pipeline
 from tfner.data.readers import DataLike, Sentence, as_sentences
+from tfner.data.schemes import PREFIXES, convert
 from tfner.data.spans import Span
 from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
@@ -140,8 +141,9 @@ class Tagger:
             return self._fit(cfg, train, dev, strategy)
 
     def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:
-        train_s = as_sentences(train, name="train", scheme=cfg.scheme)
-        dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme) if dev is not None else None
+        train_s = as_sentences(train, name="train", scheme=cfg.scheme, invalid_tags=cfg.invalid_tags)
+        dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme, invalid_tags=cfg.invalid_tags) \
+            if dev is not None else None
         if not train_s:
             raise DataFormatError("train", None, "no sentences to train on")
         if cfg.patience is not None and not dev_s:
@@ -392,8 +394,9 @@ class Tagger:
             scores.extend(sc[row, :k] for row, k in enumerate(n))
         return tags, scores
 
-    def predict_tags(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """One predicted tag per word for already-split sentences (lists of words).
+    def predict_tags(self, sentences: Sequence[Sequence[str]], *, scheme: str = "iob2") -> list[list[str]]:
+        """One predicted tag per word for already-split sentences (lists of words), in ``scheme``
+        (any of :data:`tfner.data.schemes.PREFIXES`: iob2 by default, or e.g. ``"bioes"``).
 
         Under ``context="document"`` the list is one document, in order (as a file without
         ``-DOCSTART-``): each sentence sees its neighbours.
@@ -406,7 +409,9 @@ class Tagger:
             if isinstance(words, str) or not all(isinstance(w, str) and w for w in words):
                 raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
             checked.append(list(words))
-        return self._tag_words(checked)[0]
+        if scheme not in PREFIXES:
+            raise ConfigError(f"scheme must be one of {tuple(PREFIXES)}, got {scheme!r}")
+        return [convert(tags, scheme) for tags in self._tag_words(checked)[0]]
 
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entities in each raw text, as :class:`Span` with half-open character offsets.
@@ -442,23 +447,29 @@ class Tagger:
         return evaluate_tags(gold, pred, mode)  # type: ignore[arg-type]
 
     def evaluate(self, data: DataLike, *, mode: str | None = None,
-                 predictions_path: str | os.PathLike | None = None) -> Evaluation:
+                 predictions_path: str | os.PathLike | None = None, predictions_scheme: str | None = None) -> Evaluation:
         """Entity-level (seqeval) and token-level (scikit-learn) scores on labelled ``data``.
 
         ``predictions_path``: also write the scored predictions there, one ``word gold
-        predicted`` line per word and a blank line between sentences (the layout conlleval reads).
+        predicted`` line per word and a blank line between sentences (the layout conlleval reads),
+        gold and predicted tags in ``predictions_scheme`` (default: the scheme ``data`` is written in).
         """
         self._check_fitted()
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
             raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
-        sentences = as_sentences(data, name="data", scheme=self.config_.scheme)
+        sentences = as_sentences(data, name="data", scheme=self.config_.scheme,
+                                 invalid_tags=self.config_.invalid_tags)
         scored: list = []
         result = self._score(known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data"), mode,
                              keep=scored)
         if predictions_path is not None:
+            out_scheme = predictions_scheme or (sentences[0].scheme if sentences else "iob2")
+            if out_scheme not in PREFIXES:
+                raise ConfigError(f"predictions_scheme must be one of {tuple(PREFIXES)}, got {out_scheme!r}")
             lines = []
             for words, gold, pred in zip(*scored, strict=True):
+                gold, pred = convert(gold, out_scheme), convert(pred, out_scheme)
                 lines += [f"{w} {g} {p}" for w, g, p in zip(words, gold, pred, strict=True)] + [""]
             Path(predictions_path).write_text("\n".join(lines), encoding="utf-8")
         return result

@@ -29,7 +29,8 @@ class Sentence:
 
     ``document`` numbers the documents of a file from 0 (each ``-DOCSTART-`` line starts
     a new one; a file without them is one document); ``context="document"`` fills a
-    sentence's windows with its neighbours from the same document.
+    sentence's windows with its neighbours from the same document. ``tags`` are IOB2;
+    ``scheme`` is the scheme the source was written in (predictions can be written back in it).
     """
 
     words: tuple[str, ...]
@@ -37,6 +38,7 @@ class Sentence:
     source: str = "<memory>"
     line: int | None = None
     document: int = 0
+    scheme: str = "iob2"
 
     def __post_init__(self):
         if len(self.words) != len(self.tags):
@@ -51,15 +53,16 @@ DataLike = PathLike | Sequence[Sentence] | Sequence[tuple[Sequence[str], Sequenc
 
 
 def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-8", word_column: int = 0,
-               tag_column: int = -1) -> list[Sentence]:
+               tag_column: int = -1, invalid_tags: str = "error") -> list[Sentence]:
     """Read a CoNLL-style column file: the word in the first column, the tag in the last.
 
     ``word_column`` / ``tag_column`` pick other columns (0-based; negative counts from the
     end); a line without them is an error naming the file and line.
     Columns are separated by spaces or tabs (other Unicode spaces, such as a no-break space,
     belong to the word). A sentence ends at an empty or whitespace-only line (WNUT-17's train file separates 2,394 sentences with a lone tab).
-    ``-DOCSTART-`` lines start a new document (``Sentence.document``). Tags are validated and converted to IOB2; with
-    ``scheme="auto"``, a file in which some entity starts with ``I-`` is read as IOB1.
+    ``-DOCSTART-`` lines start a new document (``Sentence.document``). Tags are validated and converted to IOB2
+    (:func:`tfner.data.schemes.normalize_tags`); ``scheme="auto"`` detects the scheme (a B/I file in which some
+    entity starts with ``I-`` is IOB1, as CoNLL-2003's original release).
 
     Raises:
         DataFormatError: a line has a word but no tag column, or a tag is malformed,
@@ -102,10 +105,10 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
         tags.append(cur_t)
         lines.append(cur_l)
         documents.append(document)
-    iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s][w]))
+    iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s][w]), invalid_tags)
     if applied != "iob2":
         logger.info("%s: read as %s and converted to IOB2", path, applied.upper())
-    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d)
+    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d, scheme=applied)
             for w, t, ln, d in zip(words, iob2, lines, documents, strict=True)]
 
 
@@ -135,7 +138,8 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
     return lines
 
 
-def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto") -> list[Sentence]:
+def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
+                 invalid_tags: str = "error") -> list[Sentence]:
     """Turn what a user passes as ``train``/``dev`` into a list of IOB2 :class:`Sentence`.
 
     Accepts a path to a CoNLL file, a list of :class:`Sentence`, or a list of
@@ -143,7 +147,7 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
     ``name[i]`` and the word position for lists.
     """
     if isinstance(data, (str, os.PathLike)):
-        return read_conll(data, scheme=scheme)
+        return read_conll(data, scheme=scheme, invalid_tags=invalid_tags)
     if not isinstance(data, Iterable):
         raise DataFormatError(name, None, f"expected a file path or a list of (words, tags), got {type(data).__name__}")
     raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None, int]] = []
@@ -152,7 +156,7 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
     raw_tags: Any
     for i, item in enumerate(data):
         if isinstance(item, Sentence):
-            raw.append((item.words, item.tags, item.source, item.line, item.document))
+            raw.append((item.words, item.tags, item.source, item.line, item.document))  # tags already IOB2
             continue
         try:
             raw_words, raw_tags = item
@@ -175,5 +179,5 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto")
         _, _, source, line, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
-    iob2, _ = normalize_tags([r[1] for r in raw], scheme, locate)
-    return [Sentence(r[0], tuple(t), r[2], r[3], r[4]) for r, t in zip(raw, iob2, strict=True)]
+    iob2, applied = normalize_tags([r[1] for r in raw], scheme, locate, invalid_tags)
+    return [Sentence(r[0], tuple(t), r[2], r[3], r[4], applied) for r, t in zip(raw, iob2, strict=True)]
