@@ -19,6 +19,7 @@ CHANGED = dict(
     label_all_subtokens=True,
     scheme="iob1",
     invalid_tags="repair",
+    span_alignment="expand",
     batch_size=8,
     accumulate_steps=4,
     epochs=7,

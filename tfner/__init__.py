@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING  # noqa: E402
 # TensorFlow and transformers, is imported on first use of `fit`, `load` or `Tagger`,
 # so reading data, scoring and span handling work without paying for TensorFlow.
 from tfner.config import TaggerConfig  # noqa: E402
+from tfner.data.jsonl import read_jsonl, write_spans  # noqa: E402
 from tfner.data.readers import Sentence, read_conll  # noqa: E402
 from tfner.data.spans import Span  # noqa: E402
 from tfner.errors import (  # noqa: E402
@@ -47,7 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError", "DataFormatError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
     "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
-    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll",
+    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll", "read_jsonl", "write_spans",
 ]
 
 _FROM_TAGGER = ("Tagger", "fit", "load")

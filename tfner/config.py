@@ -52,6 +52,10 @@ class TaggerConfig:
     scheme: Literal["auto", "iob1", "iob2", "ioe1", "ioe2", "bioes", "bilou", "bmes"] = _field(
         "auto", "Tagging scheme of the input data; 'auto' detects it from the prefixes used (tfner.data.schemes)."
     )
+    span_alignment: Literal["strict", "contract", "expand"] = _field(
+        "strict", "Character-span JSONL input: a span not on word boundaries raises ('strict'), keeps only the "
+        "words wholly inside it ('contract') or every word it touches ('expand'), with a warning."
+    )
     invalid_tags: Literal["error", "repair"] = _field(
         "error", "A tag sequence the scheme does not allow (I-PER after O in IOB2, B-X without E-X in BIOES): "
         "'error' raises naming file, line and the expected tag; 'repair' reads it by the tolerant rule "

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfner.config import TaggerConfig, check_options
-from tfner.data import alignment, pipeline
+from tfner.data import alignment, jsonl, pipeline
 from tfner.data.readers import DataLike, Sentence, as_sentences
 from tfner.data.schemes import PREFIXES, convert
 from tfner.data.spans import Span
@@ -93,6 +93,11 @@ def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: s
     return out
 
 
+def _read(data: DataLike, name: str, cfg: TaggerConfig) -> list[Sentence]:
+    return as_sentences(data, name=name, scheme=cfg.scheme, invalid_tags=cfg.invalid_tags,
+                        span_alignment=cfg.span_alignment)
+
+
 class Tagger:
     """A BERT token-classification tagger, scikit-learn style.
 
@@ -141,9 +146,8 @@ class Tagger:
             return self._fit(cfg, train, dev, strategy)
 
     def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:
-        train_s = as_sentences(train, name="train", scheme=cfg.scheme, invalid_tags=cfg.invalid_tags)
-        dev_s = as_sentences(dev, name="dev", scheme=cfg.scheme, invalid_tags=cfg.invalid_tags) \
-            if dev is not None else None
+        train_s = _read(train, "train", cfg)
+        dev_s = _read(dev, "dev", cfg) if dev is not None else None
         if not train_s:
             raise DataFormatError("train", None, "no sentences to train on")
         if cfg.patience is not None and not dev_s:
@@ -452,18 +456,24 @@ class Tagger:
 
         ``predictions_path``: also write the scored predictions there, one ``word gold
         predicted`` line per word and a blank line between sentences (the layout conlleval reads),
-        gold and predicted tags in ``predictions_scheme`` (default: the scheme ``data`` is written in).
+        gold and predicted tags in ``predictions_scheme`` (default: the scheme ``data`` is written in);
+        a path ending in ``.jsonl`` gets one ``{"text", "spans", "gold"}`` object per sentence
+        instead, character spans of the sentence's text (its words joined by spaces for column files).
         """
         self._check_fitted()
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
             raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
-        sentences = as_sentences(data, name="data", scheme=self.config_.scheme,
-                                 invalid_tags=self.config_.invalid_tags)
+        sentences = _read(data, "data", self.config_)
         scored: list = []
-        result = self._score(known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data"), mode,
-                             keep=scored)
-        if predictions_path is not None:
+        known = known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data")
+        result = self._score(known, mode, keep=scored)
+        if predictions_path is not None and jsonl.is_jsonl(predictions_path):
+            jsonl.write_jsonl(predictions_path, (
+                {"text": jsonl.text_and_offsets(s)[0], "spans": jsonl.span_dicts(jsonl.character_spans(s, pred)),
+                 "gold": jsonl.span_dicts(jsonl.character_spans(s))}
+                for s, pred in zip(known, scored[2], strict=True)))
+        elif predictions_path is not None:
             out_scheme = predictions_scheme or (sentences[0].scheme if sentences else "iob2")
             if out_scheme not in PREFIXES:
                 raise ConfigError(f"predictions_scheme must be one of {tuple(PREFIXES)}, got {out_scheme!r}")

@@ -39,12 +39,17 @@ class Sentence:
     line: int | None = None
     document: int = 0
     scheme: str = "iob2"
+    #: For sentences read from character-span JSONL: the text and each word's (start, end) in it.
+    text: str | None = None
+    offsets: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self):
         if len(self.words) != len(self.tags):
             raise DataFormatError(
                 self.source, self.line, f"{len(self.words)} words but {len(self.tags)} tags"
             )
+        if self.offsets is not None and len(self.offsets) != len(self.words):
+            raise DataFormatError(self.source, self.line, f"{len(self.words)} words but {len(self.offsets)} offsets")
 
 
 PathLike = str | os.PathLike[str]
@@ -139,7 +144,7 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
 
 
 def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
-                 invalid_tags: str = "error") -> list[Sentence]:
+                 invalid_tags: str = "error", span_alignment: str = "strict") -> list[Sentence]:
     """Turn what a user passes as ``train``/``dev`` into a list of IOB2 :class:`Sentence`.
 
     Accepts a path to a CoNLL file, a list of :class:`Sentence`, or a list of
@@ -147,16 +152,22 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
     ``name[i]`` and the word position for lists.
     """
     if isinstance(data, (str, os.PathLike)):
+        from tfner.data import jsonl  # jsonl builds on this module
+
+        if jsonl.is_jsonl(data):
+            return jsonl.read_jsonl(data, alignment=span_alignment)
+        if os.path.isdir(data):
+            raise DataFormatError(os.fspath(data), None, "is a directory; expected a CoNLL column file or a .jsonl file")
         return read_conll(data, scheme=scheme, invalid_tags=invalid_tags)
     if not isinstance(data, Iterable):
         raise DataFormatError(name, None, f"expected a file path or a list of (words, tags), got {type(data).__name__}")
-    raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None, int]] = []
+    raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None, int, Sentence | None]] = []
     item: Any
     raw_words: Any
     raw_tags: Any
     for i, item in enumerate(data):
         if isinstance(item, Sentence):
-            raw.append((item.words, item.tags, item.source, item.line, item.document))  # tags already IOB2
+            raw.append((item.words, item.tags, item.source, item.line, item.document, item))  # tags already IOB2
             continue
         try:
             raw_words, raw_tags = item
@@ -173,11 +184,12 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
         for w, word in enumerate(words):
             if not isinstance(word, str) or not word:
                 raise DataFormatError(f"{name}[{i}]", None, f"word {w} must be a non-empty string, got {word!r}")
-        raw.append((words, tags, f"{name}[{i}]", None, 0))
+        raw.append((words, tags, f"{name}[{i}]", None, 0, None))
 
     def locate(s: int, w: int) -> tuple[str, int | None]:
-        _, _, source, line, _ = raw[s]
+        _, _, source, line, _, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
     iob2, applied = normalize_tags([r[1] for r in raw], scheme, locate, invalid_tags)
-    return [Sentence(r[0], tuple(t), r[2], r[3], r[4], applied) for r, t in zip(raw, iob2, strict=True)]
+    return [dataclasses.replace(r[5], tags=tuple(t)) if r[5] is not None else
+            Sentence(r[0], tuple(t), r[2], r[3], r[4], applied) for r, t in zip(raw, iob2, strict=True)]
