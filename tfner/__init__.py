@@ -29,6 +29,7 @@ from tfner.data.spans import Span  # noqa: E402
 from tfner.errors import (  # noqa: E402
     ConfigError,
     DataFormatError,
+    DataNotFoundError,
     EncoderError,
     ExportError,
     ModelNotFoundError,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "DataFormatError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
+    "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
     "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
     "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "read_conll", "read_jsonl", "write_spans",
 ]

@@ -31,6 +31,14 @@ class DataFormatError(TfnerError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class DataNotFoundError(TfnerError, FileNotFoundError):
+    """A data file does not exist (also a ``FileNotFoundError``)."""
+
+    def __init__(self, path: str):
+        self.source = path
+        super().__init__(f"{path}: no such file")
+
+
 class NotFittedError(TfnerError, AttributeError):
     """``predict``/``evaluate``/``export`` was called on a tagger that has not been fitted."""
 

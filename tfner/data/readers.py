@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tfner.data.schemes import Scheme, normalize_tags
-from tfner.errors import DataFormatError
+from tfner.errors import DataFormatError, DataNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +124,13 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
     the first word. Only ``\\n`` ends a line (``\\r`` before it is stripped): other Unicode
     line breaks (U+2028, U+0085...) can occur inside tokens and are kept.
     """
-    with open(path, "rb") as f:
-        data = f.read()
+    if os.path.isdir(path):
+        raise DataFormatError(path, None, "is a directory; expected a CoNLL column file or a .jsonl file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise DataNotFoundError(path) from None
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         text = data.decode(codec)
@@ -155,10 +160,13 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
         from tfner.data import jsonl  # jsonl builds on this module
 
         if jsonl.is_jsonl(data):
-            return jsonl.read_jsonl(data, alignment=span_alignment)
-        if os.path.isdir(data):
-            raise DataFormatError(os.fspath(data), None, "is a directory; expected a CoNLL column file or a .jsonl file")
-        return read_conll(data, scheme=scheme, invalid_tags=invalid_tags)
+            read = jsonl.read_jsonl(data, alignment=span_alignment)
+        else:
+            read = read_conll(data, scheme=scheme, invalid_tags=invalid_tags)
+        if not read:
+            raise DataFormatError(os.fspath(data), None, f"{name} holds no sentences (the file is empty or has only "
+                                  "blank and -DOCSTART- lines)")
+        return read
     if not isinstance(data, Iterable):
         raise DataFormatError(name, None, f"expected a file path or a list of (words, tags), got {type(data).__name__}")
     raw: list[tuple[tuple[str, ...], tuple[str, ...], str, int | None, int, Sentence | None]] = []
