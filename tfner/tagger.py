@@ -400,7 +400,8 @@ class Tagger:
 
     def predict_tags(self, sentences: Sequence[Sequence[str]], *, scheme: str = "iob2") -> list[list[str]]:
         """One predicted tag per word for already-split sentences (lists of words), in ``scheme``
-        (any of :data:`tfner.data.schemes.PREFIXES`: iob2 by default, or e.g. ``"bioes"``).
+        (any of :data:`tfner.data.schemes.PREFIXES`: iob2 by default, as the model predicts, or
+        e.g. ``"bioes"``, written from the entities conlleval's rule reads in the IOB2 tags).
 
         Under ``context="document"`` the list is one document, in order (as a file without
         ``-DOCSTART-``): each sentence sees its neighbours.
@@ -415,7 +416,9 @@ class Tagger:
             checked.append(list(words))
         if scheme not in PREFIXES:
             raise ConfigError(f"scheme must be one of {tuple(PREFIXES)}, got {scheme!r}")
-        return [convert(tags, scheme) for tags in self._tag_words(checked)[0]]
+        tags = self._tag_words(checked)[0]
+        # IOB2 is what the model predicts: returned as it is (an argmax's invalid I-X included)
+        return tags if scheme == "iob2" else [convert(t, scheme) for t in tags]
 
     def predict(self, texts: Sequence[str]) -> list[list[Span]]:
         """Entities in each raw text, as :class:`Span` with half-open character offsets.
@@ -479,7 +482,8 @@ class Tagger:
                 raise ConfigError(f"predictions_scheme must be one of {tuple(PREFIXES)}, got {out_scheme!r}")
             lines = []
             for words, gold, pred in zip(*scored, strict=True):
-                gold, pred = convert(gold, out_scheme), convert(pred, out_scheme)
+                if out_scheme != "iob2":  # the tolerant rule reads the predictions (as conlleval would)
+                    gold, pred = convert(gold, out_scheme), convert(pred, out_scheme)
                 lines += [f"{w} {g} {p}" for w, g, p in zip(words, gold, pred, strict=True)] + [""]
             Path(predictions_path).write_text("\n".join(lines), encoding="utf-8")
         return result
