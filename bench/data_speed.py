@@ -87,7 +87,7 @@ def main() -> int:
     rate, rate_source = latest_training_rate(args.out)
     train_windows_per_s = rate / mean_tokens if rate else None
     stages = {
-        "read": len(sentences) / read_s,
+        "read (counted in windows: sentences become these windows)": len(windows) / read_s,
         "align": len(windows) / align_s,
         "tf.data first pass (fills the cache)": len(windows) / passes[0],
         "tf.data later passes (median)": len(windows) / sorted(passes[1:])[len(passes[1:]) // 2] if passes[1:] else None,
@@ -100,9 +100,9 @@ def main() -> int:
         if value is None:
             continue
         ratio = f" = {value / train_windows_per_s:,.0f}x what training consumes" if train_windows_per_s else ""
-        print(f"  {name:40s} {value:12,.0f} windows/s{ratio}")
+        print(f"  {name:58s} {value:10,.0f} windows/s{ratio}")
     if train_windows_per_s:
-        print(f"  training consumes                        {train_windows_per_s:12,.0f} windows/s "
+        print(f"  {'training consumes':58s} {train_windows_per_s:10,.0f} windows/s "
               f"({rate:,.0f} real tokens/s, {rate_source})")
     when = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     record = {
