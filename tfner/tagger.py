@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfner.config import TaggerConfig, check_options
-from tfner.data import alignment, jsonl, pipeline
+from tfner.data import alignment, jsonl, pipeline, prepared
 from tfner.data.readers import DataLike, Sentence, as_sentences
 from tfner.data.schemes import PREFIXES, convert
 from tfner.data.spans import Span
@@ -93,6 +93,41 @@ def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: s
     return out
 
 
+def _prepared_manifest(train: Any, cfg: TaggerConfig) -> dict | None:
+    """The manifest of a folder written by :func:`prepare`, checked against ``cfg``; ``None`` for other data."""
+    if not prepared.is_prepared(train):
+        return None
+    manifest = prepared.read_manifest(train)
+    prepared.check_windowing(manifest, {"max_length": cfg.max_length, "window_overlap": cfg.window_overlap,
+                                        "label_all_subtokens": cfg.label_all_subtokens}, str(train))
+    if manifest["encoder"] != cfg.encoder:
+        raise ConfigError(f"{train} was prepared with encoder {manifest['encoder']!r}, not {cfg.encoder!r} "
+                          "(the sub-word ids depend on its tokenizer)")
+    if cfg.context == "document":
+        raise ConfigError("a prepared folder holds sentence windows; context='document' needs the files themselves")
+    return manifest
+
+
+def prepare(sources: Sequence[str | os.PathLike] | str | os.PathLike, out_dir: str | os.PathLike, *,
+            rows_per_shard: int = 10_000, **options: Any) -> Path:
+    """Tokenize and align training files once into TFRecord shards that ``fit`` streams.
+
+    ``tfner.prepare(["part1.conll", "part2.jsonl"], "prepared/")`` then
+    ``tfner.fit("prepared/", "dev.conll", ...)`` with the same ``encoder``, ``max_length``,
+    ``window_overlap`` and ``label_all_subtokens`` (``options`` are :class:`TaggerConfig`
+    fields; a mismatch at ``fit`` raises ``ConfigError``). Files are read one at a time, so
+    memory follows the largest file, not the corpus; see :mod:`tfner.data.prepared`.
+    """
+    check_options(options)
+    cfg = TaggerConfig().replace(**options)
+    return prepared.prepare(
+        [sources] if isinstance(sources, (str, os.PathLike)) else list(sources), out_dir,
+        tokenizer=encoder.load_tokenizer(cfg.encoder), read=lambda p: _read(p, os.fspath(p), cfg),
+        windowing={"max_length": cfg.max_length, "window_overlap": cfg.window_overlap,
+                   "label_all_subtokens": cfg.label_all_subtokens},
+        encoder=cfg.encoder, rows_per_shard=rows_per_shard)
+
+
 def _read(data: DataLike, name: str, cfg: TaggerConfig) -> list[Sentence]:
     return as_sentences(data, name=name, scheme=cfg.scheme, invalid_tags=cfg.invalid_tags,
                         span_alignment=cfg.span_alignment)
@@ -146,13 +181,14 @@ class Tagger:
             return self._fit(cfg, train, dev, strategy)
 
     def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:
-        train_s = _read(train, "train", cfg)
+        manifest = _prepared_manifest(train, cfg)  # a folder written by tfner.prepare: streamed, never held
+        train_s = _read(train, "train", cfg) if manifest is None else []
         dev_s = _read(dev, "dev", cfg) if dev is not None else None
-        if not train_s:
+        if not train_s and manifest is None:
             raise DataFormatError("train", None, "no sentences to train on")
         if cfg.patience is not None and not dev_s:
             raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
-        labels = label_list(train_s)
+        labels = label_list(train_s) if manifest is None else list(manifest["labels"])
         if dev_s:
             dev_s = known_types_only(dev_s, labels, cfg.unseen_labels, "dev")
         label_to_id = {t: i for i, t in enumerate(labels)}
@@ -165,11 +201,19 @@ class Tagger:
                 documents=[s.document for s in sents] if cfg.context == "document" else None,
             )
 
-        train_w = windows_of(train_s)
         buckets = cfg.length_buckets if cfg.length_buckets is not None else pipeline.default_buckets(cfg.max_length)
         data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
-        train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
-        batches = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
+        if manifest is None:
+            train_w = windows_of(train_s)
+            train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
+            batches = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
+            windows = len(train_w)
+            tokens = int(sum(w.length for w in train_w))
+            labelled = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
+        else:
+            train_ds = prepared.stream_dataset(train, manifest, **data)  # type: ignore[arg-type]
+            batches = prepared.steps_per_epoch(manifest, cfg.batch_size, buckets)
+            windows, tokens, labelled = manifest["windows"], manifest["tokens"], manifest["labelled"]
         steps = accumulate.updates_per_epoch(batches, cfg.accumulate_steps)  # optimizer updates per epoch
         if cfg.accumulate_steps > 1:
             train_ds = accumulate.group_batches(train_ds, cfg.accumulate_steps, tokenizer.pad_token_id)
@@ -201,7 +245,6 @@ class Tagger:
                 accumulate.install(model, loss)
 
         self._set_fitted(cfg, labels, tokenizer, model)
-        tokens = int(sum(w.length for w in train_w))
         timer = TrainingTimer(tokens)
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         dev_eval = None
@@ -224,7 +267,6 @@ class Tagger:
             callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(logdir), write_graph=False,
                                                             profile_batch=0))
         callbacks = [*self.callbacks, *callbacks]
-        labelled = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
         train_stream = train_ds.repeat()
         epoch_logs: list[dict] = []
         done = 0
@@ -262,7 +304,7 @@ class Tagger:
         self.best_epoch_ = dev_eval.best_epoch if dev_eval else None
         self.stopped_epoch_ = dev_eval.stopped_epoch if dev_eval else None
         self.train_stats_ = {
-            "windows": len(train_w), "steps_per_epoch": steps, "batches_per_epoch": batches,
+            "windows": windows, "steps_per_epoch": steps, "batches_per_epoch": batches,
             "accumulate_steps": cfg.accumulate_steps, "labelled_tokens_per_epoch": labelled,
             "tokens_per_epoch": tokens,
             "warmup_steps": schedule.warmup_steps, "total_steps": schedule.total_steps,
