@@ -65,7 +65,7 @@ def main() -> int:
             corpus.write_text(text * size, encoding="utf-8")
             folder = Path(tmp) / f"prepared-{size}x"
             run("import sys, tfner; tfner.prepare(sys.argv[1], sys.argv[2], encoder=sys.argv[3], max_length=64, "
-                "window_overlap=16)", str(corpus), str(folder), str(enc))
+                "window_overlap=16); print('{}')", str(corpus), str(folder), str(enc))
             for route, data in (("in memory", corpus), ("prepared shards", folder)):
                 result = run(RUN, str(data), str(enc))
                 rows.append({"size": size, "route": route, **result})

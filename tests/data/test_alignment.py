@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import random
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tfner.data.alignment import IGNORE, collect, encode, plan_windows
 
@@ -197,3 +200,23 @@ def test_each_word_is_owned_by_the_window_where_it_has_the_most_context(seed):
         best = max(context(pieces, content, plan[k], w) for k in holding)
         assert context(pieces, content, plan[owner], w) == best, (w, owner, holding)
     assert all(oa < ob for _, _, oa, ob in plan)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.text(alphabet="abcdefghij", min_size=1, max_size=40), min_size=0, max_size=60),
+                min_size=1, max_size=4),
+       st.integers(8, 40), st.data())
+def test_every_word_is_predicted_exactly_once_for_random_sentences_and_windows(tiny_tokenizer, sentences,
+                                                                                max_length, data):
+    # words of 1-40 letters: 1 to ~40 sub-tokens each (single letters are in the tiny vocabulary)
+    overlap = data.draw(st.integers(0, (max_length - 2) // 2))
+    tags = [[data.draw(st.sampled_from(LABELS)) for _ in words] for words in sentences]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # words longer than a window warn; they still get their tag
+        wins = encode(tiny_tokenizer, sentences, tags, L2I, max_length=max_length, overlap=overlap)
+    assert all(w.length <= max_length for w in wins)
+    for s, words in enumerate(sentences):
+        owned = sorted(int(i) for w in wins if w.sentence == s for i in w.word_index[w.word_index >= 0])
+        assert owned == list(range(len(words)))  # every word scored by exactly one window
+    back = collect(wins, [len(words) for words in sentences], [w.labels for w in wins])
+    assert [[LABELS[i] for i in row] for row in back] == tags
