@@ -27,7 +27,7 @@ import tensorflow as tf
 from tfner.config import TaggerConfig, check_options
 from tfner.data import alignment, jsonl, pipeline, prepared
 from tfner.data.readers import DataLike, Sentence, as_sentences
-from tfner.data.schemes import PREFIXES, convert
+from tfner.data.schemes import PREFIXES, convert, entities
 from tfner.data.spans import Span
 from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
@@ -230,7 +230,7 @@ class Tagger:
             model.config.id2label = dict(enumerate(labels))
             model.config.label2id = dict(label_to_id)
             if cfg.freeze_embeddings:
-                model.bert.embeddings.trainable = False
+                encoder.embeddings_layer(model).trainable = False
             total = steps * cfg.epochs
             # ceil, as Hugging Face: int() would turn 0.29 * 100 (28.999...) into 28 warm-up steps
             schedule = WarmupLinearDecay(cfg.learning_rate, math.ceil(cfg.warmup_ratio * total), total)
@@ -376,10 +376,11 @@ class Tagger:
         self.model_ = model
         self._crf_head = getattr(model, "crf_head", None)
         text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.window_overlap,
-                                       decode=self._decode_mode())
+                                       decode=self._decode_mode()) if text_graph.in_graph(tokenizer) else {}
         self.module_ = export_lib.TaggingModule(model, labels, head=self._crf_head, **text)
         self._serve: Callable[..., dict] = self.module_.serve
-        self._predict_text: Callable[..., dict] = self.module_.predict_text
+        # None: the tokenizer cannot run in the graph; predict takes the Python route
+        self._predict_text: Callable[..., dict] | None = self.module_.predict_text if text else None
 
     def plot_history(self, path: str | os.PathLike | None = None):
         """Loss and dev entity F1 (overall and per type) per epoch: a matplotlib figure (and a PNG at ``path``)."""
@@ -476,6 +477,8 @@ class Tagger:
         self._check_fitted()
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise DataFormatError("texts", None, "predict takes a list of strings (wrap a single text in a list)")
+        if self._predict_text is None:
+            return self._predict_in_python(texts)
         result: list[list[Span]] = [[] for _ in texts]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for k in range(0, len(order), PREDICT_BATCH):
@@ -484,6 +487,18 @@ class Tagger:
             out = {name: value.numpy() for name, value in self._predict_text(text=tf.constant(encoded)).items()}
             for i, spans in zip(chunk, spans_from_outputs([texts[i] for i in chunk], out), strict=True):
                 result[i] = spans
+        return result
+
+    def _predict_in_python(self, texts: Sequence[str]) -> list[list[Span]]:
+        """``predict`` for a tokenizer the graph cannot run (RoBERTa's BPE, XLM-R's Unigram): the
+        same words (:func:`split_words`), tags from ``serving_default``, spans and scores as in the graph."""
+        cleaned = [clean_text(t) for t in texts]
+        words = [split_words(t) for t in cleaned]
+        tags, scores = self._tag_words([[w for w, _, _ in ws] for ws in words], documents=list(range(len(texts))))
+        result = []
+        for text, ws, row, sc in zip(cleaned, words, tags, scores, strict=True):
+            result.append([Span(ws[a][1], ws[b - 1][2], kind, float(np.mean(sc[a:b])), text=text[ws[a][1]:ws[b - 1][2]])
+                           for a, b, kind in entities(row)])
         return result
 
     # --- evaluation ----------------------------------------------------------------
@@ -566,10 +581,13 @@ class Tagger:
         windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=self.config_.max_length,
                                    overlap=self.config_.window_overlap)
         batch = pipeline.pad_batch(windows, self.tokenizer_.pad_token_id)
+        ids_request = (export_lib.SIGNATURE, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]})
+        if self._predict_text is None:
+            return [ids_request]
         return [
             (export_lib.TEXT_SIGNATURE, {"text": np.array(texts[:1], dtype=object)}),
             (export_lib.TEXT_SIGNATURE, {"text": np.array(texts, dtype=object)}),
-            (export_lib.SIGNATURE, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}),
+            ids_request,
         ]
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -621,12 +639,13 @@ def load(path: str | os.PathLike) -> Tagger:
     tagger._crf_head = _read_crf_head(path / "assets", cfg, list(labels))
     tagger._loaded = loaded  # type: ignore[attr-defined]  # keeps the variables alive
     tagger._serve = loaded.signatures[export_lib.SIGNATURE]
-    if export_lib.TEXT_SIGNATURE not in loaded.signatures or \
+    text_in_graph = text_graph.in_graph(tagger.tokenizer_)
+    if (text_in_graph and export_lib.TEXT_SIGNATURE not in loaded.signatures) or \
             "probs" not in loaded.signatures[export_lib.SIGNATURE].structured_outputs:
         raise ExportError(f"{path} lacks the {export_lib.TEXT_SIGNATURE!r} signature or the 'probs' output "
                           "(exported by an older tfner); "
                           "export it again from the saved tagger")
-    tagger._predict_text = loaded.signatures[export_lib.TEXT_SIGNATURE]
+    tagger._predict_text = loaded.signatures[export_lib.TEXT_SIGNATURE] if text_in_graph else None
     return tagger
 
 

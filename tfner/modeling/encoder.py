@@ -50,13 +50,32 @@ def resolve(encoder: str) -> str:
     return encoder
 
 
+#: Model types build_model takes (transformers' TF token-classification classes).
+MODEL_TYPES = ("bert", "distilbert", "electra", "roberta", "xlm-roberta")
+
+
+def embeddings_layer(model):
+    """The encoder's embedding layer (word, position, type embeddings), whatever the family."""
+    return getattr(model, model.base_model_prefix).embeddings
+
+
 def load_tokenizer(encoder: str):
-    """A fast (Rust) tokenizer for ``encoder``; tfner needs its ``word_ids()``."""
-    from transformers import AutoTokenizer
+    """A fast (Rust) tokenizer for ``encoder``; tfner needs its ``word_ids()``.
+
+    A byte-level BPE tokenizer (RoBERTa) is loaded with ``add_prefix_space=True``, which
+    tokenizing words that are already split needs (each word is encoded as after a space).
+    """
+    from transformers import AutoConfig, AutoTokenizer
 
     path = resolve(encoder)
+    extra = {}
     try:
-        tok = AutoTokenizer.from_pretrained(path, use_fast=True)
+        if AutoConfig.from_pretrained(path).model_type == "roberta":
+            extra["add_prefix_space"] = True
+    except (OSError, ValueError):
+        pass  # a tokenizer folder without config.json (an export's assets): its own settings apply
+    try:
+        tok = AutoTokenizer.from_pretrained(path, use_fast=True, **extra)
     except (OSError, ValueError) as err:
         raise EncoderError(f"could not load a tokenizer for encoder {encoder!r} ({path}): {err}") from None
     if not tok.is_fast:
@@ -66,22 +85,25 @@ def load_tokenizer(encoder: str):
 
 def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | None,
                 max_length: int | None = None):
-    """TFBertForTokenClassification with ``num_labels`` outputs. Call inside the strategy scope.
+    """A transformers TF token-classification model with ``num_labels`` outputs
+    (``TFAutoModelForTokenClassification``: BERT, DistilBERT, ELECTRA, RoBERTa, XLM-RoBERTa).
+    Call inside the strategy scope.
 
     ``seed`` seeds the new weights (Keras' global seeding); ``None`` leaves the random state
     alone, for loading a model whose weights all come from disk. Raises :class:`EncoderError`
     if ``max_length`` exceeds the encoder's position table.
     """
     import tensorflow as tf
-    from transformers import AutoConfig, TFBertForTokenClassification
+    from transformers import AutoConfig, TFAutoModelForTokenClassification
 
     path = resolve(encoder)
     try:
         config = AutoConfig.from_pretrained(path, num_labels=num_labels)
     except (OSError, ValueError) as err:
         raise EncoderError(f"could not read the config of encoder {encoder!r} ({path}): {err}") from None
-    if config.model_type != "bert":
-        raise EncoderError(f"encoder {encoder!r} is a {config.model_type!r} model; tfner needs a BERT model")
+    if config.model_type not in MODEL_TYPES:
+        raise EncoderError(f"encoder {encoder!r} is a {config.model_type!r} model; tfner takes "
+                           f"{', '.join(MODEL_TYPES)}")
     if max_length is not None and max_length > config.max_position_embeddings:
         raise EncoderError(
             f"max_length={max_length} exceeds the {config.max_position_embeddings} positions of encoder "
@@ -90,7 +112,7 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | 
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
     if not pretrained:
-        model = TFBertForTokenClassification(config)
+        model = TFAutoModelForTokenClassification.from_config(config)
         model(model.dummy_inputs, training=False)
         return model
     local = Path(path)
@@ -103,7 +125,7 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | 
             )
         return _from_pt_safetensors(config, st)
     try:
-        return TFBertForTokenClassification.from_pretrained(path, config=config)
+        return TFAutoModelForTokenClassification.from_pretrained(path, config=config)
     except (OSError, ValueError) as err:
         raise EncoderError(f"could not load encoder {encoder!r}: {err}") from None
 
@@ -111,15 +133,16 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | 
 def _from_pt_safetensors(config, path: Path):
     import tensorflow as tf
     from safetensors.numpy import load_file
-    from transformers import TFBertForTokenClassification
+    from transformers import TFAutoModelForTokenClassification
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
-    model = TFBertForTokenClassification(config)
+    model = TFAutoModelForTokenClassification.from_config(config)
     model(model.dummy_inputs, training=False)
     state = load_file(str(path))
-    # Checkpoints of a bare BertModel have no "bert." prefix; the TF names expect one.
-    if not any(k.startswith("bert.") for k in state):
-        state = {f"bert.{k}": v for k, v in state.items()}
+    # Checkpoints of a bare encoder (BertModel...) have no "bert." prefix; the TF names expect one.
+    prefix = f"{model.base_model_prefix}."
+    if not any(k.startswith(prefix) for k in state):
+        state = {f"{prefix}{k}": v for k, v in state.items()}
     try:
         _, info = load_pytorch_state_dict_in_tf2_model(
             model, state, tf_inputs=False, allow_missing_keys=True, output_loading_info=True
@@ -131,6 +154,6 @@ def _from_pt_safetensors(config, path: Path):
     missing = [k for k in info["missing_keys"] if not k.startswith("classifier.")]
     if missing or info["mismatched_keys"]:
         raise EncoderError(
-            f"{path} does not fit a BERT encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
+            f"{path} does not fit a {config.model_type} encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
         )
     return model

@@ -57,7 +57,10 @@ class TaggingModule(tf.Module):
         super().__init__(name="tfner_tagger")
         self.model = model
         self.tag_names = tf.constant(list(labels), dtype=tf.string)
-        self.text = TextTagger(self._logits, labels, head=head, **text_options)
+        # no text options: a tokenizer the graph cannot run (text_graph.in_graph); serving_default only
+        self.text = TextTagger(self._logits, labels, head=head, **text_options) if text_options else None
+        if self.text is None:
+            self.predict_text = None  # hides the tf.function, so saving does not trace it
 
     def _logits(self, input_ids, attention_mask):
         return self.model(input_ids=input_ids, attention_mask=attention_mask, training=False).logits
@@ -84,6 +87,8 @@ class TaggingModule(tf.Module):
         return self.text.tag(text)
 
     def signatures(self) -> dict:
+        if self.text is None:
+            return {SIGNATURE: self.serve}
         return {SIGNATURE: self.serve, TEXT_SIGNATURE: self.predict_text}
 
 

@@ -36,6 +36,12 @@ from tfner.modeling.decoding import WordDecoder
 OUTSIDE, BEGIN, INSIDE = 0, 1, 2
 
 
+def in_graph(tokenizer) -> bool:
+    """Whether the text path can run ``tokenizer`` in the graph: WordPiece only (BERT, DistilBERT,
+    ELECTRA). Byte-level BPE (RoBERTa) and Unigram (XLM-RoBERTa) have no op TF Serving links."""
+    return type(tokenizer.backend_tokenizer.model).__name__ == "WordPiece"
+
+
 def text_options(tokenizer, *, max_length: int, overlap: int, decode: str = "argmax") -> dict:
     """:class:`TextTagger`'s options for a transformers fast WordPiece tokenizer."""
     model = tokenizer.backend_tokenizer.model
