@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench-conll2003 clean
+.PHONY: install demo test bench bench-conll2003 clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy tfner
 	$(BIN)/python -m pytest -ra
+
+# make bench SUITE=train-speed BENCH_ARGS="--quick"   (suites: python -m bench --help)
+bench: install
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m bench $(or $(SUITE),all) $(BENCH_ARGS)
 
 bench-conll2003: install
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/conll2003.py
