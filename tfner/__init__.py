@@ -17,6 +17,10 @@ import os as _os
 # TensorFlow itself earlier is fine). tfner cannot work with Keras 3, hence no opt-out.
 _os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
+from tfner import logs as _logs  # noqa: E402
+
+_logs.set_cpp_log_level()  # TensorFlow's C++ logs quiet unless asked for (tfner.logs)
+
 from typing import TYPE_CHECKING  # noqa: E402
 
 # Light modules (no TensorFlow) are imported at once; the estimator, which needs

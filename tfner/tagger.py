@@ -31,6 +31,7 @@ from tfner.data.schemes import PREFIXES, convert, entities
 from tfner.data.spans import Span
 from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
+from tfner.logs import quiet_libraries
 from tfner.metrics import Evaluation, evaluate_tags
 from tfner.modeling import decoding, encoder
 from tfner.modeling.crf_head import CrfHead, CrfLoss
@@ -40,7 +41,7 @@ from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
 from tfner.serving.versions import latest_version
 from tfner.training import accumulate, backup, precision
-from tfner.training.callbacks import DevEvaluation, LearningRateLogger, TrainingTimer
+from tfner.training.callbacks import DevEvaluation, EpochProgress, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import deterministic_ops, isolated_seed
 from tfner.training.strategy import barrier, is_chief, is_multi_worker, resolve_strategy
@@ -146,7 +147,8 @@ class Tagger:
             ``tf.distribute.Strategy``.
         logdir: TensorBoard log directory (train/dev loss, learning rate, dev F1 per type);
             with ``output_dir`` and no ``logdir``, ``output_dir/logs``.
-        verbose: 0 silent, 1 progress bar and per-epoch dev scores, 2 one line per epoch.
+        verbose: 0 silent; 1 what is loaded, data counts, a progress bar per epoch and its dev
+            scores; 2 one line per epoch, and the libraries' own logs (:mod:`tfner.logs`).
         output_dir: makes training crash-safe (:mod:`tfner.training.backup`): backups every
             ``backup_every`` steps and at each epoch's end; calling ``fit`` again with the same
             folder after a crash resumes where the last backup left off; the finished tagger
@@ -177,7 +179,7 @@ class Tagger:
         cfg = (self.config or TaggerConfig()).replace(**self.options)
         strategy = resolve_strategy(self.strategy)  # first: MultiWorkerMirroredStrategy must precede any TF op
         # Seeded before the input pipeline and the model exist; the caller's streams come back after.
-        with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic):
+        with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic), quiet_libraries(self.verbose):
             return self._fit(cfg, train, dev, strategy)
 
     def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:
@@ -223,7 +225,12 @@ class Tagger:
         gpus = len(tf.config.list_logical_devices("GPU"))
         chosen = precision.choose_precision(cfg.precision, gpus=gpus)
         if self.verbose:
-            print(f"precision: {chosen.policy} ({chosen.reason})")
+            sentences = len(train_s) if manifest is None else manifest["sentences"]
+            print(f"encoder: {cfg.encoder} ({'pre-trained' if cfg.pretrained else 'random initialisation'}); "
+                  f"labels: {', '.join(t[2:] for t in labels if t.startswith('B-')) or 'none'}")
+            print(f"train: {sentences:,} sentences -> {windows:,} windows, {tokens:,} sub-word tokens, "
+                  f"{steps:,} steps per epoch" + (f"; dev: {len(dev_s):,} sentences" if dev_s else "; no dev data"))
+            print(f"precision: {chosen.policy} ({chosen.reason}); replicas: {strategy.num_replicas_in_sync}")
         with precision.policy_scope(chosen.policy), strategy.scope():
             model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed,
                                         max_length=cfg.max_length)
@@ -247,6 +254,8 @@ class Tagger:
         self._set_fitted(cfg, labels, tokenizer, model)
         timer = TrainingTimer(tokens)
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
+        if self.verbose:
+            callbacks.append(EpochProgress(cfg.epochs, steps, self.verbose))
         dev_eval = None
         types = sorted({t[2:] for t in labels if t != "O"})
         scored: list = []  # (words, gold, predicted) of dev as last scored, for the TensorBoard summaries
@@ -292,7 +301,7 @@ class Tagger:
             # bar, schedule) and never runs a stray step past the end of a pass of unknown length.
             history = model.fit(fit_input, steps_per_epoch=steps, epochs=cfg.epochs,
                                 validation_data=dev_input, validation_steps=dev_steps, callbacks=callbacks,
-                                verbose=self.verbose)
+                                verbose=0)  # EpochProgress prints instead: no value twice
         except BaseException:
             self._unfit()  # a failed or interrupted fit leaves the tagger unfitted, holding nothing of the run
             raise
@@ -617,8 +626,16 @@ def fit(train: DataLike, dev: DataLike | None = None, *, strategy: Any = "auto",
                   backup_every=backup_every, callbacks=callbacks, **options).fit(train, dev)
 
 
-def load(path: str | os.PathLike) -> Tagger:
-    """Load a tagger saved with :meth:`Tagger.save`, or an export (a version folder or its parent)."""
+def load(path: str | os.PathLike, *, verbose: int = 1) -> Tagger:
+    """Load a tagger saved with :meth:`Tagger.save`, or an export (a version folder or its parent).
+
+    ``verbose=2`` lets the libraries log while loading (:mod:`tfner.logs`).
+    """
+    with quiet_libraries(verbose):
+        return _load(path)
+
+
+def _load(path: str | os.PathLike) -> Tagger:
     path = Path(path)
     if not path.exists():
         raise ExportError(f"{path} does not exist")

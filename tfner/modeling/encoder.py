@@ -52,6 +52,8 @@ def resolve(encoder: str) -> str:
 
 #: Model types build_model takes (transformers' TF token-classification classes).
 MODEL_TYPES = ("bert", "distilbert", "electra", "roberta", "xlm-roberta")
+FAMILY_NAMES = {"bert": "BERT", "distilbert": "DistilBERT", "electra": "ELECTRA", "roberta": "RoBERTa",
+                "xlm-roberta": "XLM-RoBERTa"}
 
 
 def embeddings_layer(model):
@@ -154,6 +156,6 @@ def _from_pt_safetensors(config, path: Path):
     missing = [k for k in info["missing_keys"] if not k.startswith("classifier.")]
     if missing or info["mismatched_keys"]:
         raise EncoderError(
-            f"{path} does not fit a {config.model_type} encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
+            f"{path} does not fit a {FAMILY_NAMES[config.model_type]} encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
         )
     return model

@@ -94,7 +94,9 @@ class DevEvaluation(tf.keras.callbacks.Callback):
                 logs[f"val_f1_{kind}"] = f1
         if self.verbose:
             shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(per_type.items()))
-            print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {shown}")
+            speed = f" | {logs['real_tokens_per_s']:,.0f} real tokens/s" if logs and "real_tokens_per_s" in logs else ""
+            print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {shown}"
+                  + speed)
         if self.best_epoch is None or ev.f1 - self.min_delta > self._best_f1:
             self._best_f1, self.best_epoch = ev.f1, epoch
             if self.restore_best:
@@ -120,3 +122,38 @@ class DevEvaluation(tf.keras.callbacks.Callback):
                 print(f"restoring the weights of epoch {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
             self.model.set_weights(self._best_weights)
         self._best_weights: list | None = None
+
+
+class EpochProgress(tf.keras.callbacks.Callback):
+    """The console of a fit: ``verbose=1`` a progress bar per epoch (loss), ``verbose=2`` one
+    line per epoch (loss, real tokens/s, seconds); the dev line adds real tokens/s. Place it after :class:`TrainingTimer` and before
+    :class:`DevEvaluation` (whose line follows). Keras' own progress output is off, so no
+    value is printed twice."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int, verbose: int):
+        super().__init__()
+        self.epochs, self.steps, self.verbose = epochs, steps_per_epoch, verbose
+        self._bar: tf.keras.utils.Progbar | None = None
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        if self.verbose == 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}")
+            self._bar = tf.keras.utils.Progbar(self.steps, stateful_metrics=["loss"], unit_name="step")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._bar is not None and logs and "loss" in logs and batch + 1 < self.steps:  # the last: at epoch end
+            self._bar.update(batch + 1, [("loss", float(logs["loss"]))])
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        shown = [("loss", float(logs.get("loss", float("nan"))))]
+        if "real_tokens_per_s" in logs:
+            shown.append(("real tokens/s", round(float(logs["real_tokens_per_s"]))))
+        if self._bar is not None:
+            self._bar.update(self.steps, shown[:1], finalize=True)
+            self._bar = None
+        elif self.verbose >= 2:
+            print(f"epoch {epoch + 1}/{self.epochs}: " + ", ".join(f"{n} {v:.4g}" for n, v in shown)
+                  + f" ({time.perf_counter() - self._start:.0f} s)")
