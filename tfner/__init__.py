@@ -44,6 +44,7 @@ from tfner.errors import (  # noqa: E402
     TfnerError,
 )
 from tfner.metrics import Evaluation  # noqa: E402
+from tfner.render import render  # noqa: E402
 
 if TYPE_CHECKING:
     from tfner.tagger import Tagger, fit, load, prepare
@@ -53,7 +54,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
     "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
-    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "read_conll", "read_jsonl", "write_spans",
+    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "read_conll", "read_jsonl", "render", "write_spans",
 ]
 
 _FROM_TAGGER = ("Tagger", "fit", "load", "prepare")
