@@ -97,3 +97,27 @@ def test_train_evaluate_predict_export_inspect_serve_config(tiny_encoder, tmp_pa
     # one line of tfner's (TensorFlow's own start-up lines may precede it: quieting them is issue 11's)
     ours = [line for line in out.stderr.splitlines() if line.startswith("tfner")]
     assert out.returncode == 1 and len(ours) == 1 and "missing.conll" in ours[0] and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".yaml", "epochs: 1\nbatch_size: 8\nhead: crf\nlength_buckets: [16]\n"),
+    (".json", '{"epochs": 1, "batch_size": 8, "head": "crf", "length_buckets": [16]}'),
+])
+def test_train_reads_a_yaml_or_json_config_and_flags_override_it(tiny_encoder, tmp_path, suffix, text):
+    config = tmp_path / f"options{suffix}"
+    config.write_text(text, encoding="utf-8")
+    train = write_conll(tmp_path / "train.conll", TRAIN[:8])
+    out = tfner_cli("train", train, "--output-dir", str(tmp_path / "run"), "--config", str(config), "--encoder",
+                    tiny_encoder, "--no-pretrained", "--max-length", "32", "--window-overlap", "4", "--batch-size", "4",
+                    "--verbose", "0")
+    assert out.returncode == 0, out.stderr[-2000:]
+    saved = TaggerConfig.from_json((tmp_path / "run" / "tagger" / "tfner_config.json").read_text())
+    assert (saved.epochs, saved.head, saved.length_buckets) == (1, "crf", (16,))
+    assert saved.batch_size == 4  # the flag wins over the file
+
+
+def test_a_broken_config_file_is_one_line_and_exit_code_1(tmp_path):
+    config = tmp_path / "options.yaml"
+    config.write_text("epochs: [1\n", encoding="utf-8")
+    out = tfner_cli("train", "x.conll", "--output-dir", str(tmp_path / "run"), "--config", str(config))
+    assert out.returncode == 1 and "options.yaml: not valid YAML" in out.stderr.strip().splitlines()[-1]

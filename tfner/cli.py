@@ -8,7 +8,7 @@
     tfner serve-config BASE [--model-name NAME]
 
 ``train``'s option flags are made from :class:`tfner.TaggerConfig`'s fields and help texts
-(one source of truth); ``--config FILE`` reads them from a JSON file first. Errors go to
+(one source of truth); ``--config FILE`` reads them from a JSON or YAML file first. Errors go to
 stderr as one line: exit code 2 for usage errors, 1 for data or model errors; ``--debug``
 shows the traceback. ``tfner --help`` does not import TensorFlow: the commands import the
 library when they run.
@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("dev", nargs="?", help="dev data, scored after every epoch")
     train.add_argument("--output-dir", required=True, type=Path,
                        help="where the tagger (DIR/tagger), logs (DIR/logs) and backups go; rerun to resume")
-    train.add_argument("--config", type=Path, help="a JSON file of TaggerConfig fields (flags override it)")
+    train.add_argument("--config", type=Path,
+                       help="a JSON or YAML (.yaml/.yml) file of TaggerConfig fields (flags override it)")
     train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     _add_config_flags(train)
 
@@ -110,10 +111,33 @@ def _tagger_path(path: Path) -> Path:
     return path / TAGGER_SUBDIR if (path / TAGGER_SUBDIR).is_dir() else path
 
 
+def _read_config(path: Path) -> dict:
+    """TaggerConfig fields from a JSON or (``.yaml``/``.yml``) YAML file: a mapping of name -> value."""
+    from tfner.errors import ConfigError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            options = yaml.safe_load(text)
+        else:
+            options = json.loads(text)
+    except Exception as err:  # noqa: BLE001 - yaml and json raise their own error types
+        raise ConfigError(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'} "
+                          f"({str(err).splitlines()[0]})") from None
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: expected a mapping of TaggerConfig fields, got {type(options).__name__}")
+    return options
+
+
 def _train(args) -> int:
     import tfner
 
-    options = json.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
+    options = _read_config(args.config) if args.config else {}
     names = {f.name for f in dataclasses.fields(TaggerConfig)}
     options.update({k: v for k, v in vars(args).items() if k in names})
     tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
