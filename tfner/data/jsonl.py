@@ -110,7 +110,14 @@ def sentence_from_record(text: str, spans: Sequence[tuple[int, int, str]], *, al
 
 
 def read_jsonl(path: str | os.PathLike, *, alignment: str = "strict", encoding: str = "utf-8") -> list[Sentence]:
-    """Read character-span JSONL (see the module docstring) into IOB2 :class:`Sentence`; one document per line."""
+    """Read character-span JSONL (see the module docstring) into IOB2 :class:`Sentence`; one document per line.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.jsonl"
+    >>> _ = path.write_text('{"text": "Alice flew to New York.", "entities": [[0, 5, "PER"], [14, 22, "LOC"]]}')
+    >>> [(s.words, s.tags) for s in read_jsonl(path)]
+    [(('Alice', 'flew', 'to', 'New', 'York', '.'), ('B-PER', 'O', 'O', 'B-LOC', 'I-LOC', 'O'))]
+    """
     if alignment not in ALIGNMENTS:
         raise ConfigError(f"span_alignment must be one of {ALIGNMENTS}, got {alignment!r}")
     path = os.fspath(path)
@@ -171,7 +178,13 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> Path:
 
 
 def write_spans(path: str | os.PathLike, texts: Sequence[str], spans: Sequence[Sequence[Span]]) -> Path:
-    """``predict``'s output as JSONL: ``{"text": ..., "spans": [{"start", "end", "label", "score"}]}`` per text."""
+    """``predict``'s output as JSONL: ``{"text": ..., "spans": [{"start", "end", "label", "score"}]}`` per text.
+
+    >>> import tempfile, pathlib
+    >>> out = write_spans(pathlib.Path(tempfile.mkdtemp()) / "p.jsonl", ["Bob ran"], [[Span(0, 3, "PER", 0.9)]])
+    >>> print(out.read_text(), end="")
+    {"text": "Bob ran", "spans": [{"start": 0, "end": 3, "label": "PER", "score": 0.9}]}
+    """
     if len(texts) != len(spans):
         raise DataFormatError("spans", None, f"{len(texts)} texts but {len(spans)} span lists")
     return write_jsonl(path, ({"text": t, "spans": span_dicts(s)} for t, s in zip(texts, spans, strict=True)))

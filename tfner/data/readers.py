@@ -61,6 +61,11 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
                tag_column: int = -1, invalid_tags: str = "error") -> list[Sentence]:
     """Read a CoNLL-style column file: the word in the first column, the tag in the last.
 
+    >>> from tfner.data.datasets import wnut17_path
+    >>> sentences = read_conll(wnut17_path("dev"))
+    >>> len(sentences), sentences[0].scheme
+    (1009, 'iob2')
+
     ``word_column`` / ``tag_column`` pick other columns (0-based; negative counts from the
     end); a line without them is an error naming the file and line.
     Columns are separated by spaces or tabs (other Unicode spaces, such as a no-break space,
