@@ -14,6 +14,7 @@ from tfner.errors import ConfigError
 CHANGED = dict(
     encoder="/models/bert-base-cased",
     pretrained=False,
+    init_from="/runs/wnut17/tagger",
     max_length=256,
     window_overlap=64,
     label_all_subtokens=True,

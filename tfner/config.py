@@ -42,6 +42,11 @@ class TaggerConfig:
     pretrained: bool = _field(
         True, "Load the encoder's pre-trained weights; False builds it randomly initialised from its config."
     )
+    init_from: str | None = _field(
+        None, "A saved tagger (Tagger.save / output_dir/tagger) to start from: its encoder and tokenizer replace "
+        "`encoder`, the labels it shares with the new data keep its classifier rows (and CRF scores), new labels "
+        "start fresh."
+    )
     max_length: int = _field(128, "Sub-word tokens per window, [CLS] and [SEP] included.")
     window_overlap: int = _field(
         32, "Sub-word tokens of context shared by consecutive windows of a sentence longer than max_length."

@@ -94,6 +94,40 @@ def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: s
     return out
 
 
+def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | None:
+    """The saved tagger ``init_from`` names: its folder, labels and config."""
+    if cfg.init_from is None:
+        return None
+    folder = Path(cfg.init_from)
+    if (folder / backup.TAGGER / SAVED_TAGGER_FILE).exists():
+        folder = folder / backup.TAGGER  # an output_dir
+    if not (folder / SAVED_TAGGER_FILE).exists():
+        raise ConfigError(f"init_from={cfg.init_from!r} is not a tagger saved with Tagger.save (no {SAVED_TAGGER_FILE}); "
+                          "an export holds no trainable model")
+    labels = json.loads((folder / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
+    saved_cfg = TaggerConfig.from_json((folder / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
+    return folder, labels, saved_cfg
+
+
+def _copy_crf_scores(head: CrfHead, source: CrfHead | None) -> None:
+    """The transition/start/end scores of the label pairs both heads have (stored values, exactly)."""
+    if source is None:
+        return
+    index = {t: i for i, t in enumerate(source.labels)}
+    shared = [(j, index[t]) for j, t in enumerate(head.labels) if t in index]
+    transitions = head.transitions.numpy()
+    old = source.transitions.numpy()
+    for a, i in shared:
+        for b, k in shared:
+            transitions[a, b] = old[i, k]
+    head.transitions.assign(transitions)
+    for name in ("start", "end"):
+        values, old_values = getattr(head, name).numpy(), getattr(source, name).numpy()
+        for a, i in shared:
+            values[a] = old_values[i]
+        getattr(head, name).assign(values)
+
+
 def _prepared_manifest(train: Any, cfg: TaggerConfig) -> dict | None:
     """The manifest of a folder written by :func:`prepare`, checked against ``cfg``; ``None`` for other data."""
     if not prepared.is_prepared(train):
@@ -194,7 +228,8 @@ class Tagger:
         if dev_s:
             dev_s = known_types_only(dev_s, labels, cfg.unseen_labels, "dev")
         label_to_id = {t: i for i, t in enumerate(labels)}
-        tokenizer = encoder.load_tokenizer(cfg.encoder)
+        source = _init_source(cfg)  # (folder, labels, config) of the saved tagger to start from, or None
+        tokenizer = encoder.load_tokenizer(str(source[0]) if source else cfg.encoder)
 
         def windows_of(sents):
             return alignment.encode(
@@ -226,14 +261,24 @@ class Tagger:
         chosen = precision.choose_precision(cfg.precision, gpus=gpus)
         if self.verbose:
             sentences = len(train_s) if manifest is None else manifest["sentences"]
-            print(f"encoder: {cfg.encoder} ({'pre-trained' if cfg.pretrained else 'random initialisation'}); "
+            loaded = f"the tagger saved in {source[0]}" if source else \
+                f"{cfg.encoder} ({'pre-trained' if cfg.pretrained else 'random initialisation'})"
+            print(f"encoder: {loaded}; "
                   f"labels: {', '.join(t[2:] for t in labels if t.startswith('B-')) or 'none'}")
             print(f"train: {sentences:,} sentences -> {windows:,} windows, {tokens:,} sub-word tokens, "
                   f"{steps:,} steps per epoch" + (f"; dev: {len(dev_s):,} sentences" if dev_s else "; no dev data"))
             print(f"precision: {chosen.policy} ({chosen.reason}); replicas: {strategy.num_replicas_in_sync}")
         with precision.policy_scope(chosen.policy), strategy.scope():
-            model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed,
-                                        max_length=cfg.max_length)
+            if source is None:
+                model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed,
+                                            max_length=cfg.max_length)
+                self.transferred_labels_: list[str] = []
+            else:
+                model = encoder.build_model(str(source[0]), len(labels), pretrained=False, seed=cfg.seed,
+                                            max_length=cfg.max_length)
+                saved = encoder.build_model(str(source[0]), len(source[1]), pretrained=True, seed=None)
+                self.transferred_labels_ = encoder.transfer(model, saved, labels, source[1])
+                del saved
             model.config.id2label = dict(enumerate(labels))
             model.config.label2id = dict(label_to_id)
             if cfg.freeze_embeddings:
@@ -246,6 +291,8 @@ class Tagger:
             if cfg.head == "crf":
                 # An attribute of the model, so its weights are among model.trainable_variables.
                 model.crf_head = CrfHead(labels)
+                if source is not None and source[2].head == "crf":
+                    _copy_crf_scores(model.crf_head, _read_crf_head(source[0], source[2], source[1]))
                 loss = CrfLoss(model.crf_head)
             model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
             if cfg.accumulate_steps > 1:

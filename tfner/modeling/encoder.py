@@ -16,6 +16,7 @@ name mapping. Only the token-classification head stays newly initialised.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from tfner.errors import EncoderError
@@ -159,3 +160,27 @@ def _from_pt_safetensors(config, path: Path):
             f"{path} does not fit a {FAMILY_NAMES[config.model_type]} encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
         )
     return model
+
+
+def transfer(model, source, labels: Sequence[str], source_labels: Sequence[str]) -> list[str]:
+    """Copy ``source``'s encoder into ``model`` and the classifier rows of the labels both have.
+
+    ``model`` and ``source`` are token-classification models of one architecture with label
+    lists ``labels`` and ``source_labels``; a label only ``model`` has keeps its fresh
+    (random) weights. Returns the labels whose rows were copied.
+    """
+    base, source_base = getattr(model, model.base_model_prefix), getattr(source, source.base_model_prefix)
+    if [v.shape for v in base.weights] != [v.shape for v in source_base.weights]:
+        raise EncoderError("the saved tagger's encoder does not have this encoder's architecture")
+    for target, value in zip(base.weights, source_base.weights, strict=True):
+        target.assign(value)
+    kernel, bias = model.classifier.kernel, model.classifier.bias
+    old_kernel, old_bias = source.classifier.kernel.numpy(), source.classifier.bias.numpy()
+    new_kernel, new_bias = kernel.numpy(), bias.numpy()
+    shared = [t for t in labels if t in source_labels]
+    for t in shared:
+        j, i = labels.index(t), list(source_labels).index(t)
+        new_kernel[:, j], new_bias[j] = old_kernel[:, i], old_bias[i]
+    kernel.assign(new_kernel)
+    bias.assign(new_bias)
+    return shared
