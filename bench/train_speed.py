@@ -35,6 +35,11 @@ TFNER = {
     "tfner float32, CRF head": {"head": "crf"},
 }
 TORCH = "PyTorch loop (float32)"
+#: TensorFlow recipes a user would otherwise follow (bench/tf_recipes.py).
+RECIPES = {
+    "HF TF example recipe (float32)": "hf",
+    "classic pad-to-128, batch 16 (float32)": "pad128",
+}
 
 
 def run_tfner(options: dict, sentences: int, epochs: int, data: Path) -> dict:
@@ -56,10 +61,20 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
-    parser.add_argument("--only", choices=list(TFNER), help=argparse.SUPPRESS)  # one tfner run, in a child
+    parser.add_argument("--only", choices=[*TFNER, *RECIPES], help=argparse.SUPPRESS)  # one run, in a child
+    parser.add_argument("--contenders", nargs="+", choices=[*TFNER, *RECIPES, TORCH],
+                        help="run only these (default: all; the PyTorch loop needs --torch-python)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
 
+    if args.only in RECIPES:
+        from tf_recipes import run
+
+        import tfner
+
+        train = tfner.read_conll(args.data / "eng.train")[:args.sentences]
+        print(json.dumps(run(RECIPES[args.only], train, args.epochs)))
+        return 0
     if args.only:
         print(json.dumps(run_tfner(TFNER[args.only], args.sentences, args.epochs, args.data)))
         return 0
@@ -71,13 +86,13 @@ def main() -> int:
     from tfner.modeling.encoder import resolve
 
     commands = {name: [sys.executable, __file__, "--only", name, "--sentences", str(args.sentences),
-                       "--epochs", str(args.epochs), "--data", str(args.data)] for name in TFNER}
+                       "--epochs", str(args.epochs), "--data", str(args.data)] for name in [*TFNER, *RECIPES]}
     if args.torch_python:
         commands[TORCH] = [args.torch_python, str(REPO / "bench" / "torch_reference.py"), "--speed-only",
                            "--encoder", resolve(TaggerConfig().encoder), "--data", str(args.data),
                            "--train-limit", str(args.sentences), "--epochs", str(args.epochs),
                            "--warmup-ratio", "0.1", "--weight-decay", "0.01"]
-    names = list(commands)
+    names = [n for n in commands if not args.contenders or n in args.contenders]
     runs: dict[str, list[dict]] = {name: [] for name in names}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     for r in range(args.rounds):
@@ -92,10 +107,12 @@ def main() -> int:
 
     median = {name: statistics.median(x["real_tokens_per_s"] for x in runs[name]) for name in names}
     base = median.get(TORCH)
+    shipped = median.get("tfner float32")
     print(f"\n{args.sentences} CoNLL-2003 sentences, {args.epochs} epochs, {args.rounds} rounds, median:")
     for name in names:
         ratio = f"  {median[name] / base:.2f}x the PyTorch loop" if base else ""
-        print(f"  {name:45s} {median[name]:7.0f} real tokens/s{ratio}")
+        versus = f"  tfner float32 is {shipped / median[name]:.2f}x this" if shipped and name in RECIPES else ""
+        print(f"  {name:45s} {median[name]:7.0f} real tokens/s{ratio}{versus}")
 
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -103,7 +120,8 @@ def main() -> int:
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
                           "cpu_flags": sorted(_bf16_flags())},
               "sentences": args.sentences, "epochs": args.epochs, "runs": runs, "median_real_tokens_per_s": median,
-              "ratio_to_torch": {n: median[n] / base for n in names} if base else None}
+              "ratio_to_torch": {n: median[n] / base for n in names} if base else None,
+              "tfner_float32_over": {n: shipped / median[n] for n in names} if shipped else None}
     path = args.out / f"train-speed-{stamp}.json"
     path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     print(f"wrote {path}")
