@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -26,10 +26,36 @@ def _bucket_of(lengths: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
 
 def steps_per_epoch(windows: Sequence[Window], batch_size: int, boundaries: Sequence[int]) -> int:
     """Exactly how many batches :func:`make_dataset` yields per epoch (each bucket flushes its rest)."""
-    if not windows:
-        return 0
-    counts = np.bincount(_bucket_of(np.array([w.length for w in windows]), boundaries))
-    return int(sum(-(-c // batch_size) for c in counts if c))
+    lengths, counts = np.unique(np.array([w.length for w in windows], np.int64), return_counts=True)
+    return steps_for_lengths(dict(zip(lengths.tolist(), counts.tolist(), strict=True)), batch_size, boundaries)
+
+
+def steps_for_lengths(lengths: Mapping[int, int], batch_size: int, boundaries: Sequence[int]) -> int:
+    """Batches of one pass of :func:`batched` over windows with these lengths (length -> how many)."""
+    per_bucket: dict[int, int] = {}
+    for length, n in lengths.items():
+        bucket = int(_bucket_of(np.array([int(length)]), boundaries)[0])
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + n
+    return int(sum(-(-n // batch_size) for n in per_bucket.values() if n))
+
+
+def batched(ds: tf.data.Dataset, *, batch_size: int, boundaries: Sequence[int], pad_id: int) -> tf.data.Dataset:
+    """``(x, labels)`` windows -> batches of similar lengths, each padded to its longest, prefetched.
+
+    Padding is ``pad_id`` for ids, 0 for the mask and ``IGNORE`` for labels, so padded
+    positions never count in the loss or the metrics; each bucket flushes its rest at the
+    end of a pass. Auto-sharding by data, for strategies that shard.
+    """
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda x, y: tf.shape(y)[0],
+        bucket_boundaries=list(boundaries),
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padding_values=({"input_ids": pad_id, "attention_mask": 0}, IGNORE),
+        pad_to_bucket_boundary=False,
+    )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def make_dataset(
@@ -60,16 +86,7 @@ def make_dataset(
     ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda x, y: tf.shape(y)[0],
-        bucket_boundaries=list(boundaries),
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padding_values=({"input_ids": pad_id, "attention_mask": 0}, IGNORE),
-        pad_to_bucket_boundary=False,
-    )
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return batched(ds, batch_size=batch_size, boundaries=boundaries, pad_id=pad_id)
 
 
 def replica_pieces(ds: tf.data.Dataset, context: tf.distribute.InputContext) -> tf.data.Dataset:

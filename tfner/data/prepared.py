@@ -23,9 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tfner.data import alignment
+from tfner.data import alignment, pipeline
 from tfner.data.alignment import IGNORE
 from tfner.errors import ConfigError, DataFormatError
 
@@ -122,10 +120,7 @@ def check_windowing(manifest: dict, options: dict, folder: str) -> None:
 
 def steps_per_epoch(manifest: dict, batch_size: int, boundaries: Sequence[int]) -> int:
     """Batches per pass, exactly (each bucket flushes its rest), from the length histogram."""
-    per_bucket: Counter[int] = Counter()
-    for length, n in manifest["lengths"].items():
-        per_bucket[int(np.searchsorted(np.asarray(boundaries), int(length), side="right"))] += n
-    return int(sum(-(-n // batch_size) for n in per_bucket.values()))
+    return pipeline.steps_for_lengths({int(k): v for k, v in manifest["lengths"].items()}, batch_size, boundaries)
 
 
 def stream_dataset(folder: str | os.PathLike, manifest: dict, *, batch_size: int, boundaries: Sequence[int],
@@ -147,13 +142,4 @@ def stream_dataset(folder: str | os.PathLike, manifest: dict, *, batch_size: int
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda x, y: tf.shape(y)[0],
-        bucket_boundaries=list(boundaries),
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padding_values=({"input_ids": pad_id, "attention_mask": 0}, IGNORE),
-        pad_to_bucket_boundary=False,
-    )
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return pipeline.batched(ds, batch_size=batch_size, boundaries=boundaries, pad_id=pad_id)
