@@ -27,7 +27,7 @@ import tensorflow as tf
 from tfner.config import TaggerConfig, check_options
 from tfner.data import alignment, jsonl, pipeline, prepared
 from tfner.data.readers import DataLike, Sentence, as_sentences
-from tfner.data.schemes import PREFIXES, convert, entities
+from tfner.data.schemes import PREFIXES, convert, entities, label_list
 from tfner.data.spans import Span
 from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
@@ -57,12 +57,6 @@ WARMUP_TEXTS = (
     " ".join(["A long text that needs more than one window."] * 40),
 )
 SAVED_TAGGER_FILE = "tfner_tagger.json"
-
-
-def label_list(sentences: Sequence[Sentence]) -> list[str]:
-    """``O`` then ``B-X``, ``I-X`` for every entity type ``X`` seen, types sorted."""
-    kinds = sorted({t[2:] for s in sentences for t in s.tags if t != "O"})
-    return ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
 
 
 def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: str, name: str) -> list[Sentence]:
@@ -109,25 +103,6 @@ def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | No
     return folder, labels, saved_cfg
 
 
-def _copy_crf_scores(head: CrfHead, source: CrfHead | None) -> None:
-    """The transition/start/end scores of the label pairs both heads have (stored values, exactly)."""
-    if source is None:
-        return
-    index = {t: i for i, t in enumerate(source.labels)}
-    shared = [(j, index[t]) for j, t in enumerate(head.labels) if t in index]
-    transitions = head.transitions.numpy()
-    old = source.transitions.numpy()
-    for a, i in shared:
-        for b, k in shared:
-            transitions[a, b] = old[i, k]
-    head.transitions.assign(transitions)
-    for name in ("start", "end"):
-        values, old_values = getattr(head, name).numpy(), getattr(source, name).numpy()
-        for a, i in shared:
-            values[a] = old_values[i]
-        getattr(head, name).assign(values)
-
-
 def _prepared_manifest(train: Any, cfg: TaggerConfig) -> dict | None:
     """The manifest of a folder written by :func:`prepare`, checked against ``cfg``; ``None`` for other data."""
     if not prepared.is_prepared(train):
@@ -156,7 +131,7 @@ def prepare(sources: Sequence[str | os.PathLike] | str | os.PathLike, out_dir: s
     check_options(options)
     cfg = TaggerConfig().replace(**options)
     return prepared.prepare(
-        [sources] if isinstance(sources, (str, os.PathLike)) else list(sources), out_dir,
+        sources, out_dir,  # type: ignore[arg-type]
         tokenizer=encoder.load_tokenizer(cfg.encoder), read=lambda p: _read(p, os.fspath(p), cfg),
         windowing={"max_length": cfg.max_length, "window_overlap": cfg.window_overlap,
                    "label_all_subtokens": cfg.label_all_subtokens},
@@ -224,7 +199,7 @@ class Tagger:
             raise DataFormatError("train", None, "no sentences to train on")
         if cfg.patience is not None and not dev_s:
             raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
-        labels = label_list(train_s) if manifest is None else list(manifest["labels"])
+        labels = label_list(t for s in train_s for t in s.tags) if manifest is None else list(manifest["labels"])
         if dev_s:
             dev_s = known_types_only(dev_s, labels, cfg.unseen_labels, "dev")
         label_to_id = {t: i for i, t in enumerate(labels)}
@@ -292,7 +267,7 @@ class Tagger:
                 # An attribute of the model, so its weights are among model.trainable_variables.
                 model.crf_head = CrfHead(labels)
                 if source is not None and source[2].head == "crf":
-                    _copy_crf_scores(model.crf_head, _read_crf_head(source[0], source[2], source[1]))
+                    model.crf_head.copy_shared(_read_crf_head(source[0], source[2], source[1]))
                 loss = CrfLoss(model.crf_head)
             model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
             if cfg.accumulate_steps > 1:

@@ -68,17 +68,18 @@ def sentence_from_record(text: str, spans: Sequence[tuple[int, int, str]], *, al
     ends = [e for _, _, e in words]
     tags = ["O"] * len(words)
     adjusted, dropped = 0, 0
-    previous: tuple[int, int, str] | None = None
-    for start, end, label in sorted(spans, key=lambda s: (str(type(s[0])), s[0], str(type(s[1])), s[1])):
+    for start, end, label in spans:  # checked before sorting: sorting needs integer offsets
         shown = f"[{start}, {end}, {label!r}]"
-        if not (isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool)
-                and not isinstance(end, bool)):
+        if not (type(start) is int and type(end) is int):
             raise DataFormatError(source, line, f"span {shown}: start and end must be integers")
         if not isinstance(label, str) or not label or any(c.isspace() for c in label):
             raise DataFormatError(source, line, f"span {shown}: the label must be a non-empty string without spaces")
         if not 0 <= start < end <= len(text):
             raise DataFormatError(source, line, f"span {shown}: expected 0 <= start < end <= {len(text)} (the "
                                   "text's length; offsets are half-open, in characters)")
+    previous: tuple[int, int, str] | None = None
+    for start, end, label in sorted(spans):
+        shown = f"[{start}, {end}, {label!r}]"
         if previous is not None and start < previous[1]:
             raise DataFormatError(source, line, f"span {shown} overlaps span [{previous[0]}, {previous[1]}, "
                                   f"{previous[2]!r}]; tfner tags each word with one entity")

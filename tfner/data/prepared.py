@@ -25,6 +25,7 @@ from typing import Any
 
 from tfner.data import alignment, pipeline
 from tfner.data.alignment import IGNORE
+from tfner.data.schemes import label_list
 from tfner.errors import ConfigError, DataFormatError
 
 MANIFEST = "manifest.json"
@@ -49,11 +50,6 @@ def read_manifest(path: str | os.PathLike) -> dict:
     return manifest
 
 
-def label_list(tag_sets: Sequence[set[str]]) -> list[str]:
-    kinds = sorted({t[2:] for tags in tag_sets for t in tags if t != "O"})
-    return ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
-
-
 def prepare(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, tokenizer, read,
             windowing: dict, encoder: str, rows_per_shard: int = 10_000) -> Path:
     """Write ``sources`` (files ``read(path)`` turns into IOB2 sentences) as TFRecord shards in ``out_dir``."""
@@ -69,7 +65,7 @@ def prepare(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} exists and is not empty; prepare writes into a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    labels = label_list([{t for s in read(p) for t in s.tags} for p in sources])  # first pass: tags only kept
+    labels = label_list({t for p in sources for s in read(p) for t in s.tags})  # first pass: only the tags kept
     label_to_id = {t: i for i, t in enumerate(labels)}
     lengths: Counter[int] = Counter()
     counts: Counter[str] = Counter()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 from tfner.errors import ConfigError, DataFormatError
@@ -123,6 +123,16 @@ def entities(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     if start is not None:
         found.append((start, len(tags), kind))  # type: ignore[arg-type]
     return found
+
+
+def label_list(tags: Iterable[str]) -> list[str]:
+    """The model's labels for IOB2 ``tags``: ``O`` then ``B-X``, ``I-X`` for every type ``X`` seen, types sorted.
+
+    >>> label_list(["B-PER", "O", "I-LOC", "B-LOC"])
+    ['O', 'B-LOC', 'I-LOC', 'B-PER', 'I-PER']
+    """
+    kinds = sorted({t[2:] for t in tags if t != "O"})
+    return ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
 
 
 def parse_tag(tag: str) -> tuple[str, str | None]:

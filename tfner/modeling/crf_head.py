@@ -67,6 +67,21 @@ class CrfHead(tf.keras.layers.Layer):
         return {"labels": self.labels, "transitions": (m * self.transitions.numpy()).tolist(),
                 "start": (m * self.start.numpy()).tolist(), "end": (m * self.end.numpy()).tolist()}
 
+    def copy_shared(self, source: CrfHead | None) -> None:
+        """Take ``source``'s stored scores for the labels (and label pairs) both heads have, exactly."""
+        if source is None:
+            return
+        index = {t: i for i, t in enumerate(source.labels)}
+        shared = [(j, index[t]) for j, t in enumerate(self.labels) if t in index]
+        rows, cols = [j for j, _ in shared], [i for _, i in shared]
+        transitions = self.transitions.numpy()
+        transitions[np.ix_(rows, rows)] = source.transitions.numpy()[np.ix_(cols, cols)]
+        self.transitions.assign(transitions)
+        for name in ("start", "end"):
+            values = getattr(self, name).numpy()
+            values[rows] = getattr(source, name).numpy()[cols]
+            getattr(self, name).assign(values)
+
     def set_values(self, values: dict) -> None:
         if list(values["labels"]) != self.labels:
             raise ValueError(f"CRF values are for labels {values['labels']}, not {self.labels}")
