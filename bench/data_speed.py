@@ -19,10 +19,7 @@ so the comparison is the hardest the data layer faces). Writes bench/results/dat
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -49,6 +46,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
+    import record
 
     import tfner
     from tfner.data import alignment, pipeline
@@ -104,20 +102,13 @@ def main() -> int:
     if train_windows_per_s:
         print(f"  {'training consumes':58s} {train_windows_per_s:10,.0f} windows/s "
               f"({rate:,.0f} real tokens/s, {rate_source})")
-    when = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    record = {
-        "when": when, "command": "bench/data_speed.py " + " ".join(sys.argv[1:]), "source": source.name,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version(), "tensorflow": tf.__version__},
+    record.write(args.out, "data-speed", {
+        "source": source.name, "tensorflow": tf.__version__,
         "sentences": len(sentences), "words": words, "windows": len(windows), "real_tokens": tokens,
         "seconds": {"read": read_s, "align": align_s, "build": build_s, "passes": passes},
         "windows_per_s": stages, "training_windows_per_s": train_windows_per_s,
         "training_rate_source": rate_source,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"data-speed-{when}.json"
-    path.write_text(json.dumps(record, indent=2))
-    print(f"wrote {path}")
+    })
     return 0
 
 

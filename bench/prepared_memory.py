@@ -13,10 +13,8 @@ corpus is the data, not the model. Writes bench/results/prepared-memory-<time>.j
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -47,6 +45,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
+    import record
     from transformers import BertConfig
 
     import tfner
@@ -71,14 +70,7 @@ def main() -> int:
                 rows.append({"size": size, "route": route, **result})
                 print(f"{size:3d}x  {route:16s} {result['windows']:7d} windows  peak RSS {result['peak_rss_mb']:8.1f} MB"
                       f"  {result['seconds']:6.1f} s")
-    when = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    record = {"when": when, "command": "bench/prepared_memory.py " + " ".join(sys.argv[1:]),
-              "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                          "python": platform.python_version()}, "rows": rows}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"prepared-memory-{when}.json"
-    path.write_text(json.dumps(record, indent=2))
-    print(f"wrote {path}")
+    record.write(args.out, "prepared-memory", {"rows": rows})
     return 0
 
 
