@@ -2,13 +2,17 @@
 
 Suites (each a script in this folder writing ``bench/results/<name>-<UTC time>.json``):
 
-* ``accuracy``     CoNLL-2003 (../shared/data; skipped with a message when absent), 3 epochs, seeds 0 and 1
+* ``accuracy``     CoNLL-2003 (../shared/data; skipped with a message when absent) and WNUT-17, 3 epochs, seeds 0 and 1
 * ``train-speed``  tfner configurations and the PyTorch loop, interleaved (``--torch-python`` for the loop)
 * ``serve-speed``  ``predict_text`` against ``serving_default`` + Python tokenization
 * ``memory``       peak RSS of ``fit`` on 1x/4x/16x WNUT-17, files against prepared shards
 * ``data``         reading, alignment and tf.data against the training rate
 * ``parity``       the in-graph WordPiece against the fast tokenizer on the corpora
+* ``hardware``     matmul rates at the model's shapes, one step broken down, achieved FLOP/s, scaling estimate
 * ``all``          every suite above, in that order
+
+After the suites run, ``bench/report.py`` regenerates bench/README.md's generated tables and
+``bench/plots/*.png`` from every file in ``results/``.
 
 ``--quick`` runs each suite at a size that finishes in minutes (a smoke check, not figures to
 quote); ``--dry-run`` prints the commands and runs nothing. Suites run one after another, never
@@ -28,12 +32,16 @@ HERE = Path(__file__).resolve().parent
 #: suite -> list of (script, full arguments, quick arguments)
 SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "accuracy": [("conll2003.py", ["--epochs", "3", "--seed", "0"], ["--epochs", "1", "--train-limit", "300"]),
-                 ("conll2003.py", ["--epochs", "3", "--seed", "1"], [])],
+                 ("conll2003.py", ["--epochs", "3", "--seed", "1"], []),
+                 ("conll2003.py", ["--corpus", "wnut17", "--epochs", "3", "--seed", "0"],
+                  ["--corpus", "wnut17", "--epochs", "1", "--train-limit", "300"]),
+                 ("conll2003.py", ["--corpus", "wnut17", "--epochs", "3", "--seed", "1"], [])],
     "train-speed": [("train_speed.py", [], ["--sentences", "200", "--epochs", "1", "--rounds", "1"])],
     "serve-speed": [("serve_speed.py", [], ["--sentences", "64", "--rounds", "1"])],
     "memory": [("prepared_memory.py", ["--sizes", "1", "4", "16"], ["--sizes", "1", "2"])],
     "data": [("data_speed.py", ["--epochs", "3"], ["--epochs", "2"])],
     "parity": [("wordpiece_parity.py", [], [])],
+    "hardware": [("hardware.py", [], ["--quick"])],
 }
 
 
@@ -64,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         print("$", " ".join(shlex.quote(c) for c in cmd), flush=True)
         if not args.dry_run:
             failed += subprocess.run(cmd, cwd=HERE.parent).returncode != 0
+    if not args.dry_run:
+        from bench import report
+
+        report.main([])
     return 1 if failed else 0
 
 

@@ -1,22 +1,24 @@
-"""First real-data check: fine-tune the offline encoder on CoNLL-2003, select on dev, score test.
+"""Accuracy: fine-tune the offline encoder on CoNLL-2003 (or WNUT-17), select on dev, score test.
 
-    make bench-conll2003            # or: .venv/bin/python bench/conll2003.py [--epochs 1]
+    make bench-conll2003            # or: .venv/bin/python bench/conll2003.py [--epochs 1] [--corpus wnut17]
 
 Reads the original IOB1 release from ../shared/data/conll2003 (research-only: never copied
 into the project). Prints per-epoch dev entity F1, the test entity report per type
 (seqeval, conlleval mode), the token-level report over real words, and training speed in
-real (non-padding) tokens per second. Writes a JSON record to bench/results/.
+real (non-padding) tokens per second; the test scores also in seqeval's strict mode, and the
+token-level report (scikit-learn's, as the classic BERT-NER tutorials print it) is kept in the
+record. ``--corpus wnut17`` runs the same on the WNUT-17 copy shipped with tfner. Writes a JSON
+record to bench/results/ (``conll2003-*.json`` or ``wnut17-*.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "conll2003"
@@ -24,7 +26,8 @@ DATA = REPO.parent / "shared" / "data" / "conll2003"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--corpus", choices=("conll2003", "wnut17"), default="conll2003")
+    parser.add_argument("--data", type=Path, default=DATA, help="the CoNLL-2003 folder")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
@@ -42,6 +45,10 @@ def main() -> int:
     args = parser.parse_args()
 
     files = {split: args.data / name for split, name in (("train", "eng.train"), ("dev", "eng.testa"), ("test", "eng.testb"))}
+    if args.corpus == "wnut17":
+        from tfner.data.datasets import wnut17_path
+
+        files = {split: wnut17_path(split) for split in ("train", "dev", "test")}
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
         print(f"SKIPPED: CoNLL-2003 not found ({', '.join(missing)}). It is research-only and is read from "
@@ -56,9 +63,10 @@ def main() -> int:
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                        length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
                        context=args.context, freeze_embeddings=args.freeze_embeddings,
-                       logdir=str(REPO / "runs" / "conll2003"))
+                       logdir=str(REPO / "runs" / args.corpus))
     stats = tagger.train_stats_
     test = tagger.evaluate(str(files["test"]))
+    strict = tagger.evaluate(str(files["test"]), mode="strict")
     constrained = None
     if args.head == "softmax":  # the same model, its tags re-decoded: the best IOB2-valid sequence
         argmax_config = tagger.config_
@@ -70,7 +78,8 @@ def main() -> int:
     words_s = stats["labelled_tokens_per_epoch"] * args.epochs / stats["seconds"]
 
     print(f"\nselected epoch {tagger.best_epoch_ + 1} on dev (entity F1 {dev.f1:.4f})")
-    print(f"\nCoNLL-2003 test (eng.testb):\n{test}")
+    print(f"\n{args.corpus} test ({files['test'].name}):\n{test}")
+    print(f"\nstrict mode: entity F1 {strict.f1:.4f}")
     if constrained is not None:
         print(f"\nthe same model with decode='constrained':\n{constrained}")
     print(f"training: {stats['seconds']:.0f} s in training steps ({stats['fit_seconds']:.0f} s with dev scoring) "
@@ -78,23 +87,20 @@ def main() -> int:
           f"{tokens_s:.0f} real sub-word tokens/s ({words_s:.0f} labelled words/s), "
           f"{stats['replicas']} replica(s)")
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    record = {
-        "when": stamp, "command": " ".join(["bench/conll2003.py", *sys.argv[1:]]), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
-        "config": tagger.config_.to_dict(), "train_stats": stats,
+    figures = {
+        "corpus": args.corpus, "config": tagger.config_.to_dict(), "train_stats": stats,
         "dev_f1_per_epoch": [e.f1 for e in tagger.dev_evaluations_], "selected_epoch": tagger.best_epoch_ + 1,
         "dev": {"f1": dev.f1, "precision": dev.precision, "recall": dev.recall, "per_type_f1": dev.per_type_f1()},
         "test": {"f1": test.f1, "precision": test.precision, "recall": test.recall, "entities": test.entities,
-                 "token_accuracy": test.tokens["accuracy"]},
+                 "token_accuracy": test.tokens["accuracy"], "tokens": test.tokens},
+        "test_strict": {"f1": strict.f1, "precision": strict.precision, "recall": strict.recall,
+                        "entities": strict.entities},
         "real_tokens_per_s": tokens_s, "labelled_words_per_s": words_s,
         "test_constrained": None if constrained is None else {
             "f1": constrained.f1, "precision": constrained.precision, "recall": constrained.recall,
             "entities": constrained.entities, "token_accuracy": constrained.tokens["accuracy"]},
     }
-    path = args.out / f"conll2003-{stamp}.json"
-    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    print(f"wrote {path}")
+    record.write(args.out, args.corpus, figures)
     return 0
 
 

@@ -10,25 +10,29 @@ batch 1, 8 and 64 and p50/p99 latency at batch 1 for:
 * ``predict_text``: raw UTF-8 strings in, dense entities out (everything in the graph);
 * ``serving_default`` + Python: the client splits words, runs the fast tokenizer and windows in
   Python (``tfner.data.alignment``), pads, calls ``serving_default``, maps tags back to words and
-  assembles spans: what a client of an ids-in signature has to do.
+  assembles spans: what a client of an ids-in signature has to do;
+* ``Tagger.predict``: the tagger in memory (Python, no export), texts in, :class:`Span` lists out.
 
 Contenders alternate batch by batch (A B A B ...) on the same texts, so machine noise hits
-both alike. Writes a JSON record to bench/results/.
+all alike. Then a fresh process that imports only TensorFlow (and tensorflow-text) loads the
+export and serves every text through ``predict_text`` at batch 8, as a TF Serving host would,
+and reports its peak RSS. Writes a JSON record to bench/results/.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
@@ -74,7 +78,10 @@ def main() -> int:
             word_ids = alignment.collect(windows, [len(w) for w in words], list(out["label_ids"].numpy()))
             return [len(entities([labels[i] for i in ids])) for ids in word_ids]
 
-        contenders = {"predict_text": run_text, "serving_default+python": run_ids}
+        def run_memory(batch):
+            return [len(spans) for spans in tagger.predict(batch)]
+
+        contenders = {"predict_text": run_text, "serving_default+python": run_ids, "Tagger.predict": run_memory}
         for fn in contenders.values():  # trace and warm up
             fn(texts[:8])
         results: dict = {name: {} for name in contenders}
@@ -95,38 +102,51 @@ def main() -> int:
                         latencies[name].append(dt)
                     n_texts += len(batch)
             for name in contenders:
-                record = {"texts_per_s": n_texts / seconds[name], "batches": len(latencies[name])}
+                row = {"texts_per_s": n_texts / seconds[name], "batches": len(latencies[name])}
                 if batch_size == 1:
-                    record["p50_ms"] = 1000 * float(np.percentile(latencies[name], 50))
-                    record["p99_ms"] = 1000 * float(np.percentile(latencies[name], 99))
-                results[name][f"batch_{batch_size}"] = record
-                extra = (f", p50 {record['p50_ms']:.1f} ms, p99 {record['p99_ms']:.1f} ms"
+                    row["p50_ms"] = 1000 * float(np.percentile(latencies[name], 50))
+                    row["p99_ms"] = 1000 * float(np.percentile(latencies[name], 99))
+                results[name][f"batch_{batch_size}"] = row
+                extra = (f", p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms"
                          if batch_size == 1 else "")
-                print(f"batch {batch_size:>2} {name:>24}: {record['texts_per_s']:8.1f} texts/s{extra}")
+                print(f"batch {batch_size:>2} {name:>24}: {row['texts_per_s']:8.1f} texts/s{extra}")
         # the two routes must agree on what they serve
-        agree = run_text(texts[:64]) == run_ids(texts[:64])
+        agree = run_text(texts[:64]) == run_ids(texts[:64]) == run_memory(texts[:64])
         print(f"entity counts agree on 64 texts: {agree}")
+        served = _serve_alone(version, texts)
+        print(f"a fresh serving process (TensorFlow only): peak RSS {served['peak_rss_mb']:.0f} MB "
+              f"({served['peak_rss_mb_after_load']:.0f} MB after loading), {served['texts_per_s']:.1f} texts/s")
 
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    args.out.mkdir(parents=True, exist_ok=True)
-    record = {"when": stamp, "command": " ".join(["bench/serve_speed.py", *sys.argv[1:]]), "source": source.name,
+    record.write(args.out, "serve-speed", {"source": source.name,
               "texts": len(texts), "rounds": args.rounds, "results": results, "entity_counts_agree": agree,
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": _cpu_model()},
-              "versions": {"tensorflow": tf.__version__, "tfner": tfner.__version__}}
-    out = args.out / f"serve-speed-{stamp}.json"
-    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+              "peak_rss_mb": served["peak_rss_mb"], "serving_process": served})
     return 0
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+SERVE_ALONE = """
+import json, resource, sys, time
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (the export's WordPiece op)
+fn = tf.saved_model.load(sys.argv[1]).signatures["predict_text"]
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+texts = [line.encode("utf-8") for line in sys.stdin.read().split("\\n") if line]
+fn(text=tf.constant(texts[:8]))
+t0 = time.perf_counter()
+for i in range(0, len(texts), 8):
+    fn(text=tf.constant(texts[i:i + 8]))
+seconds = time.perf_counter() - t0
+print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb_after_load": loaded, "texts_per_s": len(texts) / seconds, "batch": 8}))
+"""
+
+
+def _serve_alone(version: Path, texts: list[str]) -> dict:
+    """Peak RSS and texts/s of a process that only loads the export and serves ``texts`` (batch 8)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", SERVE_ALONE, str(version)], input="\n".join(texts),
+                          capture_output=True, text=True, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -70,4 +70,4 @@ def run(recipe: str, sentences, epochs: int) -> dict:
     timer = TrainingTimer(tokens)
     model.fit(ds, epochs=epochs, steps_per_epoch=steps, callbacks=[timer], verbose=0)
     return {"tokens": tokens * epochs, "seconds": timer.seconds, "real_tokens_per_s": tokens * epochs / timer.seconds,
-            "precision": "float32"}
+            "last_epoch_real_tokens_per_s": tokens / timer.epoch_seconds[-1], "precision": "float32"}

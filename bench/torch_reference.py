@@ -118,8 +118,9 @@ def main() -> int:
         return out
 
     tokens, t0 = 0, time.perf_counter()
-    dev_f1 = []
+    dev_f1, epoch_tokens, epoch_seconds = [], [], []
     for _ in range(args.epochs):
+        start_tokens, start_s = tokens, time.perf_counter()
         model.train()
         order = list(train)
         random.shuffle(order)
@@ -133,6 +134,8 @@ def main() -> int:
             sched.step()
             opt.zero_grad()
         train_s = time.perf_counter() - t0
+        epoch_tokens.append(tokens - start_tokens)
+        epoch_seconds.append(time.perf_counter() - start_s)
         if args.speed_only:
             continue
         dev_f1.append(f1_score([t for _, t in dev], predict(dev)))
@@ -140,6 +143,7 @@ def main() -> int:
         t0 = time.perf_counter() - train_s
     if args.speed_only:
         print(json.dumps({"tokens": tokens, "seconds": train_s, "real_tokens_per_s": tokens / train_s,
+                          "last_epoch_real_tokens_per_s": epoch_tokens[-1] / epoch_seconds[-1],
                           "threads": torch.get_num_threads()}))
         return 0
     test_pred = predict(test)

@@ -5,8 +5,10 @@
 Each contender trains, in its own process, on the first ``--sentences`` sentences of
 CoNLL-2003's train file for ``--epochs`` epochs (batch 32, lr 5e-5, 10% warm-up, weight decay
 0.01, max_length 128) and reports real (non-padding) sub-word tokens per second of training
-steps (no scoring). Contenders run one after the other in rounds, in a rotated order, so a
-slow spell of a shared machine hits all of them; the table gives each one's median and its
+steps (no scoring), over the whole run and over its last epoch alone (steady state: the
+TensorFlow contenders trace their step in the first epoch, a cost a long run amortises; the
+PyTorch loop has none). Contenders run one after the other in rounds, in a rotated order, so
+a slow spell of a shared machine hits all of them; the table gives each one's median and its
 ratio to the PyTorch loop's median. The PyTorch side is ``bench/torch_reference.py
 --speed-only`` in its own environment (see that file). Writes ``results/train-speed-*.json``.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "conll2003"
 
+ELEMENTWISE = "tfner float32, tf-keras element-wise AdamW update"
 #: tfner contenders: TaggerConfig options on top of the shared settings.
 TFNER = {
     "tfner float32": {},
@@ -33,6 +36,8 @@ TFNER = {
     "tfner float32, frozen embeddings": {"freeze_embeddings": True},
     "tfner mixed_bfloat16, frozen embeddings": {"precision": "mixed_bfloat16", "freeze_embeddings": True},
     "tfner float32, CRF head": {"head": "crf"},
+    # the same as "tfner float32" with tf-keras' own element-wise AdamW update (tfner before its fused kernel)
+    ELEMENTWISE: {},
 }
 TORCH = "PyTorch loop (float32)"
 #: TensorFlow recipes a user would otherwise follow (bench/tf_recipes.py).
@@ -42,8 +47,16 @@ RECIPES = {
 }
 
 
-def run_tfner(options: dict, sentences: int, epochs: int, data: Path) -> dict:
+def run_tfner(options: dict, sentences: int, epochs: int, data: Path, *, elementwise: bool = False) -> dict:
     import tfner
+
+    if elementwise:  # tf-keras' update_step and weight decay instead of the fused kernel (clipping unchanged)
+        import tensorflow as tf
+
+        from tfner.training import optim
+
+        optim.AdamW.update_step = tf.keras.optimizers.AdamW.update_step
+        optim.AdamW._apply_weight_decay = tf.keras.optimizers.AdamW._apply_weight_decay
 
     train = tfner.read_conll(data / "eng.train")[:sentences]
     tagger = tfner.fit(train, epochs=epochs, batch_size=32, learning_rate=5e-5, warmup_ratio=0.1, weight_decay=0.01,
@@ -51,7 +64,8 @@ def run_tfner(options: dict, sentences: int, epochs: int, data: Path) -> dict:
     stats = tagger.train_stats_
     tokens = stats["tokens_per_epoch"] * epochs
     return {"tokens": tokens, "seconds": stats["seconds"], "real_tokens_per_s": tokens / stats["seconds"],
-            "precision": stats["precision"]}
+            "last_epoch_real_tokens_per_s": stats["tokens_per_epoch"] / stats["epoch_seconds"][-1],
+            "precision": stats["precision"], "peak_rss_mb": _peak_rss_mb()}
 
 
 def main() -> int:
@@ -76,7 +90,8 @@ def main() -> int:
         print(json.dumps(run(RECIPES[args.only], train, args.epochs)))
         return 0
     if args.only:
-        print(json.dumps(run_tfner(TFNER[args.only], args.sentences, args.epochs, args.data)))
+        print(json.dumps(run_tfner(TFNER[args.only], args.sentences, args.epochs, args.data,
+                                   elementwise=args.only == ELEMENTWISE)))
         return 0
     if not (args.data / "eng.train").exists():
         print(f"SKIPPED: CoNLL-2003 not found in {args.data} (research-only; never shipped with tfner).")
@@ -103,23 +118,28 @@ def main() -> int:
                 raise SystemExit(f"{name} failed (exit {done.returncode})")
             result = json.loads(done.stdout.strip().splitlines()[-1])
             runs[name].append(result)
-            print(f"round {r + 1}: {name}: {result['real_tokens_per_s']:.0f} real tokens/s", flush=True)
+            print(f"round {r + 1}: {name}: {result['real_tokens_per_s']:.0f} real tokens/s "
+                  f"({result['last_epoch_real_tokens_per_s']:.0f} in the last epoch)", flush=True)
 
     median = {name: statistics.median(x["real_tokens_per_s"] for x in runs[name]) for name in names}
+    # the last epoch alone: tracing (TensorFlow's first steps) and start-up are behind every contender
+    steady = {name: statistics.median(x["last_epoch_real_tokens_per_s"] for x in runs[name]) for name in names}
     base = median.get(TORCH)
     shipped = median.get("tfner float32")
     print(f"\n{args.sentences} CoNLL-2003 sentences, {args.epochs} epochs, {args.rounds} rounds, median:")
     for name in names:
         ratio = f"  {median[name] / base:.2f}x the PyTorch loop" if base else ""
         versus = f"  tfner float32 is {shipped / median[name]:.2f}x this" if shipped and name in RECIPES else ""
-        print(f"  {name:45s} {median[name]:7.0f} real tokens/s{ratio}{versus}")
+        print(f"  {name:45s} {median[name]:7.0f} real tokens/s (last epoch {steady[name]:.0f}){ratio}{versus}")
 
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     record = {"when": stamp, "command": " ".join(["bench/train_speed.py", *sys.argv[1:]]),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                          "cpu_flags": sorted(_bf16_flags())},
+                          "cpu_flags": sorted(_bf16_flags()), "cpu_model": _cpu_model(),
+                          "versions": _versions("tensorflow", "tf-keras", "transformers")},
               "sentences": args.sentences, "epochs": args.epochs, "runs": runs, "median_real_tokens_per_s": median,
+              "median_last_epoch_real_tokens_per_s": steady,
               "ratio_to_torch": {n: median[n] / base for n in names} if base else None,
               "tfner_float32_over": {n: shipped / median[n] for n in names} if shipped else None}
     path = args.out / f"train-speed-{stamp}.json"
@@ -128,12 +148,34 @@ def main() -> int:
     return 0
 
 
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+
+
+def _versions(*names: str) -> dict[str, str]:
+    from importlib import metadata
+
+    return {n: metadata.version(n) for n in names}
+
+
 def _bf16_flags() -> set[str]:
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
         return set()
-    return {f for f in flags if f in ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f")}
+    return {f for f in flags if f in ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2", "fma")}
 
 
 if __name__ == "__main__":

@@ -176,6 +176,7 @@ def test_tensorboard_logdir_has_losses_learning_rate_and_dev_f1_per_type(fitted)
     assert rates == pytest.approx(fitted.history_["real_tokens_per_s"])
     tokens = fitted.train_stats_["tokens_per_epoch"]
     assert sum(tokens / r for r in rates) == pytest.approx(fitted.train_stats_["seconds"], rel=1e-4)
+    assert [tokens / r for r in rates] == pytest.approx(fitted.train_stats_["epoch_seconds"], rel=1e-4)
 
 
 def test_learning_rate_decays_linearly_to_zero_over_the_real_number_of_steps(fitted):

@@ -339,7 +339,7 @@ class Tagger:
             "accumulate_steps": cfg.accumulate_steps, "labelled_tokens_per_epoch": labelled,
             "tokens_per_epoch": tokens,
             "warmup_steps": schedule.warmup_steps, "total_steps": schedule.total_steps,
-            "seconds": timer.seconds, "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
+            "seconds": timer.seconds, "epoch_seconds": list(timer.epoch_seconds), "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync,
             "precision": chosen.policy, "precision_reason": chosen.reason, "resumed_at_step": done,
         }
         if self.output_dir is not None:

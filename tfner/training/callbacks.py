@@ -37,12 +37,14 @@ class TrainingTimer(tf.keras.callbacks.Callback):
 
     With ``tokens_per_epoch`` (real, non-padding sub-word tokens), adds the epoch's
     throughput to the logs as ``real_tokens_per_s`` (History, and TensorBoard's train run).
+    ``epoch_seconds`` keeps each epoch's share (the first includes tracing the step).
     """
 
     def __init__(self, tokens_per_epoch: int | None = None):
         super().__init__()
         self.tokens_per_epoch = tokens_per_epoch
         self.seconds = 0.0
+        self.epoch_seconds: list[float] = []
         self._start = self._last = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -54,6 +56,7 @@ class TrainingTimer(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = self._last - self._start
         self.seconds += seconds
+        self.epoch_seconds.append(seconds)
         if logs is not None and self.tokens_per_epoch is not None and seconds > 0:
             logs["real_tokens_per_s"] = self.tokens_per_epoch / seconds
 
