@@ -14,8 +14,9 @@ In one process, on one machine:
    CoNLL-2003 is absent): the input pipeline (tfner's tf.data, per batch), the forward pass
    with the loss, forward + backward, and the whole step (+ clipping and tfner's AdamW). Each
    stage is its own ``tf.function``, timed in interleaved rounds; backward = (forward +
-   backward) - forward, optimizer = step - (forward + backward). Stage differences, not the
-   TensorFlow profiler's trace (its trace viewer needs a TensorBoard plugin not installed here).
+   backward) - forward, optimizer = step - (forward + backward). Then one pass of the step under
+   the TensorFlow profiler, its trace converted by TensorFlow's own profiler plugin into self
+   time per op type (the ops where the step's time goes).
 4. **Achieved training FLOP/s** with the formula FLOPs per token = 6 N + 12 L T d (N the
    non-embedding parameters, head included; L layers, T the padded sequence length, d the
    hidden size: 2 N + 4 L T d forward — the attention scores and their weighted sum — and twice
@@ -149,6 +150,7 @@ def breakdown(ds, n_labels: int, rounds: int, steps: int) -> dict:
         for name, fn in stages.items():
             seen[name].append(fn())
     med = {k: statistics.median(v) for k, v in seen.items()}
+    ops = profile_ops(lambda: timed(step))
     med["backward"] = med["forward+backward"] - med["forward"]
     med["optimizer (clip + AdamW)"] = med["step"] - med["forward+backward"]
     params = {"embedding": 0, "non_embedding": 0}
@@ -156,8 +158,55 @@ def breakdown(ds, n_labels: int, rounds: int, steps: int) -> dict:
         params["embedding" if "embeddings" in v.name and "LayerNorm" not in v.name else "non_embedding"] += \
             int(v.shape.num_elements())
     return {"seconds_per_batch": med, "rounds": {k: v for k, v in seen.items()}, "params": params,
+            "profiler_ops": ops,
             "layers": model.config.num_hidden_layers, "hidden": model.config.hidden_size,
             "intermediate": model.config.intermediate_size}
+
+
+def profile_ops(run, top: int = 15) -> dict:
+    """Self time by TensorFlow op type over one timed pass of ``run``, from the TensorFlow profiler's trace.
+
+    The trace (an XSpace) is converted by TensorFlow's own profiler plugin (``framework_op_stats``);
+    where that conversion is unavailable the error is recorded instead.
+    """
+    import glob
+    import json as json_lib
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            run()
+        finally:
+            tf.profiler.experimental.stop()
+        planes = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
+        try:
+            from tensorflow.python.profiler.internal import _pywrap_profiler_plugin as plugin
+
+            data, _ = plugin.xspace_to_tools_data(planes, "framework_op_stats")
+            table = json_lib.loads(data.decode() if isinstance(data, bytes) else data)
+        except Exception as err:  # noqa: BLE001 - a benchmark records what it could not measure
+            return {"error": f"{type(err).__name__}: {err}"[:500], "xplanes": len(planes)}
+    table = table[0] if isinstance(table, list) else table
+    columns = [c.get("id") or c.get("label") for c in table["cols"]]
+    rows = [[cell.get("v") if isinstance(cell, dict) else cell for cell in row["c"]] for row in table["rows"]]
+    kind = columns.index("type") if "type" in columns else None
+    self_us = next((columns.index(c) for c in ("total_self_time", "self_time_us", "total_self_time_us")
+                    if c in columns), None)
+    host = columns.index("host_or_device") if "host_or_device" in columns else None
+    if kind is None or self_us is None:
+        return {"error": f"unexpected columns {columns}"}
+    by_type: dict[str, float] = {}
+    for row in rows:
+        if host is not None and str(row[host]).lower() not in ("host", "cpu"):
+            continue
+        by_type[str(row[kind])] = by_type.get(str(row[kind]), 0.0) + float(row[self_us] or 0.0)
+    total = sum(by_type.values()) or 1.0
+    ranked = sorted(by_type.items(), key=lambda kv: -kv[1])[:top]
+    return {"total_self_ms": total / 1000, "top": [{"op": k, "self_ms": v / 1000, "share": v / total}
+                                                   for k, v in ranked]}
 
 
 def main() -> int:
@@ -211,6 +260,13 @@ def main() -> int:
     sec = parts["seconds_per_batch"]
     for name, s in sec.items():
         print(f"step stage {name:26s} {1000 * s:7.1f} ms a batch")
+    ops = parts["profiler_ops"]
+    if "top" in ops:
+        print(f"TensorFlow profiler, one pass of the step ({ops['total_self_ms']:.0f} ms of op self time), top ops:")
+        for row in ops["top"]:
+            print(f"  {row['op']:32s} {row['self_ms']:8.1f} ms  {row['share']:6.1%}")
+    else:
+        print(f"TensorFlow profiler: {ops['error']}")
 
     n_params = parts["params"]["non_embedding"]
     layers, d = parts["layers"], parts["hidden"]

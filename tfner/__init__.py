@@ -47,6 +47,7 @@ from tfner.metrics import Evaluation  # noqa: E402
 from tfner.render import render  # noqa: E402
 
 if TYPE_CHECKING:
+    from tfner.pretraining import pretrain
     from tfner.tagger import Tagger, fit, load, prepare
 
 __version__ = "0.1.0"
@@ -54,13 +55,18 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
     "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
-    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "read_conll", "read_jsonl", "render", "write_spans",
+    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "pretrain", "read_conll", "read_jsonl", "render", "write_spans",
 ]
 
 _FROM_TAGGER = ("Tagger", "fit", "load", "prepare")
 
 
 def __getattr__(name: str):
+    if name == "pretrain":
+        from tfner.pretraining import pretrain
+
+        globals()[name] = pretrain
+        return pretrain
     if name in _FROM_TAGGER:
         from tfner import tagger
 

@@ -126,20 +126,49 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | 
                 f"encoder directory {path} holds neither model.safetensors nor tf_model.h5; "
                 "pass pretrained=False to train from a random initialisation"
             )
-        return _from_pt_safetensors(config, st)
+        return _from_pt_safetensors(config, st, TFAutoModelForTokenClassification)
     try:
         return TFAutoModelForTokenClassification.from_pretrained(path, config=config)
     except (OSError, ValueError) as err:
         raise EncoderError(f"could not load encoder {encoder!r}: {err}") from None
 
 
-def _from_pt_safetensors(config, path: Path):
+def build_masked_lm(encoder: str, *, seed: int | None):
+    """``encoder``'s weights under a masked-language-model head (``TFAutoModelForMaskedLM``), for pre-training.
+
+    The encoder's own weights must all load; the head's may be new (a sentence-embedding
+    checkpoint such as all-MiniLM-L6-v2 ships none; BERT's output projection is the word
+    embedding matrix itself, so only the transform layer and the output bias start fresh).
+    Call inside the strategy scope.
+    """
+    import tensorflow as tf
+    from transformers import AutoConfig, TFAutoModelForMaskedLM
+
+    path = resolve(encoder)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"could not read the config of encoder {encoder!r} ({path}): {err}") from None
+    if config.model_type not in MODEL_TYPES:
+        raise EncoderError(f"encoder {encoder!r} is a {config.model_type!r} model; tfner takes "
+                           f"{', '.join(MODEL_TYPES)}")
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)
+    local = Path(path)
+    if local.is_dir() and not (local / "tf_model.h5").exists() and (local / "model.safetensors").exists():
+        return _from_pt_safetensors(config, local / "model.safetensors", TFAutoModelForMaskedLM)
+    try:
+        return TFAutoModelForMaskedLM.from_pretrained(path, config=config)
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"could not load encoder {encoder!r} as a masked language model: {err}") from None
+
+
+def _from_pt_safetensors(config, path: Path, auto_class):
     import tensorflow as tf
     from safetensors.numpy import load_file
-    from transformers import TFAutoModelForTokenClassification
     from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
 
-    model = TFAutoModelForTokenClassification.from_config(config)
+    model = auto_class.from_config(config)
     model(model.dummy_inputs, training=False)
     state = load_file(str(path))
     # Checkpoints of a bare encoder (BertModel...) have no "bert." prefix; the TF names expect one.
@@ -152,9 +181,9 @@ def _from_pt_safetensors(config, path: Path):
         )
     except (ValueError, tf.errors.InvalidArgumentError) as err:
         raise EncoderError(f"could not load the weights in {path}: {err}") from None
-    # Only the new token-classification head may be missing; anything else would silently
-    # leave part of the encoder randomly initialised.
-    missing = [k for k in info["missing_keys"] if not k.startswith("classifier.")]
+    # Only the new head (token classifier, masked-LM head) may be missing; a missing encoder
+    # weight would silently leave part of the encoder randomly initialised.
+    missing = [k for k in info["missing_keys"] if k.startswith(prefix)]
     if missing or info["mismatched_keys"]:
         raise EncoderError(
             f"{path} does not fit a {FAMILY_NAMES[config.model_type]} encoder: missing {missing[:5]}, mismatched {info['mismatched_keys'][:5]}"
