@@ -9,6 +9,7 @@ Suites (each a script in this folder writing ``bench/results/<name>-<UTC time>.j
 * ``data``         reading, alignment and tf.data against the training rate
 * ``parity``       the in-graph WordPiece against the fast tokenizer on the corpora
 * ``hardware``     matmul rates at the model's shapes, one step broken down, achieved FLOP/s, scaling estimate
+* ``pretrain``     WNUT-17 NER from the plain encoder against one pre-trained (masked LM) on WNUT-17's text
 * ``all``          every suite above, in that order
 
 After the suites run, ``bench/report.py`` regenerates bench/README.md's generated tables and
@@ -42,6 +43,7 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "data": [("data_speed.py", ["--epochs", "3"], ["--epochs", "2"])],
     "parity": [("wordpiece_parity.py", [], [])],
     "hardware": [("hardware.py", [], ["--quick"])],
+    "pretrain": [("pretrain_wnut17.py", [], ["--quick"])],
 }
 
 

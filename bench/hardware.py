@@ -116,7 +116,8 @@ def breakdown(ds, n_labels: int, rounds: int, steps: int) -> dict:
     def forward_backward(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True).logits)
-        return [tf.convert_to_tensor(g)[:1] for g in tape.gradient(loss, variables)]  # force every gradient
+        # one element of every gradient: all are computed, none densified (the optimizer does that)
+        return [(g.values if isinstance(g, tf.IndexedSlices) else g)[:1] for g in tape.gradient(loss, variables)]
 
     @tf.function(reduce_retracing=True)
     def step(x, y):
@@ -157,8 +158,10 @@ def breakdown(ds, n_labels: int, rounds: int, steps: int) -> dict:
     for v in variables:
         params["embedding" if "embeddings" in v.name and "LayerNorm" not in v.name else "non_embedding"] += \
             int(v.shape.num_elements())
+    shapes = [(int(x["input_ids"].shape[0]), int(x["input_ids"].shape[1]), int(tf.reduce_sum(x["attention_mask"])))
+              for x, _ in batches]
     return {"seconds_per_batch": med, "rounds": {k: v for k, v in seen.items()}, "params": params,
-            "profiler_ops": ops,
+            "profiler_ops": ops, "timed_batches": shapes,
             "layers": model.config.num_hidden_layers, "hidden": model.config.hidden_size,
             "intermediate": model.config.intermediate_size}
 
@@ -256,7 +259,7 @@ def main() -> int:
     best_f32 = max(rates[k]["float32"] for k in model_shapes)
     best_any = max(max(rates[k].values()) for k in model_shapes)
 
-    parts = breakdown(ds, len(labels), rounds=3 if args.quick else 7, steps=8 if args.quick else 24)
+    parts = breakdown(ds, len(labels), rounds=3 if args.quick else 5, steps=6 if args.quick else 12)
     sec = parts["seconds_per_batch"]
     for name, s in sec.items():
         print(f"step stage {name:26s} {1000 * s:7.1f} ms a batch")
@@ -270,13 +273,15 @@ def main() -> int:
 
     n_params = parts["params"]["non_embedding"]
     layers, d = parts["layers"], parts["hidden"]
-    flops_per_token = 6 * n_params + 12 * layers * mean_t * d
-    batch_padded = 32 * mean_t
-    batch_real = 32 * mean_t * real / padded
-    achieved_padded = flops_per_token * batch_padded / sec["step"] / 1e9
-    achieved_real = flops_per_token * batch_real / sec["step"] / 1e9
-    print(f"FLOPs per token 6N + 12LTd = 6 x {n_params:,} + 12 x {layers} x {mean_t:.1f} x {d} = "
-          f"{flops_per_token / 1e6:.1f} MFLOP")
+    timed = parts["timed_batches"]  # (rows, padded length T, real tokens) of the batches the stages ran on
+    batch_padded = statistics.mean(r * t for r, t, _ in timed)
+    batch_real = statistics.mean(n for _, _, n in timed)
+    step_flops = statistics.mean(r * t * (6 * n_params + 12 * layers * t * d) for r, t, _ in timed)
+    flops_per_token = step_flops / batch_padded
+    achieved_padded = step_flops / sec["step"] / 1e9
+    achieved_real = achieved_padded * batch_real / batch_padded
+    print(f"FLOPs per token 6N + 12LTd = 6 x {n_params:,} + 12 x {layers} x T x {d}: {flops_per_token / 1e6:.1f} MFLOP "
+          f"over the timed batches ({batch_padded:.0f} padded, {batch_real:.0f} real tokens a batch)")
     print(f"achieved: {achieved_padded:.1f} GFLOP/s on padded tokens ({achieved_padded / best_f32:.0%} of the best "
           f"float32 matmul rate at these shapes, {achieved_padded / best_any:.0%} of the best rate in any precision); "
           f"{achieved_real:.1f} GFLOP/s on real tokens ({achieved_real / best_f32:.0%} / {achieved_real / best_any:.0%})")
@@ -287,7 +292,7 @@ def main() -> int:
     compute = sec["step"] - sec["optimizer (clip + AdamW)"]  # forward + backward per replica
     optimizer_s = sec["optimizer (clip + AdamW)"]
     # a GPU replica, assumed: the step's FLOPs at GPU_RATE, the optimizer at GPU_BANDWIDTH (7 float32 streams a parameter)
-    gpu_compute = flops_per_token * batch_padded / GPU_RATE
+    gpu_compute = step_flops / GPU_RATE
     gpu_optimizer = 7 * grad_bytes / GPU_BANDWIDTH
     scaling: dict[str, dict[str, dict[str, float]]] = {}
     for replica, (c, o) in {"this CPU (measured step)": (compute, optimizer_s),
@@ -309,7 +314,8 @@ def main() -> int:
         "real_fraction": real / padded, "batch_tokens_M": tokens_per_batch,
         "matmul_gflops": rates, "best_model_shape_gflops": {"float32": best_f32, "any": best_any},
         "step": parts, "flops_formula": "6 N + 12 L T d per token (N non-embedding parameters incl. the head)",
-        "flops_per_token": flops_per_token,
+        "flops_per_token": flops_per_token, "step_flops": step_flops, "timed_batch_tokens":
+            {"padded": batch_padded, "real": batch_real},
         "achieved_gflops": {"padded_tokens": achieved_padded, "real_tokens": achieved_real,
                             "forward_only_padded": fwd_only},
         "fraction_of_best_model_shape_rate": {"padded_float32": achieved_padded / best_f32,

@@ -1,6 +1,6 @@
 """Serving speed: the export's ``predict_text`` against ``serving_default`` plus Python-side tokenization.
 
-    .venv/bin/python bench/serve_speed.py [--sentences 512] [--rounds 3]
+    .venv/bin/python bench/serve_speed.py [--sentences 512] [--rounds 2]
 
 Builds a tagger on the offline MiniLM encoder (a short fit on a few sentences: speed does not
 depend on the weights), exports it, loads the SavedModel in this process and times, on
@@ -41,7 +41,7 @@ CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the sentences per batch size")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over the sentences per batch size")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
 
