@@ -107,6 +107,12 @@ def hardware(stem: str, r: dict) -> list[str]:
     lines += ["", "| one training step, stage | ms a batch |", "|---|---|"]
     for name in ("input pipeline", "forward", "backward", "optimizer (clip + AdamW)", "step"):
         lines.append(f"| {name} | {1000 * sec[name]:.1f} |")
+    ops = r["step"].get("profiler_ops", {})
+    if ops.get("top"):
+        lines += ["", f"TensorFlow profiler, one pass over the timed batches ({ops['total_self_ms']:,.0f} ms of op self "
+                  "time on the host's threads; IDLE is a thread waiting):", "",
+                  "| op | self ms | share |", "|---|---|---|"]
+        lines += [f"| {o['op']} | {o['self_ms']:,.0f} | {100 * o['share']:.1f}% |" for o in ops["top"]]
     a, f = r["achieved_gflops"], r["fraction_of_best_model_shape_rate"]
     lines += ["", f"FLOPs per token: {r['flops_formula']} = {r['flops_per_token'] / 1e6:.1f} MFLOP. Achieved: "
               f"{a['padded_tokens']:.1f} GFLOP/s on padded tokens = **{100 * f['padded_float32']:.0f}%** of the best "
@@ -162,11 +168,12 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
     runs = [(s, r) for s, r in suites.get("conll2003", []) if len(r["dev_f1_per_epoch"]) > 1]
     if runs:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
-        for _stem, r in runs:
-            label = f"{_recipe(r['config'])}, seed {r['config'].get('seed', 0)}"
+        for stem, r in runs:
+            label = f"{_recipe(r['config'])}, seed {r['config'].get('seed', 0)} ({stem.rsplit('-', 1)[-1][:8]})"
             ax.plot(range(1, len(r["dev_f1_per_epoch"]) + 1), [100 * f for f in r["dev_f1_per_epoch"]], marker="o",
                     label=label)
         ax.set_xlabel("epoch")
+        ax.set_xticks(range(1, max(len(r["dev_f1_per_epoch"]) for _, r in runs) + 1))
         ax.set_ylabel("dev entity F1")
         ax.set_title("CoNLL-2003 dev F1 per epoch", fontsize=9)
         ax.legend(fontsize=6)
@@ -184,7 +191,7 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
         stem, r = suites["hardware"][-1]
         sec = r["step"]["seconds_per_batch"]
         names = ["input pipeline", "forward", "backward", "optimizer (clip + AdamW)"]
-        fig, ax = plt.subplots(figsize=(8, 2.2))
+        fig, ax = plt.subplots(figsize=(9, 2.0))
         left = 0.0
         for name in names:
             ms = 1000 * max(sec[name], 0.0)
@@ -192,7 +199,7 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
             left += ms
         ax.set_yticks([])
         ax.set_xlabel("ms per batch of 32 windows")
-        ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.45))
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax.set_title(f"One training step ({stem})", fontsize=9)
         made.append(_save(fig, out / "step_breakdown.png"))
     return made
