@@ -79,7 +79,7 @@ def train_speed(stem: str, r: dict) -> list[str]:
     shipped = "tfner float32"
     lines = [f"### Training speed, interleaved (`{stem}`)", "", f"Command: `{r.get('command', 'bench/train_speed.py')}`; "
              f"{r['sentences']:,} CoNLL-2003 train sentences, {r['epochs']} epochs, batch 32, each contender in its "
-             f"own process, rounds in rotated order. CPU: {r['machine'].get('cpu_model', r['machine'].get('platform'))}.",
+             f"own process, rounds in rotated order. CPU: {_cpu_name(r['machine'])}.",
              "", "| contender | real tokens/s per round | median | range | tfner is … × this "
              "| last epoch alone: median | tfner is … × this |", "|---|---|---|---|---|---|---|"]
     steady = r.get("median_last_epoch_real_tokens_per_s") or {}
@@ -91,6 +91,13 @@ def train_speed(stem: str, r: dict) -> list[str]:
         lines.append(f"| {name} | {', '.join(f'{x:,.0f}' for x in per)} | {m:,.0f} | {min(per):,.0f}-{max(per):,.0f} "
                      f"| {ratio} | {last} |")
     return lines
+
+
+def _cpu_name(machine: dict) -> str:
+    cpu = machine.get("cpu")
+    if isinstance(cpu, dict):  # bench/record.py's machine()
+        return f"{cpu['model']} (family {cpu['family']}, model {cpu['model_number']})"
+    return machine.get("cpu_model") or machine.get("platform", "?")
 
 
 def hardware(stem: str, r: dict) -> list[str]:

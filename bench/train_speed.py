@@ -19,11 +19,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record as bench_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "conll2003"
@@ -135,9 +137,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     record = {"when": stamp, "command": " ".join(["bench/train_speed.py", *sys.argv[1:]]),
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                          "cpu_flags": sorted(_bf16_flags()), "cpu_model": _cpu_model(),
-                          "versions": _versions("tensorflow", "tf-keras", "transformers")},
+              "machine": bench_record.machine(),
               "sentences": args.sentences, "epochs": args.epochs, "runs": runs, "median_real_tokens_per_s": median,
               "median_last_epoch_real_tokens_per_s": steady,
               "ratio_to_torch": {n: median[n] / base for n in names} if base else None,
@@ -152,30 +152,6 @@ def _peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor()
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    return f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
-
-
-def _versions(*names: str) -> dict[str, str]:
-    from importlib import metadata
-
-    return {n: metadata.version(n) for n in names}
-
-
-def _bf16_flags() -> set[str]:
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return set()
-    return {f for f in flags if f in ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2", "fma")}
 
 
 if __name__ == "__main__":
