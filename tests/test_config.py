@@ -32,6 +32,7 @@ CHANGED = dict(
     precision="mixed_bfloat16",
     context="document",
     freeze_embeddings=True,
+    freeze_encoder_epochs=2,
     patience=2,
     deterministic=True,
     min_delta=0.01,
@@ -173,6 +174,7 @@ def test_length_buckets_not_a_list_in_json_is_a_config_error():
     [
         dict(max_length=7),
         dict(max_length=513),
+        dict(freeze_encoder_epochs=-1),
         dict(window_overlap=-1),
         dict(batch_size=0),
         dict(epochs=0),

@@ -78,3 +78,48 @@ def test_shared_labels_keep_their_rows_and_new_ones_train(fitted, saved, tmp_pat
 def test_init_from_must_be_a_saved_tagger(tmp_path):
     with pytest.raises(tfner.ConfigError, match="not a tagger saved with Tagger.save"):
         tfner.fit(TRAIN, init_from=str(tmp_path), verbose=0, **TINY_OPTIONS)
+
+
+class EpochWeights(tf.keras.callbacks.Callback):
+    """Every weight as training starts and at each epoch's end."""
+
+    def on_train_begin(self, logs=None):
+        self.epochs = [{_key(v): v.numpy() for v in self.model.weights}]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append({_key(v): v.numpy() for v in self.model.weights})
+
+
+@pytest.mark.parametrize("head,freeze_embeddings", [("softmax", True), ("crf", False)])
+def test_the_encoder_stays_fixed_for_the_first_epochs_then_trains(saved, head, freeze_embeddings):
+    seen = EpochWeights()
+    new = tfner.fit(NEW, init_from=str(saved), head=head, freeze_encoder_epochs=1, freeze_embeddings=freeze_embeddings,
+                    verbose=0, callbacks=[seen], **{**TINY_OPTIONS, "epochs": 3})
+    start, first, second = seen.epochs[0], seen.epochs[1], seen.epochs[2]
+    body = [n for n in start if n.startswith("bert/")]
+    embeddings = [n for n in body if "/embeddings/" in n]
+    head_weights = [n for n in start if not n.startswith("bert/")]
+    assert len(body) > 20 and embeddings and len(head_weights) == (5 if head == "crf" else 2)  # CRF: transitions, start, end
+    for name in body:  # epoch 1: not one encoder weight moves
+        np.testing.assert_array_equal(first[name], start[name], err_msg=name)
+    for name in head_weights:  # ... while the head trains
+        assert not np.allclose(first[name], start[name]), name
+    moved = {n for n in body if not np.allclose(second[n], first[n])}
+    # an attention key bias adds the same q.b to every key's score: softmax ignores it, its gradient is 0
+    # up to rounding (which Adam's normalisation may still turn into a step): not asserted either way
+    inert = {n for n in body if n.endswith("/key/bias:0")}
+    if freeze_embeddings:  # epoch 2: the encoder trains, its embeddings stay as asked
+        assert moved - inert == set(body) - set(embeddings) - inert
+    else:
+        assert moved - inert == set(body) - inert
+    # one schedule over all epochs: the freezing takes no step out of it
+    assert int(new.model_.optimizer.iterations.numpy()) == 3 * new.train_stats_["steps_per_epoch"]
+
+
+def test_freezing_for_every_epoch_is_a_linear_probe(fitted):
+    seen = EpochWeights()
+    tfner.fit(TRAIN, encoder=fitted.config_.encoder, freeze_encoder_epochs=5, verbose=0, callbacks=[seen],
+              **{**TINY_OPTIONS, "epochs": 2})
+    body = [n for n in seen.epochs[0] if n.startswith("bert/")]
+    assert all(np.array_equal(seen.epochs[-1][n], seen.epochs[0][n]) for n in body)
+    assert not np.allclose(seen.epochs[-1]["classifier/kernel:0"], seen.epochs[0]["classifier/kernel:0"])

@@ -88,6 +88,11 @@ class TaggerConfig:
         False, "Keep the encoder's embedding layer (word, position and type embeddings) fixed: a step no longer "
         "updates the 30k-row word-embedding matrix densely, which is a large part of a step on CPUs."
     )
+    freeze_encoder_epochs: int = _field(
+        0, "Train only the head (classifier, and CRF scores) for this many first epochs, the encoder fixed, then "
+        "everything: new classifier rows settle before their gradients reach the encoder (useful with "
+        "init_from). A value >= epochs never trains the encoder (a linear probe)."
+    )
     context: Literal["sentence", "document"] = _field(
         "sentence", "What a window holds: the sentence alone, or 'document': the sentence with its neighbours from "
         "the same document filling the rest of max_length (labels and predictions on the sentence's words only)."
@@ -147,6 +152,8 @@ class TaggerConfig:
         for name in ("batch_size", "epochs", "accumulate_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.freeze_encoder_epochs < 0:
+            raise ConfigError(f"freeze_encoder_epochs must be >= 0, got {self.freeze_encoder_epochs}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be >= 1 or None, got {self.patience}")
         if not (math.isfinite(self.min_delta) and self.min_delta >= 0):

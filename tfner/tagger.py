@@ -41,7 +41,7 @@ from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
 from tfner.serving.versions import latest_version
 from tfner.training import accumulate, backup, precision
-from tfner.training.callbacks import DevEvaluation, EpochProgress, LearningRateLogger, TrainingTimer
+from tfner.training.callbacks import DevEvaluation, EpochProgress, FreezeEncoder, LearningRateLogger, TrainingTimer
 from tfner.training.optim import WarmupLinearDecay, build_optimizer
 from tfner.training.seeding import deterministic_ops, isolated_seed
 from tfner.training.strategy import barrier, is_chief, is_multi_worker, resolve_strategy
@@ -272,10 +272,19 @@ class Tagger:
             model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
             if cfg.accumulate_steps > 1:
                 accumulate.install(model, loss)
+            if cfg.freeze_encoder_epochs:
+                optimizer.build(model.trainable_variables)  # slots for the encoder too, before it is frozen
 
         self._set_fitted(cfg, labels, tokenizer, model)
         timer = TrainingTimer(tokens)
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
+        if cfg.freeze_encoder_epochs:
+            def set_encoder_trainable(on: bool) -> None:
+                encoder.encoder_layer(model).trainable = on
+                if cfg.freeze_embeddings:
+                    encoder.embeddings_layer(model).trainable = False
+
+            callbacks.append(FreezeEncoder(cfg.freeze_encoder_epochs, set_encoder_trainable))
         if self.verbose:
             callbacks.append(EpochProgress(cfg.epochs, steps, self.verbose))
         dev_eval = None

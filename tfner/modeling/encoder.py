@@ -57,9 +57,14 @@ FAMILY_NAMES = {"bert": "BERT", "distilbert": "DistilBERT", "electra": "ELECTRA"
                 "xlm-roberta": "XLM-RoBERTa"}
 
 
+def encoder_layer(model):
+    """The encoder body (embeddings and transformer layers, no task head), whatever the family."""
+    return getattr(model, model.base_model_prefix)
+
+
 def embeddings_layer(model):
     """The encoder's embedding layer (word, position, type embeddings), whatever the family."""
-    return getattr(model, model.base_model_prefix).embeddings
+    return encoder_layer(model).embeddings
 
 
 def load_tokenizer(encoder: str):

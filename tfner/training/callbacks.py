@@ -160,3 +160,28 @@ class EpochProgress(tf.keras.callbacks.Callback):
         elif self.verbose >= 2:
             print(f"epoch {epoch + 1}/{self.epochs}: " + ", ".join(f"{n} {v:.4g}" for n, v in shown)
                   + f" ({time.perf_counter() - self._start:.0f} s)")
+
+
+class FreezeEncoder(tf.keras.callbacks.Callback):
+    """The encoder fixed for the first ``epochs`` epochs, then trained with the rest.
+
+    ``set_trainable(bool)`` switches the encoder (and whatever must stay fixed afterwards,
+    e.g. frozen embeddings). The optimizer must already hold slots for every variable the
+    model will train (``optimizer.build(model.trainable_variables)`` before freezing), so
+    unfreezing only retraces the step; the schedule and step count run on unchanged. A resumed
+    run calls ``on_epoch_begin`` with the epoch it resumes in, so it freezes or not as the
+    uninterrupted run would have.
+    """
+
+    def __init__(self, epochs: int, set_trainable: Callable[[bool], None]):
+        super().__init__()
+        self.epochs, self.set_trainable = epochs, set_trainable
+        self.frozen: bool | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        frozen = epoch < self.epochs
+        if frozen != self.frozen:
+            self.set_trainable(not frozen)
+            self.frozen = frozen
+            # trainable_variables are read when the step is traced: trace it again
+            self.model.make_train_function(force=True)
