@@ -36,6 +36,7 @@ from tfner.errors import (  # noqa: E402
     DataNotFoundError,
     EncoderError,
     ExportError,
+    MissingDependencyError,
     ModelNotFoundError,
     NotFittedError,
     ServerUnavailableError,
@@ -49,13 +50,16 @@ from tfner.render import render  # noqa: E402
 if TYPE_CHECKING:
     from tfner.pretraining import pretrain
     from tfner.tagger import Tagger, fit, load, prepare
+    from tfner.tuning import search
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "ModelNotFoundError",
+    "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "MissingDependencyError",
+    "ModelNotFoundError",
     "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
-    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "pretrain", "read_conll", "read_jsonl", "render", "write_spans",
+    "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "pretrain", "read_conll", "read_jsonl", "render", "search",
+    "write_spans",
 ]
 
 _FROM_TAGGER = ("Tagger", "fit", "load", "prepare")
@@ -67,6 +71,11 @@ def __getattr__(name: str):
 
         globals()[name] = pretrain
         return pretrain
+    if name == "search":  # the function; its module is tfner.tuning (a module named search would shadow it)
+        from tfner.tuning import search
+
+        globals()[name] = search
+        return search
     if name in _FROM_TAGGER:
         from tfner import tagger
 

@@ -47,6 +47,10 @@ class EncoderError(TfnerError, ValueError):
     """The encoder (pre-trained model) could not be found or loaded."""
 
 
+class MissingDependencyError(TfnerError, ImportError):
+    """An optional dependency a feature needs is not installed (the message says what to install)."""
+
+
 class ExportError(TfnerError, ValueError):
     """A SavedModel could not be written or read as a tfner export."""
 

@@ -1,0 +1,69 @@
+"""tfner.search: Optuna trials of fit, scored on dev entity F1, pruned after an epoch, best returned."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+import tfner
+from tests.conftest import DEV, TINY_OPTIONS, TRAIN
+from tfner.config import TaggerConfig
+
+FIXED = {k: v for k, v in TINY_OPTIONS.items() if k not in ("learning_rate", "epochs")}
+SPACE = {"learning_rate": (3e-4, 5e-3, "log"), "epochs": [1, 2, 3]}
+
+
+def test_search_runs_three_trials_and_returns_the_best(tiny_encoder, capsys):
+    result = tfner.search(TRAIN, DEV, space=SPACE, trials=3, pruner=None, encoder=tiny_encoder, **FIXED)
+    assert len(result.trials) == 3 and {t.state for t in result.trials} == {"complete"}
+    assert sorted(t.number for t in result.trials) == [0, 1, 2]
+    for t in result.trials:
+        assert 3e-4 <= t.params["learning_rate"] <= 5e-3 and t.params["epochs"] in (1, 2, 3)
+        assert len(t.dev_f1_per_epoch) == t.params["epochs"]
+        assert t.dev_f1 == max(t.dev_f1_per_epoch)  # restore_best: the tagger of the best epoch
+    f1s = [t.dev_f1 for t in result.trials]
+    assert f1s == sorted(f1s, reverse=True) and result.best_f1 == f1s[0]
+    assert result.best_config == TaggerConfig(encoder=tiny_encoder, **FIXED, **result.trials[0].params)
+    # the value agrees with scoring the kept tagger's predictions afresh
+    assert result.best_tagger.evaluate(DEV).f1 == pytest.approx(result.best_f1, abs=1e-12)
+    assert [t.number for t in result.study.trials if t.value == result.best_f1]
+    lines = result.table().splitlines()
+    assert len(lines) == 4 and lines[0].split()[:4] == ["rank", "trial", "state", "dev"]
+    assert [int(line.split()[1]) for line in lines[1:]] == [t.number for t in result.trials]
+    printed = capsys.readouterr().out
+    assert printed.count("trial ") >= 3 and "-> dev F1" in printed
+
+
+def test_a_pruned_trial_stops_after_the_epoch_it_is_pruned_at(tiny_encoder):
+    # no F1 reaches 1.01: the pruner stops every trial once its first epoch is scored
+    with pytest.warns(UserWarning, match="no trial completed"):
+        result = tfner.search(TRAIN, DEV, space={"learning_rate": [1e-3, 2e-3]}, trials=2, verbose=0,
+                              pruner=optuna.pruners.ThresholdPruner(lower=1.01), encoder=tiny_encoder,
+                              **{**FIXED, "epochs": 3})
+    assert [t.state for t in result.trials] == ["pruned", "pruned"]
+    assert all(len(t.dev_f1_per_epoch) == 1 for t in result.trials)
+    assert [t.state.name for t in result.study.trials] == ["PRUNED", "PRUNED"]
+    assert result.best_config is None and result.best_tagger is None
+
+
+@pytest.mark.parametrize("space,message", [
+    ({"learnin_rate": [1e-3]}, "did you mean 'learning_rate'"),
+    ({"learning_rate": (1e-3, 1e-4)}, "finite low < high"),
+    ({"learning_rate": (0.0, 1e-4, "log")}, "low > 0"),
+    ({"learning_rate": (1e-5, 1e-4, "ln")}, "only be 'log'"),
+    ({"batch_size": []}, "empty list"),
+    ({"batch_size": 16}, "must be a list of choices"),
+    ({}, "non-empty"),
+])
+def test_a_bad_space_is_a_config_error(space, message):
+    with pytest.raises(tfner.ConfigError, match=message):
+        tfner.search(TRAIN, DEV, space=space, trials=1)
+
+
+def test_a_field_in_both_space_and_options_and_a_missing_dev_are_errors():
+    with pytest.raises(tfner.ConfigError, match="in both space and the fixed options"):
+        tfner.search(TRAIN, DEV, space={"epochs": [1, 2]}, epochs=3)
+    with pytest.raises(tfner.ConfigError, match="pass dev data"):
+        tfner.search(TRAIN, None, space={"epochs": [1, 2]})
+    with pytest.raises(tfner.ConfigError, match="trials must be"):
+        tfner.search(TRAIN, DEV, space={"epochs": [1, 2]}, trials=0)
