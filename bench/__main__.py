@@ -10,6 +10,7 @@ Suites (each a script in this folder writing ``bench/results/<name>-<UTC time>.j
 * ``parity``       the in-graph WordPiece against the fast tokenizer on the corpora
 * ``hardware``     matmul rates at the model's shapes, one step broken down, achieved FLOP/s, scaling estimate
 * ``pretrain``     WNUT-17 NER from the plain encoder against one pre-trained (masked LM) on WNUT-17's text
+* ``few-shot``     CoNLL-2003 test F1 from 50-1,000 training sentences: plain, domain pre-trained, WNUT-17-transferred
 * ``all``          every suite above, in that order
 
 After the suites run, ``bench/report.py`` regenerates bench/README.md's generated tables and
@@ -44,6 +45,7 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "parity": [("wordpiece_parity.py", [], [])],
     "hardware": [("hardware.py", [], ["--quick"])],
     "pretrain": [("pretrain_wnut17.py", [], ["--quick"])],
+    "few-shot": [("few_shot.py", [], ["--quick"])],
 }
 
 

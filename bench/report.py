@@ -154,6 +154,69 @@ def serve_speed(stem: str, r: dict) -> list[str]:
     return lines
 
 
+def memory(stem: str, r: dict) -> list[str]:
+    lines = [f"### Memory: peak RSS of `fit` as the corpus grows (`results/{stem}.json`, `{r['command']}`)", "",
+             "| WNUT-17 train × | windows | in memory: peak RSS MB | prepared shards: peak RSS MB |", "|---|---|---|---|"]
+    by_size: dict[int, dict[str, dict]] = defaultdict(dict)
+    for row in r["rows"]:
+        by_size[row["size"]][row["route"]] = row
+    for size, routes in sorted(by_size.items()):
+        cells = [f"{routes[k]['peak_rss_mb']:,.0f}" if k in routes else "" for k in ("in memory", "prepared shards")]
+        windows = next(iter(routes.values()))["windows"]
+        lines.append(f"| {size} | {windows:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def data_speed(stem: str, r: dict) -> list[str]:
+    lines = [f"### Data: the input side against training (`results/{stem}.json`, `{r['command']}`)", "",
+             f"{r['sentences']:,} sentences of {r['source']} → {r['windows']:,} windows, {r['real_tokens']:,} real tokens; "
+             f"training consumes {r['training_windows_per_s']:.0f} windows/s ({r['training_rate_source']}).", "",
+             "| stage | windows/s | × what training consumes |", "|---|---|---|"]
+    for stage, rate in r["windows_per_s"].items():
+        lines.append(f"| {stage} | {rate:,.0f} | {rate / r['training_windows_per_s']:,.0f}× |")
+    return lines
+
+
+def parity(stem: str, r: dict) -> list[str]:
+    lines = [f"### In-graph WordPiece against the fast tokenizer (`results/{stem}.json`, `{r['command']}`)", "",
+             "| file | words | identical pieces | distinct words differing |", "|---|---|---|---|"]
+    for name, f in r["files"].items():
+        lines.append(f"| {name} | {f['words']:,} | {f['identical']:,} ({100 * f['share_identical']:.2f}%) | "
+                     f"{f['distinct_differing']} |")
+    return lines
+
+
+def pretrain(stem: str, r: dict) -> list[str]:
+    mlm = r["mlm"][-1] if r.get("mlm") else {}
+    lines = [f"### Domain-adaptive pre-training on WNUT-17's text, then WNUT-17 NER (`results/{stem}.json`, "
+             f"`{r['command']}`)", "",
+             f"Masked LM: {r['mlm_texts']:,} texts (train + dev + test words, no labels), {r['mlm_epochs']} epoch(s)"
+             + (f", held-out perplexity {mlm.get('held_out_perplexity', float('nan')):.2f} after the last" if mlm else "")
+             + f"; NER: {r['train_sentences']:,} train sentences, {r['ner_epochs']} epochs, dev selection.", "",
+             "| encoder | seed | test F1 | P | R | dev F1 per epoch |", "|---|---|---|---|---|---|"]
+    for name, runs in r["runs"].items():
+        for run in runs:
+            lines.append(f"| {name} | {run['seed']} | {_pct(run['test_f1'])} | {_pct(run['test_precision'])} | "
+                         f"{_pct(run['test_recall'])} | {' / '.join(_pct(f) for f in run['dev_f1_per_epoch'])} |")
+        lines.append(f"| **{name}: mean** | | **{_pct(r['mean_test_f1'][name])}** | | | |")
+    return lines
+
+
+def few_shot(stem: str, r: dict) -> list[str]:
+    lines = [f"### Few-shot: CoNLL-2003 test F1 against training sentences (`results/{stem}.json`, `{r['command']}`)",
+             "", f"Mean (min–max) over seeds {r['seeds']}; epochs {r['epochs_rule']}, batch {r['batch_size']}, no dev "
+             f"selection; {r['test_sentences']:,} test sentences.", "",
+             "| sentences | epochs | " + " | ".join(r["starts"]) + " |", "|---|---|" + "---|" * len(r["starts"])]
+    for size in r["sizes"]:
+        epochs = next(x["epochs"] for x in r["runs"] if x["size"] == size)
+        cells = []
+        for start in r["starts"]:
+            m = r["summary"][f"{start}/{size}"]
+            cells.append(f"{_pct(m['mean'])} ({_pct(m['min'])}–{_pct(m['max'])})")
+        lines.append(f"| {size:,} | {epochs} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
     import matplotlib
 
@@ -209,6 +272,23 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax.set_title(f"One training step ({stem})", fontsize=9)
         made.append(_save(fig, out / "step_breakdown.png"))
+    full = [(s, r) for s, r in suites.get("few-shot", []) if not r.get("quick")]
+    if full:
+        stem, r = full[-1]
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for start in r["starts"]:
+            means = [100 * r["summary"][f"{start}/{n}"]["mean"] for n in r["sizes"]]
+            lows = [100 * r["summary"][f"{start}/{n}"]["min"] for n in r["sizes"]]
+            highs = [100 * r["summary"][f"{start}/{n}"]["max"] for n in r["sizes"]]
+            ax.plot(r["sizes"], means, marker="o", label=start)
+            ax.fill_between(r["sizes"], lows, highs, alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_xticks(r["sizes"], [str(n) for n in r["sizes"]])
+        ax.set_xlabel("labelled CoNLL-2003 training sentences")
+        ax.set_ylabel("test entity F1 (mean, min-max band)")
+        ax.set_title(f"Few-shot learning curve ({stem})", fontsize=9)
+        ax.legend(fontsize=8)
+        made.append(_save(fig, out / "few_shot.png"))
     return made
 
 
@@ -238,6 +318,18 @@ def main(argv: list[str] | None = None) -> int:
         body += accuracy(suites["wnut17"], "WNUT-17", WNUT_TYPES) + [""]
     if suites.get("serve-speed"):
         body += serve_speed(*suites["serve-speed"][-1]) + [""]
+    full_pretrain = [(s, r) for s, r in suites.get("pretrain-wnut17", []) if not r.get("quick")]
+    if full_pretrain:
+        body += pretrain(*full_pretrain[-1]) + [""]
+    full_few = [(s, r) for s, r in suites.get("few-shot", []) if not r.get("quick")]
+    if full_few:
+        body += few_shot(*full_few[-1]) + [""]
+    if suites.get("prepared-memory"):
+        body += memory(*suites["prepared-memory"][-1]) + [""]
+    if suites.get("data-speed"):
+        body += data_speed(*suites["data-speed"][-1]) + [""]
+    if suites.get("wordpiece-parity"):
+        body += parity(*suites["wordpiece-parity"][-1]) + [""]
     made = plots(suites, args.readme.parent / "plots")
     body += [f"![{name}](plots/{name})" for name in made]
     text = args.readme.read_text(encoding="utf-8")
