@@ -9,16 +9,27 @@ batches padded per batch, and its masked loss. Masks are drawn afresh every epoc
 (:func:`tfner.data.masking.mask_tokens`: 15%, 80/10/10, optionally whole words); the held-out
 windows keep one fixed masking, so their loss and perplexity (``exp`` of the loss) compare
 across epochs. The result is an encoder folder that ``fit(encoder=output_dir)`` takes.
+
+Crash-safe as ``fit``: while it runs, ``output_dir/backup/`` holds a checkpoint of the weights
+and optimizer (every ``backup_every`` steps and at each epoch's end) and ``progress.json`` (the
+epoch and step reached, the finished epochs' figures, the mask generator's state at the epoch's
+start). Calling ``pretrain`` again with the same texts, settings and ``output_dir`` resumes
+there: the epoch in progress gets the same masks and order again and skips the batches already
+trained on, so the step count and schedule continue unchanged. A finished run removes the backup.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +38,8 @@ from tfner.errors import ConfigError, DataFormatError, DataNotFoundError
 
 #: the file beside the weights that records the run
 RECORD = "pretraining.json"
+BACKUP = "backup"
+PROGRESS = "progress.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,11 +99,14 @@ def pretrain(texts, output_dir: str | os.PathLike, *, encoder: str = "all-MiniLM
              warmup_ratio: float = 0.1, weight_decay: float = 0.01, clipnorm: float | None = 1.0,
              max_length: int = 128, mask_rate: float = 0.15, whole_word: bool = False, precision: str = "float32",
              strategy="auto", logdir: str | os.PathLike | None = None, seed: int = 0,
-             verbose: int = 1) -> PretrainResult:
+             backup_every: int | None = 200, callbacks: Sequence = (), verbose: int = 1) -> PretrainResult:
     """Continue masked-LM training of ``encoder`` on ``texts``; save the encoder to ``output_dir``.
 
     ``held_out``: the share of windows kept out of training for the held-out loss (0 for none).
     ``logdir``: TensorBoard logs (loss, held-out ``val_loss``, learning rate per epoch).
+    ``backup_every``: steps between backups in ``output_dir/backup`` (``None``: no backups, no
+    resume); a later call with the same texts and settings resumes from the last one.
+    ``callbacks``: more Keras callbacks, run before tfner's own.
     Returns a :class:`PretrainResult`; ``output_dir`` also holds ``pretraining.json``.
     """
     if epochs < 1 or batch_size < 1:
@@ -99,17 +115,26 @@ def pretrain(texts, output_dir: str | os.PathLike, *, encoder: str = "all-MiniLM
         raise ConfigError(f"held_out must be in [0, 1), got {held_out}")
     if not 0.0 < mask_rate < 1.0:
         raise ConfigError(f"mask_rate must be in (0, 1), got {mask_rate}")
+    if backup_every is not None and not (isinstance(backup_every, int) and backup_every >= 1):
+        raise ConfigError(f"backup_every must be an integer >= 1 or None, got {backup_every!r}")
     import tensorflow as tf
 
     from tfner.data import alignment, masking, pipeline
     from tfner.modeling.encoder import build_masked_lm, load_tokenizer
     from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
     from tfner.training import precision as precision_lib
-    from tfner.training.callbacks import TrainingTimer
+    from tfner.training.backup import write_json_atomic
+    from tfner.training.callbacks import EverySteps, TrainingTimer
     from tfner.training.optim import WarmupLinearDecay, build_optimizer
-    from tfner.training.strategy import resolve_strategy
+    from tfner.training.strategy import is_multi_worker, resolve_strategy
 
     strategy = resolve_strategy(strategy)
+    if backup_every is not None and is_multi_worker(strategy):
+        import warnings
+
+        warnings.warn("pretrain makes no backups under several workers (not supported yet): a crash starts afresh",
+                      stacklevel=2)
+        backup_every = None
     texts = read_texts(texts)
     tokenizer = load_tokenizer(encoder)
     if tokenizer.mask_token_id is None:
@@ -128,14 +153,14 @@ def pretrain(texts, output_dir: str | os.PathLike, *, encoder: str = "all-MiniLM
     buckets = pipeline.default_buckets(max_length)
     vocab = len(tokenizer)
 
-    def dataset(pairs, generator, shuffle: bool):
+    def dataset(pairs, generator, shuffle: bool, order_seed: int = seed):
         masked = []
         for k, (ids, words) in enumerate(pairs):
             x, y = masking.mask_tokens(ids, words, generator, mask_id=tokenizer.mask_token_id, vocab_size=vocab,
                                        rate=mask_rate, whole_word=whole_word)
             masked.append(alignment.Window(sentence=k, input_ids=x, labels=y, word_index=words.astype(np.int32)))
         return pipeline.make_dataset(masked, batch_size=batch_size, boundaries=buckets,
-                                     pad_id=tokenizer.pad_token_id, shuffle=shuffle, seed=seed), masked
+                                     pad_id=tokenizer.pad_token_id, shuffle=shuffle, seed=order_seed), masked
 
     held_ds = dataset(held, np.random.default_rng([seed, 1]), shuffle=False)[0] if held else None
     lengths = np.unique([len(ids) for ids, _ in train], return_counts=True)
@@ -151,21 +176,64 @@ def pretrain(texts, output_dir: str | os.PathLike, *, encoder: str = "all-MiniLM
         schedule = WarmupLinearDecay(learning_rate, math.ceil(warmup_ratio * total), total)
         model.compile(optimizer=build_optimizer(schedule, weight_decay=weight_decay, clipnorm=clipnorm),
                       loss=GlobalLossDisplay(MaskedTokenLoss()))
-    callbacks: list = [TrainingTimer(tokens)]
+        if backup_every is not None:
+            model.optimizer.build(model.trainable_variables)  # its slots exist, so a checkpoint restores them at once
+    settings = {"encoder": encoder, "held_out": held_out, "epochs": epochs, "batch_size": batch_size,
+                "learning_rate": learning_rate, "warmup_ratio": warmup_ratio, "weight_decay": weight_decay,
+                "clipnorm": clipnorm, "max_length": max_length, "mask_rate": mask_rate, "whole_word": whole_word,
+                "precision": chosen.policy, "seed": seed}
+    digest = hashlib.sha256()
+    for ids, _ in wins:
+        digest.update(np.asarray(ids, np.int64).tobytes() + b"|")
+    run = {"settings": settings, "windows": len(wins), "texts": digest.hexdigest()}
+    out_dir = Path(output_dir)
+    backup_dir = out_dir / BACKUP
+    timer = TrainingTimer(tokens)
+    own: list = [timer]
     if logdir is not None:
-        callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(logdir), write_graph=False, profile_batch=0))
+        own.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(logdir), write_graph=False, profile_batch=0))
     history: list[dict] = []
     generator = np.random.default_rng([seed, 2])
-    for epoch in range(epochs):
-        train_ds, _ = dataset(train, generator, shuffle=True)  # fresh masks every epoch
-        out = model.fit(train_ds.repeat(), steps_per_epoch=steps, epochs=epoch + 1, initial_epoch=epoch,
-                        validation_data=held_ds, callbacks=callbacks, verbose=0)
+    first_epoch, skip = 0, 0
+    manager = None
+    if backup_every is not None:
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, str(backup_dir), max_to_keep=2)
+        if (backup_dir / PROGRESS).exists():
+            progress = json.loads((backup_dir / PROGRESS).read_text(encoding="utf-8"))
+            if progress["run"] != json.loads(json.dumps(run)):
+                raise ConfigError(f"{out_dir} holds the backup of a different pre-training (other texts or settings); "
+                                  f"use another output_dir, or delete {backup_dir} to start afresh")
+            checkpoint.read(str(backup_dir / progress["checkpoint"])).assert_existing_objects_matched()
+            first_epoch, skip, history = progress["epoch"], progress["step"], progress["history"]
+            generator.bit_generator.state = progress["generator"]
+            if verbose:
+                print(f"resuming from {backup_dir}: epoch {first_epoch + 1}, {skip} of {steps} steps done")
+
+    def back_up(epoch: int, step: int, generator_state: Any) -> None:
+        assert manager is not None
+        path = manager.save()
+        write_json_atomic(backup_dir / PROGRESS, {"run": run, "checkpoint": os.path.basename(path), "epoch": epoch,
+                                                  "step": step, "history": history, "generator": generator_state})
+
+    for epoch in range(first_epoch, epochs):
+        at_start = generator.bit_generator.state
+        train_ds, _ = dataset(train, generator, shuffle=True, order_seed=seed + 7919 * epoch)  # fresh masks and order
+        offset = skip if epoch == first_epoch else 0
+        every: list = []
+        if manager is not None and backup_every is not None:
+            every = [EverySteps(backup_every, offset, functools.partial(_at_step, back_up, epoch, at_start))]
+        timer.tokens_per_epoch = tokens * (steps - offset) // steps
+        out = model.fit(train_ds.repeat().skip(offset), steps_per_epoch=steps - offset, epochs=epoch + 1,
+                        initial_epoch=epoch, validation_data=held_ds, callbacks=[*callbacks, *own, *every], verbose=0)
         row = {"epoch": epoch + 1, "loss": float(out.history["loss"][-1]),
                "real_tokens_per_s": float(out.history["real_tokens_per_s"][-1])}
         if held_ds is not None:
             row["held_out_loss"] = float(out.history["val_loss"][-1])
             row["held_out_perplexity"] = float(math.exp(min(row["held_out_loss"], 50.0)))
         history.append(row)
+        if manager is not None and epoch + 1 < epochs:
+            back_up(epoch + 1, 0, generator.bit_generator.state)
         if verbose:
             extra = (f"; held-out masked-LM loss {row['held_out_loss']:.4f}, perplexity {row['held_out_perplexity']:.2f}"
                      if held_ds is not None else "")
@@ -176,10 +244,11 @@ def pretrain(texts, output_dir: str | os.PathLike, *, encoder: str = "all-MiniLM
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
     result = PretrainResult(out_dir, len(train), len(held), tokens, history)
-    settings = {"encoder": encoder, "held_out": held_out, "epochs": epochs, "batch_size": batch_size,
-                "learning_rate": learning_rate, "warmup_ratio": warmup_ratio, "weight_decay": weight_decay,
-                "clipnorm": clipnorm, "max_length": max_length, "mask_rate": mask_rate, "whole_word": whole_word,
-                "precision": chosen.policy, "seed": seed}
     (out_dir / RECORD).write_text(json.dumps({"settings": settings, "windows": len(train), "held_out_windows": len(held),
                                               "tokens": tokens, "epochs": history}, indent=2), encoding="utf-8")
+    shutil.rmtree(backup_dir, ignore_errors=True)  # finished: a new call starts afresh
     return result
+
+
+def _at_step(back_up: Callable[[int, int, Any], None], epoch: int, generator_state: Any, step: int) -> None:
+    back_up(epoch, step, generator_state)

@@ -185,3 +185,18 @@ class FreezeEncoder(tf.keras.callbacks.Callback):
             self.frozen = frozen
             # trainable_variables are read when the step is traced: trace it again
             self.model.make_train_function(force=True)
+
+
+class EverySteps(tf.keras.callbacks.Callback):
+    """Calls ``action(step)`` after every ``every``-th step of an epoch but its last (steps counted
+    from the epoch's start, ``offset`` of them done before a resume); the caller handles the
+    epoch's end itself (after its held-out scoring)."""
+
+    def __init__(self, every: int, offset: int, action: Callable[[int], None]):
+        super().__init__()
+        self.every, self.offset, self.action = every, offset, action
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.offset + batch + 1
+        if step % self.every == 0 and batch + 1 < self.params["steps"]:
+            self.action(step)
