@@ -105,12 +105,13 @@ def _unigram_entropy(tokenizer) -> float:
 
 
 RESUME = r"""
-import json, os, signal
-import numpy as np, tensorflow as tf
+import json, os
+import numpy as np
 import tfner
 from pathlib import Path
 from transformers import BertConfig, TFBertForMaskedLM
 from tests.conftest import write_tiny_encoder
+from tests.killing import KillInSecondEpoch as Kill
 from tests.test_pretraining import TEXTS
 
 enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
@@ -121,17 +122,6 @@ if not (enc / "tf_model.h5").exists():
     model = TFBertForMaskedLM(config)
     model(model.dummy_inputs)
     model.save_pretrained(enc)
-
-
-class Kill(tf.keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == 1 and batch == 2:  # in epoch 2, after its third step, before that step's backup
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 result = tfner.pretrain(TEXTS, os.environ["OUT"], encoder=str(enc), held_out=0.25, epochs=3, batch_size=8,
                         learning_rate=5e-3, warmup_ratio=0.5, max_length=32, verbose=1, seed=0, backup_every=1,
                         callbacks=[Kill()] if os.environ.get("KILL") else [])

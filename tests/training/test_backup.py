@@ -13,27 +13,18 @@ import pytest
 from tests.conftest import REPO, run_python
 
 RUN = r"""
-import json, os, signal
-import numpy as np, tensorflow as tf
+import json, os
+import numpy as np
 import tfner
 from pathlib import Path
 from transformers import BertConfig
 from tests.conftest import DEV, TRAIN, TINY_OPTIONS, write_tiny_encoder
+from tests.killing import KillInSecondEpoch as Kill
 
 enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
 config = BertConfig.from_pretrained(enc)  # no dropout: the runs must agree to float precision
 config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
 config.save_pretrained(enc)
-
-
-class Kill(tf.keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == 1 and batch == 2:  # in epoch 2, after its third step, before that step's backup
-            os.kill(os.getpid(), signal.SIGKILL)
-
 
 t = tfner.fit(TRAIN, DEV, encoder=str(enc), verbose=0, output_dir=os.environ["OUT"], backup_every=1,
               callbacks=[Kill()] if os.environ.get("KILL") else [],

@@ -1,0 +1,19 @@
+"""A Keras callback that kills its own process with SIGKILL, for the crash-safety tests' subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import tensorflow as tf
+
+
+class KillInSecondEpoch(tf.keras.callbacks.Callback):
+    """SIGKILL in epoch 2, after its third step, before any later callback (a backup) sees that step."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
