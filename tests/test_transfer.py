@@ -76,7 +76,7 @@ def test_shared_labels_keep_their_rows_and_new_ones_train(fitted, saved, tmp_pat
 
 
 def test_init_from_must_be_a_saved_tagger(tmp_path):
-    with pytest.raises(tfner.ConfigError, match="not a tagger saved with Tagger.save"):
+    with pytest.raises(tfner.ConfigError, match="neither a tagger saved with Tagger.save"):
         tfner.fit(TRAIN, init_from=str(tmp_path), verbose=0, **TINY_OPTIONS)
 
 
@@ -123,3 +123,29 @@ def test_freezing_for_every_epoch_is_a_linear_probe(fitted):
     body = [n for n in seen.epochs[0] if n.startswith("bert/")]
     assert all(np.array_equal(seen.epochs[-1][n], seen.epochs[0][n]) for n in body)
     assert not np.allclose(seen.epochs[-1]["classifier/kernel:0"], seen.epochs[0]["classifier/kernel:0"])
+
+
+@pytest.mark.parametrize("older", [False, True], ids=["export", "export-without-config.json"])
+def test_init_from_an_export_starts_exactly_as_from_the_saved_tagger(fitted, saved, tmp_path, older):
+    version = fitted.export(tmp_path / "exports")
+    if older:  # exports made before tfner wrote the encoder's config: rebuilt from the `encoder` option
+        (version / "assets" / "config.json").unlink()
+    from_saved, from_export = Capture(), Capture()
+    options = {**TINY_OPTIONS, "epochs": 1}
+    tfner.fit(NEW, init_from=str(saved), verbose=0, callbacks=[from_saved], **options)
+    new = tfner.fit(NEW, init_from=str(tmp_path / "exports"), verbose=0, callbacks=[from_export], **options)
+    assert new.transferred_labels_ == ["O", "B-PER", "I-PER"]
+    assert len(from_export.start) == len(from_saved.start) > 20
+    for a, b in zip(from_export.start, from_saved.start, strict=True):  # every weight as training starts
+        np.testing.assert_array_equal(a, b)
+    old = {_key(v): v.numpy() for v in fitted.model_.weights}
+    start = {_key(v): w for v, w in zip(new.model_.weights, from_export.start, strict=True)}
+    body = [n for n in start if n.startswith("bert/")]
+    for name in body:  # the export's trained encoder, not a fresh one
+        np.testing.assert_array_equal(start[name], old[name], err_msg=name)
+
+
+def test_init_from_a_folder_that_is_neither_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(tfner.ConfigError, match="neither a tagger saved with Tagger.save"):
+        tfner.fit(TRAIN, init_from=str(tmp_path / "empty"), verbose=0, **TINY_OPTIONS)

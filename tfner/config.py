@@ -43,7 +43,7 @@ class TaggerConfig:
         True, "Load the encoder's pre-trained weights; False builds it randomly initialised from its config."
     )
     init_from: str | None = _field(
-        None, "A saved tagger (Tagger.save / output_dir/tagger) to start from: its encoder and tokenizer replace "
+        None, "A saved tagger (Tagger.save / output_dir/tagger) or an export to start from: its encoder and tokenizer replace "
         "`encoder`, the labels it shares with the new data keep its classifier rows (and CRF scores), new labels "
         "start fresh."
     )

@@ -89,18 +89,58 @@ def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: s
 
 
 def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | None:
-    """The saved tagger ``init_from`` names: its folder, labels and config."""
+    """The saved tagger ``init_from`` names: its folder, labels and config. An export (a version
+    folder or its parent) is first rebuilt as a saved tagger in a temporary folder (:func:`_saved_from_export`)."""
     if cfg.init_from is None:
         return None
     folder = Path(cfg.init_from)
     if (folder / backup.TAGGER / SAVED_TAGGER_FILE).exists():
         folder = folder / backup.TAGGER  # an output_dir
     if not (folder / SAVED_TAGGER_FILE).exists():
-        raise ConfigError(f"init_from={cfg.init_from!r} is not a tagger saved with Tagger.save (no {SAVED_TAGGER_FILE}); "
-                          "an export holds no trainable model")
+        version = folder if (folder / "saved_model.pb").exists() else (latest_version(folder) if folder.is_dir() else None)
+        if version is None:
+            raise ConfigError(f"init_from={cfg.init_from!r} is neither a tagger saved with Tagger.save (no "
+                              f"{SAVED_TAGGER_FILE}) nor a tfner export (no saved_model.pb, no version folders)")
+        folder = _saved_from_export(version)
     labels = json.loads((folder / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
     saved_cfg = TaggerConfig.from_json((folder / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
     return folder, labels, saved_cfg
+
+
+def _saved_from_export(version: Path) -> Path:
+    """The export's trained weights (its SavedModel variables, by name) and assets written as a saved
+    tagger in a temporary folder, removed when the process ends. The encoder's architecture comes from
+    the export's ``config.json`` (exports before tfner wrote it: from its ``encoder`` option)."""
+    import atexit
+    import shutil
+
+    assets = version / "assets"
+    cfg = TaggerConfig.from_dict(export_lib.read_asset_json(version, export_lib.CONFIG_FILE))  # type: ignore[arg-type]
+    labels = export_lib.read_asset_json(version, export_lib.LABELS_FILE)
+    out = Path(tempfile.mkdtemp(prefix="tfner-init-from-export-"))
+    atexit.register(shutil.rmtree, out, True)
+    for name in os.listdir(assets):
+        shutil.copy(assets / name, out / name)  # tokenizer files, labels, tfner config, crf.json (and config.json)
+    if not (out / "config.json").exists():
+        from transformers import AutoConfig
+
+        try:
+            AutoConfig.from_pretrained(encoder.resolve(cfg.encoder)).save_pretrained(out)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{version} holds no encoder config (exported by an older tfner) and its encoder "
+                              f"{cfg.encoder!r} cannot be read ({err}); init_from its saved tagger instead") from None
+    with tf.device("/cpu:0"):
+        model = encoder.build_model(str(out), len(labels), pretrained=False, seed=None)
+        values = {v.name.split("/", 1)[1]: v for v in tf.saved_model.load(str(version)).model.variables}
+        for weight in model.weights:
+            value = values.get(weight.name.split("/", 1)[1])
+            if value is None or tuple(value.shape) != tuple(weight.shape):
+                raise ConfigError(f"{version}: the export's variables do not match its encoder config "
+                                  f"({weight.name} {'missing' if value is None else 'has another shape'})")
+            weight.assign(value)
+    model.save_pretrained(str(out))
+    (out / SAVED_TAGGER_FILE).write_text(json.dumps({"format": 1, "from_export": str(version)}), encoding="utf-8")
+    return out
 
 
 def _prepared_manifest(train: Any, cfg: TaggerConfig) -> dict | None:
@@ -236,7 +276,7 @@ class Tagger:
         chosen = precision.choose_precision(cfg.precision, gpus=gpus)
         if self.verbose:
             sentences = len(train_s) if manifest is None else manifest["sentences"]
-            loaded = f"the tagger saved in {source[0]}" if source else \
+            loaded = f"the tagger in {cfg.init_from}" if source else \
                 f"{cfg.encoder} ({'pre-trained' if cfg.pretrained else 'random initialisation'})"
             print(f"encoder: {loaded}; "
                   f"labels: {', '.join(t[2:] for t in labels if t.startswith('B-')) or 'none'}")
@@ -611,7 +651,9 @@ class Tagger:
         self._check_fitted()
         if self.model_ is None:
             raise ExportError("this tagger was loaded from an export; re-export the original SavedModel instead")
-        return export_lib.export(self.module_, path, self._asset_texts(), serving_version=serving_version,
+        # config.json: the encoder's architecture, so init_from can rebuild a trainable model from the export
+        assets = {**self._asset_texts(), "config.json": self.model_.config.to_json_string()}
+        return export_lib.export(self.module_, path, assets, serving_version=serving_version,
                                  allow_unservable=allow_unservable, warmup=self._warmup_requests())
 
     def _warmup_requests(self) -> list[tuple[str, dict[str, np.ndarray]]]:
