@@ -97,7 +97,7 @@ def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | No
     if (folder / backup.TAGGER / SAVED_TAGGER_FILE).exists():
         folder = folder / backup.TAGGER  # an output_dir
     if not (folder / SAVED_TAGGER_FILE).exists():
-        version = folder if (folder / "saved_model.pb").exists() else (latest_version(folder) if folder.is_dir() else None)
+        version = _export_version(folder)
         if version is None:
             raise ConfigError(f"init_from={cfg.init_from!r} is neither a tagger saved with Tagger.save (no "
                               f"{SAVED_TAGGER_FILE}) nor a tfner export (no saved_model.pb, no version folders)")
@@ -105,6 +105,13 @@ def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | No
     labels = json.loads((folder / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
     saved_cfg = TaggerConfig.from_json((folder / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
     return folder, labels, saved_cfg
+
+
+def _export_version(path: Path) -> Path | None:
+    """The export version folder ``path`` is, or its newest version if ``path`` is an export base; else None."""
+    if (path / "saved_model.pb").exists():
+        return path
+    return latest_version(path) if path.is_dir() else None
 
 
 def _saved_from_export(version: Path) -> Path:
@@ -714,11 +721,10 @@ def _load(path: str | os.PathLike) -> Tagger:
         raise ExportError(f"{path} does not exist")
     if (path / SAVED_TAGGER_FILE).exists():
         return _load_saved(path)
-    if not (path / "saved_model.pb").exists():
-        latest = latest_version(path) if path.is_dir() else None
-        if latest is None:
-            raise ExportError(f"{path} is neither a saved tagger nor a tfner export (no saved_model.pb, no versions)")
-        path = latest
+    version = _export_version(path)
+    if version is None:
+        raise ExportError(f"{path} is neither a saved tagger nor a tfner export (no saved_model.pb, no versions)")
+    path = version
     cfg = TaggerConfig.from_dict(export_lib.read_asset_json(path, export_lib.CONFIG_FILE))  # type: ignore[arg-type]
     labels = export_lib.read_asset_json(path, export_lib.LABELS_FILE)
     loaded = tf.saved_model.load(str(path))
