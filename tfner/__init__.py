@@ -44,7 +44,7 @@ from tfner.errors import (  # noqa: E402
     SignatureNotFoundError,
     TfnerError,
 )
-from tfner.metrics import Evaluation  # noqa: E402
+from tfner.metrics import Evaluation, TagEvaluation  # noqa: E402
 from tfner.render import render  # noqa: E402
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "MissingDependencyError",
+    "ConfigError", "DataFormatError", "DataNotFoundError", "EncoderError", "Evaluation", "ExportError", "MissingDependencyError", "TagEvaluation",
     "ModelNotFoundError",
     "NotFittedError", "Sentence", "ServerUnavailableError", "ServingError", "SignatureNotFoundError", "Span",
     "Tagger", "TaggerConfig", "TfnerError", "fit", "load", "prepare", "pretrain", "read_conll", "read_jsonl", "render", "search",

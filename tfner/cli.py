@@ -46,6 +46,24 @@ def _int_tuple(text: str):
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+def _pairs(kind):
+    def parse(text: str):
+        if text.lower() == "none":
+            return None
+        out = []
+        for part in text.split(","):
+            name, sep, value = part.partition("=")
+            if not sep or not name.strip():
+                raise argparse.ArgumentTypeError(f"expected name=value,name=value..., got {text!r}")
+            try:
+                out.append((name.strip(), kind(value)))
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{value!r} is not a {kind.__name__}") from None
+        return tuple(out)
+
+    return parse
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TaggerConfig field, with the field's help text; unset flags keep the defaults."""
     hints = typing.get_type_hints(TaggerConfig)
@@ -60,6 +78,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **args)
         elif typing.get_origin(base) is Literal:
             group.add_argument(flag, choices=typing.get_args(base), **args)
+        elif typing.get_origin(base) is tuple and typing.get_origin(typing.get_args(base)[0]) is tuple:
+            kind = typing.get_args(typing.get_args(base)[0])[1]
+            group.add_argument(flag, type=_pairs(kind), metavar="NAME=VALUE,...|none", **args)
         elif typing.get_origin(base) is tuple:
             group.add_argument(flag, type=_int_tuple, metavar="N,N,...|none", **args)
         elif base in (int, float, str):

@@ -122,10 +122,28 @@ class TaggerConfig:
         False, "Run TensorFlow's deterministic kernels during fit (same results run after run, also on GPUs; "
         "slower; an op without one raises). Process-wide while fit runs, then as before."
     )
+    tasks: tuple[tuple[str, int], ...] | None = _field(
+        None, "Multi-task training: task name -> tag column of the CoNLL files (0-based, negative from the end), "
+        "e.g. {'ner': 3, 'pos': 1, 'chunk': 2}. The first task is the main one (entities, decoding, the CRF head, "
+        "dev selection, predict's spans); every other gets its own linear head on the shared encoder, trained "
+        "with loss sum(task_weights[t] * loss_t). None: one task, the last column."
+    )
+    task_weights: tuple[tuple[str, float], ...] | None = _field(
+        None, "Loss weight of each task (name -> weight >= 0, the main task's > 0); tasks not named weigh 1."
+    )
     restore_best: bool = _field(True, "With a dev set, end with the weights of the epoch with the best dev F1.")
     seed: int = _field(0, "Seed for weight initialisation and shuffling.")
 
     def __post_init__(self):
+        for name in ("tasks", "task_weights"):  # a mapping (or a list of pairs) is kept as a tuple of pairs
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                value = value.items()
+            if value is not None and not isinstance(value, str):
+                try:
+                    object.__setattr__(self, name, tuple((k, v) for k, v in value))
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{name} must map task names to values, got {value!r}") from None
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -170,6 +188,7 @@ class TaggerConfig:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.clipnorm is not None and not self.clipnorm > 0:
             raise ConfigError(f"clipnorm must be > 0 or None, got {self.clipnorm}")
+        self._check_tasks()
         if self.length_buckets is not None:
             b = self.length_buckets
             if list(b) != sorted(set(b)) or not all(2 < x < self.max_length for x in b):
@@ -177,11 +196,47 @@ class TaggerConfig:
                     f"length_buckets must be strictly increasing and within (2, max_length), got {b}"
                 )
 
+    def _check_tasks(self) -> None:
+        if self.tasks is None:
+            if self.task_weights is not None:
+                raise ConfigError("task_weights needs tasks (task name -> tag column)")
+            return
+        names = [name for name, _ in self.tasks]
+        if not names:
+            raise ConfigError("tasks must name at least one task (or be None)")
+        if len(set(names)) != len(names) or any(not n or ":" in n for n in names):
+            raise ConfigError(f"task names must be distinct, non-empty and without ':', got {names}")
+        columns = [c for _, c in self.tasks]
+        if len(set(columns)) != len(columns):
+            raise ConfigError(f"tasks must read distinct columns, got {dict(self.tasks)}")
+        weights = dict(self.task_weights or ())
+        unknown = sorted(set(weights) - set(names))
+        if unknown:
+            raise ConfigError(f"task_weights names {unknown}, which are not among tasks {names}")
+        for name, w in weights.items():
+            if not (math.isfinite(w) and w >= 0):
+                raise ConfigError(f"task_weights[{name!r}] must be a finite number >= 0, got {w}")
+        if weights.get(names[0], 1.0) == 0:
+            raise ConfigError(f"the main task {names[0]!r} (the first of tasks) must have a weight > 0")
+        if len(names) > 1 and self.accumulate_steps > 1:
+            raise ConfigError("several tasks cannot be combined with accumulate_steps > 1 yet")
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """The tasks' names, the main task first; () without ``tasks``."""
+        return tuple(name for name, _ in self.tasks or ())
+
+    def task_weight(self, name: str) -> float:
+        return float(dict(self.task_weights or ()).get(name, 1.0))
+
     # --- serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         if d["length_buckets"] is not None:
             d["length_buckets"] = list(d["length_buckets"])
+        for name in ("tasks", "task_weights"):  # pairs in order (to_json sorts keys; the main task is the first)
+            if d[name] is not None:
+                d[name] = [list(pair) for pair in d[name]]
         return d
 
     @classmethod
@@ -235,6 +290,13 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{name} must be one of {args}, got {value!r}")
+        return
+    if origin is tuple and typing.get_origin(args[0]) is tuple:  # (name, value) pairs
+        kind = typing.get_args(args[0])[1]
+        for pair in value:
+            if not isinstance(pair[0], str):
+                raise ConfigError(f"{name}: names must be strings, got {pair[0]!r}")
+            _check_type(f"{name}[{pair[0]!r}]", pair[1], kind)
         return
     if origin is tuple:
         if not isinstance(value, (tuple, list)) or not all(

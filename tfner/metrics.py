@@ -63,6 +63,37 @@ class Evaluation:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class TagEvaluation:
+    """Scores of a tag task (one label per word, no spans: part of speech): accuracy over words.
+
+    ``tokens`` / ``tokens_text`` are scikit-learn's ``classification_report`` (dict, printed).
+    """
+
+    accuracy: float
+    words: int
+    tokens: dict
+    tokens_text: str
+
+    def __str__(self) -> str:
+        return f"Accuracy over {self.words:,} words: {self.accuracy:.4f}\n{self.tokens_text}"
+
+
+def evaluate_word_tags(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> TagEvaluation:
+    """Score a tag task's ``pred`` against ``gold``: the fraction of words whose tag is right, and the report."""
+    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred, strict=True)):
+        raise DataFormatError("pred", None, "gold and predicted tags must have the same sentences and lengths")
+    flat_g = [t for s in gold for t in s]
+    flat_p = [t for s in pred for t in s]
+    if not flat_g:
+        raise DataFormatError("gold", None, "nothing to score: no words")
+    right = sum(g == p for g, p in zip(flat_g, flat_p, strict=True))
+    labels = sorted(set(flat_g) | set(flat_p))
+    tok = sklearn_report(flat_g, flat_p, labels=labels, output_dict=True, zero_division=0)
+    tok_text = sklearn_report(flat_g, flat_p, labels=labels, digits=4, zero_division=0)
+    return TagEvaluation(accuracy=right / len(flat_g), words=len(flat_g), tokens=tok, tokens_text=tok_text)
+
+
 def evaluate_tags(
     gold: Sequence[Sequence[str]],
     pred: Sequence[Sequence[str]],

@@ -26,16 +26,17 @@ import tensorflow as tf
 
 from tfner.config import TaggerConfig, check_options
 from tfner.data import alignment, jsonl, pipeline, prepared
+from tfner.data import tasks as tasks_lib
 from tfner.data.readers import DataLike, Sentence, as_sentences
 from tfner.data.schemes import PREFIXES, convert, entities, label_list
 from tfner.data.spans import Span
 from tfner.data.words import split_words
 from tfner.errors import ConfigError, DataFormatError, ExportError, NotFittedError
 from tfner.logs import quiet_libraries
-from tfner.metrics import Evaluation, evaluate_tags
+from tfner.metrics import Evaluation, TagEvaluation, evaluate_tags, evaluate_word_tags
 from tfner.modeling import decoding, encoder
 from tfner.modeling.crf_head import CrfHead, CrfLoss
-from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
+from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss, MultiTaskLoss
 from tfner.serving import export as export_lib
 from tfner.serving import text_graph
 from tfner.serving.outputs import clean_text, spans_from_outputs
@@ -89,7 +90,7 @@ def known_types_only(sentences: list[Sentence], labels: Sequence[str], policy: s
 
 
 def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | None:
-    """The saved tagger ``init_from`` names: its folder, labels and config. An export (a version
+    """The saved tagger ``init_from`` names: its folder, labels (its classifier's rows, :func:`_head_names`) and config. An export (a version
     folder or its parent) is first rebuilt as a saved tagger in a temporary folder (:func:`_saved_from_export`)."""
     if cfg.init_from is None:
         return None
@@ -105,6 +106,19 @@ def _init_source(cfg: TaggerConfig) -> tuple[Path, list[str], TaggerConfig] | No
     labels = json.loads((folder / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
     saved_cfg = TaggerConfig.from_json((folder / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
     return folder, labels, saved_cfg
+
+
+def _read_tasks(folder: Path) -> list[tasks_lib.AuxTask]:
+    """A saved tagger's (or an export's assets') further tasks: ``tasks.json``, absent for one task."""
+    file = folder / export_lib.TASKS_FILE
+    if not file.exists():
+        return []
+    return [tasks_lib.AuxTask.from_dict(d) for d in json.loads(file.read_text(encoding="utf-8"))]
+
+
+def _head_names(folder: Path, labels: Sequence[str]) -> list[str]:
+    """The classifier rows of the tagger saved in ``folder`` whose main labels are ``labels``."""
+    return tasks_lib.head_names(labels, _read_tasks(folder))
 
 
 def _export_version(path: Path) -> Path | None:
@@ -137,7 +151,7 @@ def _saved_from_export(version: Path) -> Path:
             raise ConfigError(f"{version} holds no encoder config (exported by an older tfner) and its encoder "
                               f"{cfg.encoder!r} cannot be read ({err}); init_from its saved tagger instead") from None
     with tf.device("/cpu:0"):
-        model = encoder.build_model(str(out), len(labels), pretrained=False, seed=None)
+        model = encoder.build_model(str(out), len(_head_names(out, list(labels))), pretrained=False, seed=None)
         values = {v.name.split("/", 1)[1]: v for v in tf.saved_model.load(str(version)).model.variables}
         for weight in model.weights:
             value = values.get(weight.name.split("/", 1)[1])
@@ -185,9 +199,14 @@ def prepare(sources: Sequence[str | os.PathLike] | str | os.PathLike, out_dir: s
         encoder=cfg.encoder, rows_per_shard=rows_per_shard)
 
 
-def _read(data: DataLike, name: str, cfg: TaggerConfig) -> list[Sentence]:
-    return as_sentences(data, name=name, scheme=cfg.scheme, invalid_tags=cfg.invalid_tags,
-                        span_alignment=cfg.span_alignment)
+def _read(data: DataLike, name: str, cfg: TaggerConfig, kinds: dict[str, str] | None = None) -> list[Sentence]:
+    """``data`` as IOB2 sentences; with ``tasks``, the main task's column as tags and every further task's
+    as ``aux`` tags (span tasks in IOB2, their kind judged from these sentences unless ``kinds`` says)."""
+    columns = dict(cfg.tasks or ())
+    main = columns.pop(cfg.task_names[0]) if cfg.tasks else -1
+    sentences = as_sentences(data, name=name, scheme=cfg.scheme, invalid_tags=cfg.invalid_tags,
+                             span_alignment=cfg.span_alignment, tag_column=main, aux_columns=columns)
+    return tasks_lib.to_iob2(sentences, list(columns), kinds or {}, invalid_tags=cfg.invalid_tags)
 
 
 class Tagger:
@@ -240,8 +259,12 @@ class Tagger:
 
     def _fit(self, cfg: TaggerConfig, train: DataLike, dev: DataLike | None, strategy) -> Tagger:
         manifest = _prepared_manifest(train, cfg)  # a folder written by tfner.prepare: streamed, never held
+        if manifest is not None and len(cfg.task_names) > 1:
+            raise ConfigError("a prepared folder holds one tag column; multi-task training (several tasks) needs the "
+                              "CoNLL files themselves")
         train_s = _read(train, "train", cfg) if manifest is None else []
-        dev_s = _read(dev, "dev", cfg) if dev is not None else None
+        tasks = tasks_lib.describe(train_s, cfg.task_names[1:], dict(cfg.task_weights or ()))
+        dev_s = _read(dev, "dev", cfg, {t.name: t.kind for t in tasks}) if dev is not None else None
         if not train_s and manifest is None:
             raise DataFormatError("train", None, "no sentences to train on")
         if cfg.patience is not None and not dev_s:
@@ -254,11 +277,20 @@ class Tagger:
         tokenizer = encoder.load_tokenizer(str(source[0]) if source else cfg.encoder)
 
         def windows_of(sents):
-            return alignment.encode(
-                tokenizer, [s.words for s in sents], [s.tags for s in sents], label_to_id,
-                max_length=cfg.max_length, overlap=cfg.window_overlap, label_all_subtokens=cfg.label_all_subtokens,
-                documents=[s.document for s in sents] if cfg.context == "document" else None,
-            )
+            def encode(tags, ids):
+                return alignment.encode(
+                    tokenizer, [s.words for s in sents], tags, ids,
+                    max_length=cfg.max_length, overlap=cfg.window_overlap, label_all_subtokens=cfg.label_all_subtokens,
+                    documents=[s.document for s in sents] if cfg.context == "document" else None,
+                )
+
+            main = encode([s.tags for s in sents], label_to_id)
+            if not tasks:
+                return main
+            with warnings.catch_warnings():  # the same windows again: the main task's encoding has warned
+                warnings.simplefilter("ignore")
+                others = [encode([s.aux_tags(t.name) for s in sents], tasks_lib.label_ids(t)) for t in tasks]
+            return alignment.with_task_labels(main, *others)
 
         buckets = cfg.length_buckets if cfg.length_buckets is not None else pipeline.default_buckets(cfg.max_length)
         data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
@@ -268,7 +300,7 @@ class Tagger:
             batches = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
             windows = len(train_w)
             tokens = int(sum(w.length for w in train_w))
-            labelled = int(sum((w.labels != alignment.IGNORE).sum() for w in train_w))
+            labelled = int(sum((alignment.main_labels(w) != alignment.IGNORE).sum() for w in train_w))
         else:
             train_ds = prepared.stream_dataset(train, manifest, **data)  # type: ignore[arg-type]
             batches = prepared.steps_per_epoch(manifest, cfg.batch_size, buckets)
@@ -286,23 +318,27 @@ class Tagger:
             loaded = f"the tagger in {cfg.init_from}" if source else \
                 f"{cfg.encoder} ({'pre-trained' if cfg.pretrained else 'random initialisation'})"
             print(f"encoder: {loaded}; "
-                  f"labels: {', '.join(t[2:] for t in labels if t.startswith('B-')) or 'none'}")
+                  f"labels: {', '.join(t[2:] for t in labels if t.startswith('B-')) or 'none'}"
+                  + "".join(f"; task {t.name}: {len(t.labels)} {'span labels' if t.kind == tasks_lib.SPANS else 'tags'}"
+                            f" (weight {t.weight:g})" for t in tasks))
             print(f"train: {sentences:,} sentences -> {windows:,} windows, {tokens:,} sub-word tokens, "
                   f"{steps:,} steps per epoch" + (f"; dev: {len(dev_s):,} sentences" if dev_s else "; no dev data"))
             print(f"precision: {chosen.policy} ({chosen.reason}); replicas: {strategy.num_replicas_in_sync}")
+        rows = tasks_lib.head_names(labels, tasks)  # the classifier's rows: every task's labels, the main task's first
         with precision.policy_scope(chosen.policy), strategy.scope():
             if source is None:
-                model = encoder.build_model(cfg.encoder, len(labels), pretrained=cfg.pretrained, seed=cfg.seed,
+                model = encoder.build_model(cfg.encoder, len(rows), pretrained=cfg.pretrained, seed=cfg.seed,
                                             max_length=cfg.max_length)
                 self.transferred_labels_: list[str] = []
             else:
-                model = encoder.build_model(str(source[0]), len(labels), pretrained=False, seed=cfg.seed,
+                model = encoder.build_model(str(source[0]), len(rows), pretrained=False, seed=cfg.seed,
                                             max_length=cfg.max_length)
-                saved = encoder.build_model(str(source[0]), len(source[1]), pretrained=True, seed=None)
-                self.transferred_labels_ = encoder.transfer(model, saved, labels, source[1])
+                source_rows = _head_names(source[0], source[1])
+                saved = encoder.build_model(str(source[0]), len(source_rows), pretrained=True, seed=None)
+                self.transferred_labels_ = encoder.transfer(model, saved, rows, source_rows)
                 del saved
-            model.config.id2label = dict(enumerate(labels))
-            model.config.label2id = dict(label_to_id)
+            model.config.id2label = dict(enumerate(rows))
+            model.config.label2id = {t: i for i, t in enumerate(rows)}
             if cfg.freeze_embeddings:
                 encoder.embeddings_layer(model).trainable = False
             total = steps * cfg.epochs
@@ -316,13 +352,17 @@ class Tagger:
                 if source is not None and source[2].head == "crf":
                     model.crf_head.copy_shared(_read_crf_head(source[0], source[2], source[1]))
                 loss = CrfLoss(model.crf_head)
+            if tasks:  # sum_t weight_t * L_t, each task's loss on its own slice of the logits
+                loss = MultiTaskLoss([loss, *(MaskedTokenLoss(name=f"{t.name}_loss") for t in tasks)],
+                                     tasks_lib.head_sizes(labels, tasks),
+                                     [cfg.task_weight(cfg.task_names[0]), *(t.weight for t in tasks)])
             model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
             if cfg.accumulate_steps > 1:
                 accumulate.install(model, loss)
             if cfg.freeze_encoder_epochs:
                 optimizer.build(model.trainable_variables)  # slots for the encoder too, before it is frozen
 
-        self._set_fitted(cfg, labels, tokenizer, model)
+        self._set_fitted(cfg, labels, tokenizer, model, tasks)
         timer = TrainingTimer(tokens)
         callbacks: list[tf.keras.callbacks.Callback] = [timer, LearningRateLogger(schedule)]
         if cfg.freeze_encoder_epochs:
@@ -456,15 +496,18 @@ class Tagger:
 
         return write
 
-    def _set_fitted(self, cfg: TaggerConfig, labels: list[str], tokenizer, model) -> None:
+    def _set_fitted(self, cfg: TaggerConfig, labels: list[str], tokenizer, model,
+                    tasks: Sequence[tasks_lib.AuxTask] = ()) -> None:
         self.config_ = cfg
         self.labels_ = list(labels)
+        self.tasks_ = list(tasks)
         self.tokenizer_ = tokenizer
         self.model_ = model
         self._crf_head = getattr(model, "crf_head", None)
         text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.window_overlap,
                                        decode=self._decode_mode()) if text_graph.in_graph(tokenizer) else {}
-        self.module_ = export_lib.TaggingModule(model, labels, head=self._crf_head, **text)
+        self.module_ = export_lib.TaggingModule(model, labels, head=self._crf_head,
+                                                tasks=[(t.name, t.labels) for t in tasks], **text)
         self._serve: Callable[..., dict] = self.module_.serve
         # None: the tokenizer cannot run in the graph; predict takes the Python route
         self._predict_text: Callable[..., dict] | None = self.module_.predict_text if text else None
@@ -491,10 +534,11 @@ class Tagger:
             raise NotFittedError("this Tagger is not fitted yet: call fit(train, dev) or tfner.load(path) first")
 
     # --- prediction ----------------------------------------------------------------
-    def _tag_words(self, sentences: Sequence[Sequence[str]],
-                   documents: Sequence[int] | None = None) -> tuple[list[list[str]], list[np.ndarray]]:
+    def _tag_words(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
+                   task: tasks_lib.AuxTask | None = None) -> tuple[list[list[str]], list[np.ndarray]]:
         """Tags and scores of word lists; under ``context="document"`` they are one document
-        unless ``documents`` (an id per sentence) says otherwise."""
+        unless ``documents`` (an id per sentence) says otherwise. ``task``: a further task's tags
+        (its head's most probable label per word) instead of the main task's."""
         cfg = self.config_
         if cfg.context != "document":
             documents = None
@@ -509,11 +553,14 @@ class Tagger:
             batch = pipeline.pad_batch([windows[k] for k in chunk], self.tokenizer_.pad_token_id)
             out = self._serve(input_ids=tf.constant(batch["input_ids"]),
                               attention_mask=tf.constant(batch["attention_mask"]))
-            probs = out["probs"].numpy()
+            probs = out["probs" if task is None else f"{task.name}_probs"].numpy()
             for row, k in enumerate(chunk):
                 probs_out[k] = probs[row]
         lengths = [len(s) for s in sentences]
         word_probs = alignment.collect(windows, lengths, probs_out)
+        if task is not None:
+            return ([[task.labels[int(j)] for j in p.argmax(-1)] for p in word_probs],
+                    [p.max(-1) if len(p) else np.zeros(0, np.float32) for p in word_probs])
         decoder = decoding.WordDecoder(self.labels_, self._decode_mode(), head=self._crf_head)
         tags: list[list[str]] = []
         scores: list[np.ndarray] = []
@@ -528,10 +575,14 @@ class Tagger:
             scores.extend(sc[row, :k] for row, k in enumerate(n))
         return tags, scores
 
-    def predict_tags(self, sentences: Sequence[Sequence[str]], *, scheme: str = "iob2") -> list[list[str]]:
+    def predict_tags(self, sentences: Sequence[Sequence[str]], *, scheme: str = "iob2",
+                     task: str | None = None) -> list[list[str]]:
         """One predicted tag per word for already-split sentences (lists of words), in ``scheme``
         (any of :data:`tfner.data.schemes.PREFIXES`: iob2 by default, as the model predicts, or
         e.g. ``"bioes"``, written from the entities conlleval's rule reads in the IOB2 tags).
+
+        ``task``: the tags of one of a multi-task tagger's further tasks (``tasks_``; a span
+        task's in ``scheme`` too) instead of the main task's.
 
         Under ``context="document"`` the list is one document, in order (as a file without
         ``-DOCSTART-``): each sentence sees its neighbours.
@@ -546,7 +597,10 @@ class Tagger:
             checked.append(list(words))
         if scheme not in PREFIXES:
             raise ConfigError(f"scheme must be one of {tuple(PREFIXES)}, got {scheme!r}")
-        tags = self._tag_words(checked)[0]
+        aux = self._task(task)
+        if aux is not None and aux.kind == tasks_lib.TAGS and scheme != "iob2":
+            raise ConfigError(f"task {aux.name!r} tags words (no spans): it has no scheme to write, got {scheme!r}")
+        tags = self._tag_words(checked, task=aux)[0]
         # IOB2 is what the model predicts: returned as it is (an argmax's invalid I-X included)
         return tags if scheme == "iob2" else [convert(t, scheme) for t in tags]
 
@@ -588,6 +642,15 @@ class Tagger:
                            for a, b, kind in entities(row)])
         return result
 
+    def _task(self, name: str | None) -> tasks_lib.AuxTask | None:
+        """The further task called ``name``; None for the main task (``None`` or its name)."""
+        if name is None or (self.config_.tasks and name == self.config_.task_names[0]):
+            return None
+        for task in self.tasks_:
+            if task.name == name:
+                return task
+        raise ConfigError(f"this tagger has no task {name!r}; its tasks: {list(self.config_.task_names) or 'none'}")
+
     # --- evaluation ----------------------------------------------------------------
     def _score(self, sentences: Sequence[Sentence], mode: str, keep: list | None = None) -> Evaluation:
         """Scores of the predictions for ``sentences``; ``keep`` receives ``[words, gold, predicted]``."""
@@ -606,12 +669,13 @@ class Tagger:
         gold and predicted tags in ``predictions_scheme`` (default: the scheme ``data`` is written in);
         a path ending in ``.jsonl`` gets one ``{"text", "spans", "gold"}`` object per sentence
         instead, character spans of the sentence's text (its words joined by spaces for column files).
+        A multi-task tagger is scored on its main task here; :meth:`evaluate_task` scores the others.
         """
         self._check_fitted()
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
             raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
-        sentences = _read(data, "data", self.config_)
+        sentences = _read(data, "data", self.config_, {t.name: t.kind for t in self.tasks_})
         scored: list = []
         known = known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data")
         result = self._score(known, mode, keep=scored)
@@ -632,12 +696,42 @@ class Tagger:
             Path(predictions_path).write_text("\n".join(lines), encoding="utf-8")
         return result
 
+    def evaluate_task(self, data: DataLike, task: str, *, mode: str | None = None,
+                      predictions_path: str | os.PathLike | None = None) -> Evaluation | TagEvaluation:
+        """Score one task of a multi-task tagger on its column of labelled ``data`` (a CoNLL file).
+
+        The main task: as :meth:`evaluate`. A further span task (chunking): entity scores, an
+        :class:`Evaluation`; a tag task (part of speech): accuracy over words, a
+        :class:`~tfner.metrics.TagEvaluation`. ``predictions_path`` gets ``word gold predicted``
+        lines, a blank line between sentences.
+        """
+        self._check_fitted()
+        aux = self._task(task)
+        if aux is None:
+            return self.evaluate(data, mode=mode, predictions_path=predictions_path)
+        mode = mode or self.config_.eval_mode
+        if mode not in ("default", "strict"):
+            raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
+        sentences = _read(data, "data", self.config_, {t.name: t.kind for t in self.tasks_})
+        words, gold = [s.words for s in sentences], [s.aux_tags(aux.name) for s in sentences]
+        pred = self._tag_words(words, [s.document for s in sentences], task=aux)[0]
+        if predictions_path is not None:
+            lines = []
+            for ws, gs, ps in zip(words, gold, pred, strict=True):
+                lines += [f"{w} {g} {p}" for w, g, p in zip(ws, gs, ps, strict=True)] + [""]
+            Path(predictions_path).write_text("\n".join(lines), encoding="utf-8")
+        if aux.kind == tasks_lib.SPANS:
+            return evaluate_tags(gold, pred, mode)  # type: ignore[arg-type]
+        return evaluate_word_tags(gold, pred)
+
     # --- persistence ---------------------------------------------------------------
     def _asset_texts(self) -> dict[str, str]:
         files = {
             export_lib.LABELS_FILE: json.dumps(self.labels_, indent=2),
             export_lib.CONFIG_FILE: self.config_.to_json(),
         }
+        if self.tasks_:
+            files[export_lib.TASKS_FILE] = json.dumps([t.to_dict() for t in self.tasks_], indent=2)
         if self._crf_head is not None:
             files[export_lib.CRF_FILE] = json.dumps(self._crf_head.get_values())
         with tempfile.TemporaryDirectory() as d:
@@ -730,6 +824,7 @@ def _load(path: str | os.PathLike) -> Tagger:
     loaded = tf.saved_model.load(str(path))
     tagger = Tagger(cfg)
     tagger.config_, tagger.labels_ = cfg, list(labels)
+    tagger.tasks_ = _read_tasks(path / "assets")
     tagger.tokenizer_ = encoder.load_tokenizer(str(path / "assets"))
     tagger.model_ = None
     tagger._crf_head = _read_crf_head(path / "assets", cfg, list(labels))
@@ -749,11 +844,12 @@ def _load_saved(path: Path) -> Tagger:
     cfg = TaggerConfig.from_json((path / export_lib.CONFIG_FILE).read_text(encoding="utf-8"))
     labels = json.loads((path / export_lib.LABELS_FILE).read_text(encoding="utf-8"))
     tagger = Tagger(cfg)
-    model = encoder.build_model(str(path), len(labels), pretrained=True, seed=None)
+    tasks = _read_tasks(path)
+    model = encoder.build_model(str(path), len(tasks_lib.head_names(labels, tasks)), pretrained=True, seed=None)
     head = _read_crf_head(path, cfg, labels)
     if head is not None:
         model.crf_head = head
-    tagger._set_fitted(cfg, labels, encoder.load_tokenizer(str(path)), model)
+    tagger._set_fitted(cfg, labels, encoder.load_tokenizer(str(path)), model, tasks)
     return tagger
 
 

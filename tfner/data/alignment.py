@@ -32,7 +32,7 @@ class Window:
 
     sentence: int
     input_ids: np.ndarray  # int32 [T]
-    labels: np.ndarray  # int32 [T], IGNORE where no loss
+    labels: np.ndarray  # int32 [T], IGNORE where no loss; [T, tasks] with several tasks (with_task_labels)
     word_index: np.ndarray  # int32 [T]: index (in the sentence) of the owned word whose first sub-token this is, else -1
 
     @property
@@ -190,6 +190,29 @@ def encode(
             stacklevel=2,
         )
     return windows
+
+
+def with_task_labels(windows: Sequence[Window], *others: Sequence[Window]) -> list[Window]:
+    """``windows`` (the main task's) with the labels of further tasks as more columns: ``[T, 1 + len(others)]``.
+
+    Each of ``others`` must be the same sentences encoded with the same settings and another task's
+    tags, so the same windows of the same sub-tokens (checked).
+    """
+    out = []
+    for k, win in enumerate(windows):
+        columns = [win.labels]
+        for task_windows in others:
+            other = task_windows[k]
+            if other.sentence != win.sentence or not np.array_equal(other.input_ids, win.input_ids):
+                raise AssertionError(f"window {k}: the tasks' windows differ")  # same words, same settings
+            columns.append(other.labels)
+        out.append(dataclasses.replace(win, labels=np.stack(columns, axis=-1)))
+    return out
+
+
+def main_labels(window: Window) -> np.ndarray:
+    """The main task's labels of ``window`` (its only ones without further tasks)."""
+    return window.labels if window.labels.ndim == 1 else window.labels[:, 0]
 
 
 def _context(flat: list[list[int]], documents: Sequence[int], s: int, room: int) -> tuple[list[int], list[int]]:

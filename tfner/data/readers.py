@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tfner.data.schemes import Scheme, normalize_tags
@@ -42,6 +42,9 @@ class Sentence:
     #: For sentences read from character-span JSONL: the text and each word's (start, end) in it.
     text: str | None = None
     offsets: tuple[tuple[int, int], ...] | None = None
+    #: Multi-task data: the tags of further tasks, ``(task name, one tag per word)`` pairs, as read
+    #: (:mod:`tfner.data.tasks` turns span tasks' tags into IOB2).
+    aux: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self):
         if len(self.words) != len(self.tags):
@@ -50,6 +53,16 @@ class Sentence:
             )
         if self.offsets is not None and len(self.offsets) != len(self.words):
             raise DataFormatError(self.source, self.line, f"{len(self.words)} words but {len(self.offsets)} offsets")
+        for task, tags in self.aux:
+            if len(tags) != len(self.words):
+                raise DataFormatError(self.source, self.line, f"{len(self.words)} words but {len(tags)} {task} tags")
+
+    def aux_tags(self, task: str) -> tuple[str, ...]:
+        """This sentence's tags for ``task`` (one of ``aux``); ``KeyError`` if it has none."""
+        for name, tags in self.aux:
+            if name == task:
+                return tags
+        raise KeyError(task)
 
 
 PathLike = str | os.PathLike[str]
@@ -58,7 +71,8 @@ DataLike = PathLike | Sequence[Sentence] | Sequence[tuple[Sequence[str], Sequenc
 
 
 def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-8", word_column: int = 0,
-               tag_column: int = -1, invalid_tags: str = "error") -> list[Sentence]:
+               tag_column: int = -1, invalid_tags: str = "error",
+               aux_columns: Mapping[str, int] | None = None) -> list[Sentence]:
     """Read a CoNLL-style column file: the word in the first column, the tag in the last.
 
     >>> from tfner.data.datasets import wnut17_path
@@ -67,7 +81,9 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     (1009, 'iob2')
 
     ``word_column`` / ``tag_column`` pick other columns (0-based; negative counts from the
-    end); a line without them is an error naming the file and line.
+    end); a line without them is an error naming the file and line. ``aux_columns`` (task name ->
+    column) keeps further columns as each sentence's ``aux`` tags, as they are written (multi-task
+    training: CoNLL-2003's POS and chunk columns).
     Columns are separated by spaces or tabs (other Unicode spaces, such as a no-break space,
     belong to the word). A sentence ends at an empty or whitespace-only line (WNUT-17's train file separates 2,394 sentences with a lone tab).
     ``-DOCSTART-`` lines start a new document (``Sentence.document``). Tags are validated and converted to IOB2
@@ -80,13 +96,16 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     """
     path = os.fspath(path)
     # columns a line must have: enough for both indexes, and at least two
-    need = max(2, *(c + 1 if c >= 0 else -c for c in (word_column, tag_column)))
+    aux_columns = dict(aux_columns or {})
+    need = max(2, *(c + 1 if c >= 0 else -c for c in (word_column, tag_column, *aux_columns.values())))
     words: list[list[str]] = []
     tags: list[list[str]] = []
     lines: list[list[int]] = []  # the 1-based line of every word, for messages
     cur_w: list[str] = []
     cur_t: list[str] = []
     cur_l: list[int] = []
+    aux: list[list[list[str]]] = []  # per sentence, per aux task: its tags
+    cur_a: list[list[str]] = [[] for _ in aux_columns]
     documents: list[int] = []  # the document of every sentence
     document, document_used = 0, False
     for lineno, raw in enumerate(_decoded_lines(path, encoding), start=1):
@@ -96,30 +115,36 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
                 words.append(cur_w)
                 tags.append(cur_t)
                 lines.append(cur_l)
+                aux.append(cur_a)
                 documents.append(document)
                 document_used = True
-                cur_w, cur_t, cur_l = [], [], []
+                cur_w, cur_t, cur_l, cur_a = [], [], [], [[] for _ in aux_columns]
             if cols and document_used:
                 document, document_used = document + 1, False
             continue
         if len(cols) < need or word_column % len(cols) == tag_column % len(cols):
+            more = "".join(f", {task} column {c}" for task, c in aux_columns.items())
             raise DataFormatError(
                 path, lineno, f"expected a word and a tag separated by whitespace (word column {word_column}, tag column "
-                f"{tag_column}), got {raw.rstrip(chr(10))!r}"
+                f"{tag_column}{more}), got {raw.rstrip(chr(10))!r}"
             )
         cur_w.append(cols[word_column])
         cur_t.append(cols[tag_column])
         cur_l.append(lineno)
+        for column, values in zip(aux_columns.values(), cur_a, strict=True):
+            values.append(cols[column])
     if cur_w:
         words.append(cur_w)
         tags.append(cur_t)
         lines.append(cur_l)
+        aux.append(cur_a)
         documents.append(document)
     iob2, applied = normalize_tags(tags, scheme, lambda s, w: (path, lines[s][w]), invalid_tags)
     if applied != "iob2":
         logger.info("%s: read as %s and converted to IOB2", path, applied.upper())
-    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d, scheme=applied)
-            for w, t, ln, d in zip(words, iob2, lines, documents, strict=True)]
+    return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d, scheme=applied,
+                     aux=tuple((task, tuple(v)) for task, v in zip(aux_columns, a, strict=True)))
+            for w, t, ln, d, a in zip(words, iob2, lines, documents, aux, strict=True)]
 
 
 def _decoded_lines(path: str, encoding: str) -> list[str]:
@@ -154,20 +179,27 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
 
 
 def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
-                 invalid_tags: str = "error", span_alignment: str = "strict") -> list[Sentence]:
+                 invalid_tags: str = "error", span_alignment: str = "strict", tag_column: int = -1,
+                 aux_columns: Mapping[str, int] | None = None) -> list[Sentence]:
     """Turn what a user passes as ``train``/``dev`` into a list of IOB2 :class:`Sentence`.
 
     Accepts a path to a CoNLL file, a list of :class:`Sentence`, or a list of
     ``(words, tags)`` pairs (one document, like a file without ``-DOCSTART-``). Errors name
-    ``name[i]`` and the word position for lists.
+    ``name[i]`` and the word position for lists. ``tag_column`` / ``aux_columns``: as
+    :func:`read_conll`'s, for column files; with ``aux_columns`` a list must hold
+    :class:`Sentence` with those ``aux`` tasks (a JSONL file has no such columns).
     """
     if isinstance(data, (str, os.PathLike)):
         from tfner.data import jsonl  # jsonl builds on this module
 
         if jsonl.is_jsonl(data):
+            if aux_columns:
+                raise DataFormatError(os.fspath(data), None, "a JSONL file holds entity spans only; multi-task "
+                                      "training needs CoNLL column files (or Sentence objects with aux tags)")
             read = jsonl.read_jsonl(data, alignment=span_alignment)
         else:
-            read = read_conll(data, scheme=scheme, invalid_tags=invalid_tags)
+            read = read_conll(data, scheme=scheme, invalid_tags=invalid_tags, tag_column=tag_column,
+                              aux_columns=aux_columns)
         if not read:
             raise DataFormatError(os.fspath(data), None, f"{name} holds no sentences (the file is empty or has only "
                                   "blank and -DOCSTART- lines)")
@@ -179,6 +211,10 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
     raw_words: Any
     raw_tags: Any
     for i, item in enumerate(data):
+        if aux_columns and not (isinstance(item, Sentence) and {t for t, _ in item.aux} >= set(aux_columns)):
+            raise DataFormatError(f"{name}[{i}]", None, f"multi-task training needs the tags of every task "
+                                  f"({', '.join(aux_columns)}) for every sentence: pass CoNLL column files, or "
+                                  "Sentence objects with aux=((task, tags), ...)")
         if isinstance(item, Sentence):
             raw.append((item.words, item.tags, item.source, item.line, item.document, item))  # tags already IOB2
             continue

@@ -75,3 +75,36 @@ class GlobalLossDisplay(tf.keras.losses.Loss):
             tf.distribute.ReduceOp.SUM, [value, rows, tf.cast(rows > 0, tf.float32)])
         shown = tf.math.divide_no_nan(total * all_rows, ctx.num_replicas_in_sync * rows * holding)
         return value + tf.stop_gradient(shown - value)
+
+
+class MultiTaskLoss(tf.keras.losses.Loss):
+    """``sum_t weight_t * L_t``: each task's own loss on its slice of the logits and its label column.
+
+    ``y_true`` is ``[batch, tokens, tasks]`` (one label column per task, ``IGNORE`` where that
+    task has no loss), ``y_pred`` the classifier's logits ``[batch, tokens, sum(sizes)]``, the
+    main task's ``sizes[0]`` first. ``losses[t]`` is task ``t``'s replica-local loss (the main
+    task's may be a :class:`~tfner.modeling.crf_head.CrfLoss`, the others are
+    :class:`MaskedTokenLoss`), each normalised by its own labelled-token count, so ``L_t`` is that
+    task's mean loss whatever the others label.
+    """
+
+    def __init__(self, losses, sizes, weights, name: str = "multi_task_loss"):
+        super().__init__(reduction=tf.keras.losses.Reduction.SUM, name=name)
+        if not len(losses) == len(sizes) == len(weights):
+            raise ValueError("one loss, size and weight per task")
+        self.losses, self.sizes, self.weights = list(losses), [int(n) for n in sizes], [float(w) for w in weights]
+
+    def task_losses(self, y_true, y_pred) -> list[tf.Tensor]:
+        """Every task's (unweighted) loss ``L_t``, the main task first."""
+        y_true = tf.cast(y_true, tf.int32)
+        logits = tf.split(y_pred, self.sizes, axis=-1)
+        return [loss.call(y_true[..., t], part) for t, (loss, part) in enumerate(zip(self.losses, logits, strict=True))]
+
+    def call(self, y_true, y_pred):
+        y_true = tf.cast(y_true, tf.int32)
+        logits = tf.split(y_pred, self.sizes, axis=-1)
+        total = tf.constant(0.0)
+        for t, (loss, part, weight) in enumerate(zip(self.losses, logits, self.weights, strict=True)):
+            if weight:  # a task weighted 0 costs nothing (its head stays as initialised)
+                total += weight * loss.call(y_true[..., t], part)
+        return total

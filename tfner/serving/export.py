@@ -11,12 +11,16 @@ Signatures (all outputs dense, as TF Serving requires):
 * ``serving_default``: int32 ``input_ids`` and ``attention_mask`` ``[batch, seq]`` ->
   ``label_ids`` int32 ``[batch, seq]``, ``scores`` float32 ``[batch, seq]`` (probability of
   the chosen label) and ``tags`` string ``[batch, seq]``, ``probs`` float32
-  ``[batch, seq, labels]`` (every label's probability; per token, never constrained).
+  ``[batch, seq, labels]`` (every label's probability; per token, never constrained). A
+  multi-task tagger adds the same four for every further task ``t``: ``t_label_ids``,
+  ``t_scores``, ``t_probs``, ``t_tags``.
 * ``predict_text``: string ``text`` ``[batch]`` (UTF-8) -> ``entity_start``/``entity_end``
   (int64, half-open, in code points as Python's ``str`` indexes the text),
   ``entity_start_byte``/``entity_end_byte`` (int64, UTF-8 byte offsets), ``entity_label``
   (string), ``entity_score`` (float32), all ``[batch, max entities in the batch]`` and
-  padded with -1 / "" / 0, and ``num_entities`` int64 ``[batch]``. See
+  padded with -1 / "" / 0, and ``num_entities`` int64 ``[batch]``. A multi-task tagger adds
+  each text's words (``word_start``/``word_end``, code points, and ``num_words``) and every
+  further task's tag and score per word (``t_tag``, ``t_score``, ``[batch, max words]``). See
   :mod:`tfner.serving.text_graph`.
 """
 
@@ -41,6 +45,7 @@ from tfner.serving.versions import next_version
 LABELS_FILE = "labels.json"
 CONFIG_FILE = "tfner_config.json"
 CRF_FILE = "crf.json"
+TASKS_FILE = "tasks.json"
 VERSIONS_FILE = "tfner_export.json"
 SIGNATURE = "serving_default"
 TEXT_SIGNATURE = "predict_text"
@@ -53,12 +58,17 @@ class TaggingModule(tf.Module):
     ``labels`` (vocabulary, special ids, character tables, window sizes).
     """
 
-    def __init__(self, model: tf.keras.Model, labels: Sequence[str], head=None, **text_options):
+    def __init__(self, model: tf.keras.Model, labels: Sequence[str], head=None,
+                 tasks: Sequence[tuple[str, Sequence[str]]] = (), **text_options):
         super().__init__(name="tfner_tagger")
         self.model = model
         self.tag_names = tf.constant(list(labels), dtype=tf.string)
+        # further tasks (multi-task heads): their labels follow the main task's in the logits
+        self.sizes = [len(labels), *(len(task_labels) for _, task_labels in tasks)]
+        self.task_names = [name for name, _ in tasks]
+        self.task_tags = [tf.constant(list(task_labels), dtype=tf.string) for _, task_labels in tasks]
         # no text options: a tokenizer the graph cannot run (text_graph.in_graph); serving_default only
-        self.text = TextTagger(self._logits, labels, head=head, **text_options) if text_options else None
+        self.text = TextTagger(self._logits, labels, head=head, tasks=tasks, **text_options) if text_options else None
         if self.text is None:
             self.predict_text = None  # hides the tf.function, so saving does not trace it
 
@@ -73,14 +83,19 @@ class TaggingModule(tf.Module):
     )
     def serve(self, input_ids, attention_mask):
         logits = self.model(input_ids=input_ids, attention_mask=attention_mask, training=False).logits
-        probs = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-        label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
-        return {
-            "label_ids": label_ids,
-            "scores": tf.reduce_max(probs, axis=-1),
-            "probs": probs,
-            "tags": tf.gather(self.tag_names, label_ids),
-        }
+        parts = tf.split(logits, self.sizes, axis=-1) if self.task_names else [logits]
+        out = {}
+        for prefix, part, names in zip(["", *(f"{t}_" for t in self.task_names)], parts,
+                                       [self.tag_names, *self.task_tags], strict=True):
+            probs = tf.nn.softmax(tf.cast(part, tf.float32), axis=-1)
+            label_ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            out.update({
+                f"{prefix}label_ids": label_ids,
+                f"{prefix}scores": tf.reduce_max(probs, axis=-1),
+                f"{prefix}probs": probs,
+                f"{prefix}tags": tf.gather(names, label_ids),
+            })
+        return out
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def predict_text(self, text):

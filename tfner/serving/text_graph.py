@@ -87,9 +87,14 @@ class TextTagger(tf.Module):
         max_chars_per_word: int,
         decode: str = "argmax",
         head=None,
+        tasks: Sequence[tuple[str, Sequence[str]]] = (),
     ):
         super().__init__(name="tfner_text")
         self._logits_fn = logits_fn
+        # further tasks' labels follow the main task's in the logits; each gets a tag per word
+        self.sizes = [len(labels), *(len(task_labels) for _, task_labels in tasks)]
+        self.task_names = [name for name, _ in tasks]
+        self.task_tags = [tf.constant(list(task_labels), tf.string, name=f"{name}_labels") for name, task_labels in tasks]
         self.content = max_length - 2
         self.overlap = overlap
         self.max_chars = max_chars_per_word
@@ -236,14 +241,34 @@ class TextTagger(tf.Module):
         ids = tf.concat([ones * self.cls_id, body, ones * self.sep_id], axis=1)
         input_ids = ids.to_tensor(self.pad_id)
         attention_mask = tf.sequence_mask(ids.row_lengths(), tf.shape(input_ids)[1], tf.int32)
-        probs = tf.nn.softmax(tf.cast(self._logits_fn(input_ids, attention_mask), tf.float32), axis=-1)
+        logits = self._logits_fn(input_ids, attention_mask)
+        parts = tf.split(logits, self.sizes, axis=-1) if self.task_names else [logits]
+        probs = tf.nn.softmax(tf.cast(parts[0], tf.float32), axis=-1)
         own_start = self._own_starts(q, win_row, win_start, win_end)
         word_ids = tf.range(n_words)
         owner = tf.searchsorted(own_start, word_ids, side="right", out_type=tf.int64) - 1
         position = 1 + tf.gather(q, word_ids) - tf.gather(q, tf.gather(win_start, owner))
         word_probs = tf.gather_nd(probs, tf.stack([owner, position], axis=1))
         label_ids, scores = self._decode(word_probs, words["row"], n_texts)
-        return self._entities(words, label_ids, scores, n_texts, n_words)
+        out = self._entities(words, label_ids, scores, n_texts, n_words)
+        if self.task_names:
+            out.update(self._task_words(words, parts[1:], tf.stack([owner, position], axis=1), n_texts))
+        return out
+
+    def _task_words(self, words, parts, where, n_texts):
+        """Every word's offsets and each further task's tag and score for it (argmax per word)."""
+
+        def dense(values, default):
+            return tf.RaggedTensor.from_value_rowids(values, words["row"], nrows=n_texts).to_tensor(default)
+
+        out = {"word_start": dense(words["start"], -1), "word_end": dense(words["end"], -1),
+               "num_words": tf.math.unsorted_segment_sum(tf.ones_like(words["row"]), words["row"], n_texts)}
+        for name, part, names in zip(self.task_names, parts, self.task_tags, strict=True):
+            word_probs = tf.gather_nd(tf.nn.softmax(tf.cast(part, tf.float32), axis=-1), where)
+            ids = tf.argmax(word_probs, axis=-1, output_type=tf.int32)
+            out[f"{name}_tag"] = dense(tf.gather(names, ids), "")
+            out[f"{name}_score"] = dense(tf.reduce_max(word_probs, axis=-1), 0.0)
+        return out
 
     @staticmethod
     def _own_starts(q, win_row, win_start, win_end):
