@@ -11,6 +11,7 @@ Suites (each a script in this folder writing ``bench/results/<name>-<UTC time>.j
 * ``hardware``     matmul rates at the model's shapes, one step broken down, achieved FLOP/s, scaling estimate
 * ``pretrain``     WNUT-17 NER from the plain encoder against one pre-trained (masked LM) on WNUT-17's text
 * ``few-shot``     CoNLL-2003 test F1 from 50-1,000 training sentences: plain, domain pre-trained, WNUT-17-transferred
+* ``multitask``    CoNLL-2003 NER with POS and chunk heads on the same encoder (seed 1: against accuracy's seed-1 run)
 * ``all``          every suite above, in that order
 
 After the suites run, ``bench/report.py`` regenerates bench/README.md's generated tables and
@@ -46,6 +47,8 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "hardware": [("hardware.py", [], ["--quick"])],
     "pretrain": [("pretrain_wnut17.py", [], ["--quick"])],
     "few-shot": [("few_shot.py", [], ["--quick"])],
+    "multitask": [("conll2003.py", ["--multitask", "--epochs", "3", "--seed", "1"],
+                   ["--multitask", "--epochs", "1", "--train-limit", "300"])],
 }
 
 

@@ -9,6 +9,12 @@ real (non-padding) tokens per second; the test scores also in seqeval's strict m
 token-level report (scikit-learn's, as the classic BERT-NER tutorials print it) is kept in the
 record. ``--corpus wnut17`` runs the same on the WNUT-17 copy shipped with tfner. Writes a JSON
 record to bench/results/ (``conll2003-*.json`` or ``wnut17-*.json``).
+
+``--multitask`` (CoNLL-2003): the same NER training with two more heads on the shared encoder,
+part of speech (column 2) and chunks (column 3, IOB1 read into IOB2), loss
+``L_ner + w * (L_pos + L_chunk)`` (``--aux-weight w``, default 1); the record
+(``multitask-conll2003-*.json``) adds test POS accuracy and chunk F1. Compare it with the NER-only
+record of the same seed and epochs.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ def main() -> int:
     parser.add_argument("--context", choices=("sentence", "document"), default="sentence")
     parser.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding layer fixed")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="float32")
+    parser.add_argument("--multitask", action="store_true", help="also train POS and chunk heads (CoNLL-2003)")
+    parser.add_argument("--aux-weight", type=float, default=1.0, help="loss weight of the POS and chunk heads")
     parser.add_argument("--train-limit", type=int, default=None, help="train on the first N sentences only")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
@@ -57,8 +65,14 @@ def main() -> int:
 
     import tfner
 
-    train = tfner.read_conll(files["train"])[:args.train_limit]
-    tagger = tfner.fit(train, str(files["dev"]), epochs=args.epochs, batch_size=args.batch_size,
+    tasks = {}
+    if args.multitask:
+        if args.corpus != "conll2003":
+            parser.error("--multitask needs CoNLL-2003's POS and chunk columns")
+        tasks = {"tasks": {"ner": 3, "pos": 1, "chunk": 2},
+                 "task_weights": {"pos": args.aux_weight, "chunk": args.aux_weight}}
+    train = tfner.read_conll(files["train"], aux_columns={"pos": 1, "chunk": 2} if tasks else None)[:args.train_limit]
+    tagger = tfner.fit(train, str(files["dev"]), **tasks, epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                        length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
@@ -74,6 +88,15 @@ def main() -> int:
         constrained = tagger.evaluate(str(files["test"]))
         tagger.config_ = argmax_config
     dev = tagger.dev_evaluations_[tagger.best_epoch_]
+    task_figures = {}
+    for name in ("pos", "chunk") if tasks else ():
+        result = tagger.evaluate_task(str(files["test"]), name)
+        print(f"\ntest {name}:\n{result}")
+        task_figures[name] = {"accuracy": result.accuracy, "words": result.words} if name == "pos" else {
+            "f1": result.f1, "precision": result.precision, "recall": result.recall,
+            "token_accuracy": result.tokens["accuracy"], "entities": result.entities}
+        if name == "chunk":
+            task_figures[name]["f1_strict"] = tagger.evaluate_task(str(files["test"]), name, mode="strict").f1
     tokens_s = stats["tokens_per_epoch"] * args.epochs / stats["seconds"]
     words_s = stats["labelled_tokens_per_epoch"] * args.epochs / stats["seconds"]
 
@@ -100,7 +123,9 @@ def main() -> int:
             "f1": constrained.f1, "precision": constrained.precision, "recall": constrained.recall,
             "entities": constrained.entities, "token_accuracy": constrained.tokens["accuracy"]},
     }
-    record.write(args.out, args.corpus, figures)
+    if tasks:
+        figures["test_tasks"] = task_figures
+    record.write(args.out, f"multitask-{args.corpus}" if tasks else args.corpus, figures)
     return 0
 
 
