@@ -223,6 +223,33 @@ def few_shot(stem: str, r: dict) -> list[str]:
     return lines
 
 
+def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> list[str]:
+    lines = ["### Multi-task: CoNLL-2003 NER with part-of-speech and chunk heads, against NER alone", "",
+             "The NER-only row is the latest `conll2003` run with the same recipe, epochs and seed; both select the "
+             "dev epoch on NER F1. POS: accuracy over the test words; chunks: entity F1 (IOB2 from the IOB1 column).", "",
+             "| file | loss weights (POS, chunk) | epochs | seed | dev NER F1 per epoch | test NER F1 (strict) | "
+             "POS accuracy | chunk F1 (strict) | NER alone: file, test F1 (strict) | NER change |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for stem, r in runs:
+        cfg, tasks = r["config"], r.get("test_tasks", {})
+        weights = dict(cfg.get("task_weights") or [])
+        pair = [(st, x) for st, x in single if _recipe(x["config"]) == _recipe(cfg) and x["config"]["epochs"] ==
+                cfg["epochs"] and x["config"].get("seed", 0) == cfg.get("seed", 0)
+                and x["train_stats"]["windows"] == r["train_stats"]["windows"]]
+        alone = ""
+        change = ""
+        if pair:
+            st, x = pair[-1]
+            alone = f"`{st}`, {_pct(x['test']['f1'])} ({_pct((x.get('test_strict') or {}).get('f1'))})"
+            change = f"{100 * (r['test']['f1'] - x['test']['f1']):+.2f}"
+        pos, chunk = tasks.get("pos", {}), tasks.get("chunk", {})
+        lines.append(f"| `{stem}` | {weights.get('pos', 1):g}, {weights.get('chunk', 1):g} | {cfg['epochs']} | "
+                     f"{cfg.get('seed', 0)} | {' / '.join(_pct(f) for f in r['dev_f1_per_epoch'])} | "
+                     f"{_pct(r['test']['f1'])} ({_pct(r['test_strict']['f1'])}) | {_pct(pos.get('accuracy'))} | "
+                     f"{_pct(chunk.get('f1'))} ({_pct(chunk.get('f1_strict'))}) | {alone} | {change} |")
+    return lines
+
+
 def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
     import matplotlib
 
@@ -330,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     full_few = [(s, r) for s, r in suites.get("few-shot", []) if not r.get("quick")]
     if full_few:
         body += few_shot(*full_few[-1]) + [""]
+    full_multi = [(s, r) for s, r in suites.get("multitask-conll2003", []) if r["train_stats"]["windows"] > 14_000]
+    if full_multi:
+        body += multitask(full_multi, suites.get("conll2003", [])) + [""]
     if suites.get("prepared-memory"):
         body += memory(*suites["prepared-memory"][-1]) + [""]
     if suites.get("data-speed"):

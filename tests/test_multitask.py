@@ -186,3 +186,17 @@ def test_bad_multitask_input_is_a_clear_error(multi, files, tiny_encoder, tmp_pa
     with pytest.raises(DataFormatError, match=r"two.txt:1: .*tag column 3, pos column 1, chunk column 2"):
         tfner.fit(write(tmp_path / "two.txt", [[(r[0], r[3]) for r in s] for s in SENTENCES]),
                   encoder=tiny_encoder, verbose=0, tasks=TASKS, **OPTIONS)
+
+
+def test_the_command_line_scores_each_task(multi, files, tmp_path, capsys):
+    from tfner import cli
+
+    saved = multi.save(tmp_path / "saved")
+    assert cli.main(["evaluate", str(saved), str(files[1]), "--task", "pos"]) == 0
+    expected = multi.evaluate_task(files[1], "pos").accuracy
+    assert f"Accuracy over {sum(len(s) for s in SENTENCES)} words: {expected:.4f}" in capsys.readouterr().out
+    assert cli.main(["evaluate", str(saved), str(files[1]), "--task", "lemma"]) == 1
+    assert "no task 'lemma'" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["train", str(files[0]), "--output-dir", "o", "--tasks", "ner=3,pos=1",
+                                          "--task-weights", "pos=0.5"])
+    assert (args.tasks, args.task_weights) == ((("ner", 3), ("pos", 1)), (("pos", 0.5),))

@@ -1,7 +1,7 @@
 """The ``tfner`` command line: train, evaluate, predict, export, inspect, serve-config.
 
     tfner train TRAIN [DEV] --output-dir DIR [--epochs N ...]
-    tfner evaluate DIR DATA [--predictions FILE]
+    tfner evaluate DIR DATA [--predictions FILE] [--task NAME]
     tfner predict DIR_OR_EXPORT [TEXT ...]          (stdin lines when no text is given)
     tfner export DIR BASE                           (writes BASE/<next version>)
     tfner inspect EXPORT
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", help="labelled CoNLL file")
     evaluate.add_argument("--predictions", type=Path, help="write word, gold and predicted tag per line (conlleval)")
     evaluate.add_argument("--mode", choices=("default", "strict"))
+    evaluate.add_argument("--task", help="a multi-task tagger's task to score (default: the main one)")
 
     predict = commands.add_parser("predict", help="entities in raw texts, as JSON lines")
     predict.add_argument("tagger", type=Path, help="a train --output-dir, a saved tagger or an export")
@@ -172,7 +173,10 @@ def _evaluate(args) -> int:
     import tfner
 
     tagger = tfner.load(_tagger_path(args.tagger))
-    print(tagger.evaluate(args.data, mode=args.mode, predictions_path=args.predictions))
+    if args.task is not None:
+        print(tagger.evaluate_task(args.data, args.task, mode=args.mode, predictions_path=args.predictions))
+    else:
+        print(tagger.evaluate(args.data, mode=args.mode, predictions_path=args.predictions))
     return 0
 
 
