@@ -94,6 +94,16 @@ def test_fit_learns_every_task(multi, files):
     assert multi.evaluate_task(files[1], "chunk").f1 == 1.0
 
 
+def test_dev_scores_of_every_task_each_epoch(multi, files):
+    """History (and so TensorBoard's validation run) has each further task's dev score per epoch, from the
+    same model pass as the main task's; the last equals scoring the final weights on dev afterwards."""
+    history = multi.history_
+    assert len(history["val_pos_accuracy"]) == len(history["val_chunk_f1"]) == OPTIONS["epochs"]
+    assert history["val_pos_accuracy"][-1] == multi.evaluate_task(files[1], "pos").accuracy
+    assert history["val_chunk_f1"][-1] == multi.evaluate_task(files[1], "chunk").f1
+    assert history["val_pos_accuracy"][0] < history["val_pos_accuracy"][-1]  # it learns
+
+
 def test_pos_accuracy_is_the_share_of_words_tagged_right(multi, files, tmp_path):
     out = tmp_path / "pos.txt"
     result = multi.evaluate_task(files[1], "pos", predictions_path=out)

@@ -378,9 +378,17 @@ class Tagger:
         types = sorted({t[2:] for t in labels if t != "O"})
         scored: list = []  # (words, gold, predicted) of dev as last scored, for the TensorBoard summaries
         if dev_s:
-            dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode, keep=scored),
+            task_scores: dict = {}  # further tasks' dev scores, from the same pass as the main task's
+
+            def task_logs() -> dict[str, float]:
+                return {(f"{name}_accuracy" if isinstance(r, TagEvaluation) else f"{name}_f1"):
+                        (r.accuracy if isinstance(r, TagEvaluation) else r.f1) for name, r in task_scores.items()}
+
+            dev_eval = DevEvaluation(lambda: self._score(dev_s, cfg.eval_mode, keep=scored,
+                                                         task_scores=task_scores if tasks else None),
                                      restore_best=cfg.restore_best, verbose=self.verbose, types=types,
-                                     patience=cfg.patience, min_delta=cfg.min_delta)
+                                     patience=cfg.patience, min_delta=cfg.min_delta,
+                                     extra_logs=task_logs if tasks else None)
             callbacks.append(dev_eval)
         multi, chief = is_multi_worker(strategy), is_chief(strategy)
         logdir = self.logdir
@@ -539,6 +547,11 @@ class Tagger:
         """Tags and scores of word lists; under ``context="document"`` they are one document
         unless ``documents`` (an id per sentence) says otherwise. ``task``: a further task's tags
         (its head's most probable label per word) instead of the main task's."""
+        return self._tag_tasks(sentences, documents, [task])[0]
+
+    def _tag_tasks(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None,
+                   tasks: Sequence[tasks_lib.AuxTask | None]) -> list[tuple[list[list[str]], list[np.ndarray]]]:
+        """:meth:`_tag_words` for several tasks (``None``: the main one) from one pass of the model."""
         cfg = self.config_
         if cfg.context != "document":
             documents = None
@@ -547,20 +560,30 @@ class Tagger:
         windows = alignment.encode(self.tokenizer_, sentences, None, None, max_length=cfg.max_length,
                                    overlap=cfg.window_overlap, documents=documents)
         order = sorted(range(len(windows)), key=lambda k: windows[k].length)
-        probs_out: list[np.ndarray] = [None] * len(windows)  # type: ignore[list-item]
+        keys = ["probs" if task is None else f"{task.name}_probs" for task in tasks]
+        probs_out: list[list[np.ndarray]] = [[None] * len(windows) for _ in keys]  # type: ignore[list-item]
         for i in range(0, len(order), PREDICT_BATCH):
             chunk = order[i:i + PREDICT_BATCH]
             batch = pipeline.pad_batch([windows[k] for k in chunk], self.tokenizer_.pad_token_id)
             out = self._serve(input_ids=tf.constant(batch["input_ids"]),
                               attention_mask=tf.constant(batch["attention_mask"]))
-            probs = out["probs" if task is None else f"{task.name}_probs"].numpy()
-            for row, k in enumerate(chunk):
-                probs_out[k] = probs[row]
+            for key, task_probs in zip(keys, probs_out, strict=True):
+                probs = out[key].numpy()
+                for row, k in enumerate(chunk):
+                    task_probs[k] = probs[row]
         lengths = [len(s) for s in sentences]
-        word_probs = alignment.collect(windows, lengths, probs_out)
-        if task is not None:
-            return ([[task.labels[int(j)] for j in p.argmax(-1)] for p in word_probs],
-                    [p.max(-1) if len(p) else np.zeros(0, np.float32) for p in word_probs])
+        results = []
+        for task, task_probs in zip(tasks, probs_out, strict=True):
+            word_probs = alignment.collect(windows, lengths, task_probs)
+            if task is None:
+                results.append(self._decode_words(word_probs))
+            else:  # a further task: its head's most probable label per word
+                results.append(([[task.labels[int(j)] for j in p.argmax(-1)] for p in word_probs],
+                                [p.max(-1) if len(p) else np.zeros(0, np.float32) for p in word_probs]))
+        return results
+
+    def _decode_words(self, word_probs: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray]]:
+        """The main task's tags and scores from its word probabilities (``decode``, the CRF head)."""
         decoder = decoding.WordDecoder(self.labels_, self._decode_mode(), head=self._crf_head)
         tags: list[list[str]] = []
         scores: list[np.ndarray] = []
@@ -652,13 +675,26 @@ class Tagger:
         raise ConfigError(f"this tagger has no task {name!r}; its tasks: {list(self.config_.task_names) or 'none'}")
 
     # --- evaluation ----------------------------------------------------------------
-    def _score(self, sentences: Sequence[Sentence], mode: str, keep: list | None = None) -> Evaluation:
-        """Scores of the predictions for ``sentences``; ``keep`` receives ``[words, gold, predicted]``."""
+    def _score(self, sentences: Sequence[Sentence], mode: str, keep: list | None = None,
+               task_scores: dict | None = None) -> Evaluation:
+        """Scores of the predictions for ``sentences``; ``keep`` receives ``[words, gold, predicted]``;
+        ``task_scores`` (a multi-task tagger) each further task's scores, from the same pass of the model."""
         words, gold = [s.words for s in sentences], [s.tags for s in sentences]
-        pred = self._tag_words(words, [s.document for s in sentences])[0]
+        tasks = self.tasks_ if task_scores is not None else []
+        results = self._tag_tasks(words, [s.document for s in sentences], [None, *tasks])
+        pred = results[0][0]
+        for task, (task_pred, _) in zip(tasks, results[1:], strict=True):
+            task_scores[task.name] = self._task_scores(task, [s.aux_tags(task.name) for s in sentences],  # type: ignore[index]
+                                                       task_pred, mode)
         if keep is not None:
             keep[:] = [words, gold, pred]
         return evaluate_tags(gold, pred, mode)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _task_scores(task: tasks_lib.AuxTask, gold, pred, mode: str) -> Evaluation | TagEvaluation:
+        if task.kind == tasks_lib.SPANS:
+            return evaluate_tags(gold, pred, mode)  # type: ignore[arg-type]
+        return evaluate_word_tags(gold, pred)
 
     def evaluate(self, data: DataLike, *, mode: str | None = None,
                  predictions_path: str | os.PathLike | None = None, predictions_scheme: str | None = None) -> Evaluation:
@@ -720,9 +756,7 @@ class Tagger:
             for ws, gs, ps in zip(words, gold, pred, strict=True):
                 lines += [f"{w} {g} {p}" for w, g, p in zip(ws, gs, ps, strict=True)] + [""]
             Path(predictions_path).write_text("\n".join(lines), encoding="utf-8")
-        if aux.kind == tasks_lib.SPANS:
-            return evaluate_tags(gold, pred, mode)  # type: ignore[arg-type]
-        return evaluate_word_tags(gold, pred)
+        return self._task_scores(aux, gold, pred, mode)
 
     # --- persistence ---------------------------------------------------------------
     def _asset_texts(self) -> dict[str, str]:

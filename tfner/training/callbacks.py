@@ -69,11 +69,14 @@ class DevEvaluation(tf.keras.callbacks.Callback):
     series has one value per epoch. ``patience``: stop after that many epochs in a row
     without dev entity F1 rising more than ``min_delta`` above the best so far (Keras'
     EarlyStopping rule); ``None`` never stops early. The best epoch is the last one that
-    improved so.
+    improved so. ``extra_logs``, called after each evaluation, gives more dev figures (a
+    multi-task tagger's other tasks: ``pos_accuracy``, ``chunk_f1``), logged as ``val_<name>``
+    and printed; they do not select the epoch.
     """
 
     def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1,
-                 types: Sequence[str] = (), patience: int | None = None, min_delta: float = 0.0):
+                 types: Sequence[str] = (), patience: int | None = None, min_delta: float = 0.0,
+                 extra_logs: Callable[[], dict[str, float]] | None = None):
         super().__init__()
         self.evaluate = evaluate
         self.restore_best = restore_best
@@ -81,6 +84,7 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         self.types = list(types)
         self.patience = patience
         self.min_delta = min_delta
+        self.extra_logs = extra_logs
         self.evaluations: list[Evaluation] = []
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
@@ -91,15 +95,19 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         ev = self.evaluate()
         self.evaluations.append(ev)
         per_type = {**dict.fromkeys(self.types, 0.0), **ev.per_type_f1()}
+        extra = self.extra_logs() if self.extra_logs is not None else {}
         if logs is not None:
             logs["val_entity_f1"] = ev.f1
             for kind, f1 in sorted(per_type.items()):
                 logs[f"val_f1_{kind}"] = f1
+            for name, value in extra.items():
+                logs[f"val_{name}"] = value
         if self.verbose:
             shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(per_type.items()))
             speed = f" | {logs['real_tokens_per_s']:,.0f} real tokens/s" if logs and "real_tokens_per_s" in logs else ""
+            more = "".join(f" | {name} {value:.4f}" for name, value in extra.items())
             print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {shown}"
-                  + speed)
+                  + more + speed)
         if self.best_epoch is None or ev.f1 - self.min_delta > self._best_f1:
             self._best_f1, self.best_epoch = ev.f1, epoch
             if self.restore_best:
