@@ -42,8 +42,8 @@ CHANGED = dict(
     restore_best=False,
     seed=1234,
 )
-# head="crf" excludes label_all_subtokens=True, so it is changed on its own.
-CHANGED_ALONE = dict(head="crf")
+# head="crf" excludes label_all_subtokens=True, several tasks accumulate_steps > 1: changed on their own.
+CHANGED_ALONE = dict(head="crf", tasks={"ner": 3, "pos": 1, "chunk": 2}, task_weights={"pos": 0.5})
 
 
 def test_changed_config_changes_every_field():
@@ -68,6 +68,33 @@ def test_to_dict_has_exactly_the_fields_and_lists_for_tuples():
     assert set(d) == set(option_names())
     assert d["length_buckets"] == [16, 64, 128]
     assert d["clipnorm"] is None and d["epochs"] == 7
+
+
+def test_tasks_keep_their_order_through_json_and_are_immutable():
+    cfg = TaggerConfig(tasks={"ner": 3, "pos": 1, "chunk": 2}, task_weights={"pos": 0.5})
+    assert cfg.tasks == (("ner", 3), ("pos", 1), ("chunk", 2))  # the main task first, whatever to_json sorts
+    assert TaggerConfig.from_json(cfg.to_json()).task_names == ("ner", "pos", "chunk")
+    assert cfg.to_dict()["tasks"] == [["ner", 3], ["pos", 1], ["chunk", 2]]
+    assert (cfg.task_weight("pos"), cfg.task_weight("chunk")) == (0.5, 1.0)
+    assert TaggerConfig(tasks=[("ner", 3), ("pos", 1)]) == TaggerConfig(tasks={"ner": 3, "pos": 1})
+    hash(cfg)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(tasks={"a": 1, "b": 1}), "distinct columns"),
+    (dict(tasks={}), "at least one task"),
+    (dict(tasks={"a:b": 1}), "without ':'"),
+    (dict(tasks={"a": "x"}), r"tasks\['a'\] must be of type int"),
+    (dict(tasks=5), "must map task names"),
+    (dict(task_weights={"a": 1.0}), "needs tasks"),
+    (dict(tasks={"a": 1}, task_weights={"b": 1.0}), r"names \['b'\], which are not among tasks"),
+    (dict(tasks={"a": 1}, task_weights={"a": 0.0}), "main task 'a'.*> 0"),
+    (dict(tasks={"a": 1, "b": 2}, task_weights={"b": -1.0}), "finite number >= 0"),
+    (dict(tasks={"a": 1, "b": 2}, accumulate_steps=2), "accumulate_steps"),
+])
+def test_bad_tasks_are_config_errors(options, message):
+    with pytest.raises(ConfigError, match=message):
+        TaggerConfig(**options)
 
 
 def test_length_buckets_given_as_list_is_stored_as_tuple():
