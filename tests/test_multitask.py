@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tfner
-from tests.conftest import TINY_OPTIONS
+from tests.conftest import TINY_OPTIONS, run_python
 from tfner.data import tasks as tasks_lib
 from tfner.data.alignment import IGNORE
 from tfner.errors import ConfigError, DataFormatError
@@ -42,6 +42,18 @@ def write(path, sentences=SENTENCES, repeat=8):
 
 def column(k, sentences=SENTENCES):
     return [[row[k] for row in s] for s in sentences]
+
+
+def packed_windows(tagger, path):
+    """The windows of ``path`` with every task's label column, built here from the reader and the aligner."""
+    from tfner.data import alignment
+
+    sentences = tasks_lib.to_iob2(tfner.read_conll(path, tag_column=3, aux_columns={"pos": 1, "chunk": 2}),
+                                  ["pos", "chunk"], {})
+    main = ([s.tags for s in sentences], {t: i for i, t in enumerate(tagger.labels_)})
+    others = [([s.aux_tags(t.name) for s in sentences], tasks_lib.label_ids(t)) for t in tagger.tasks_]
+    return alignment.with_task_labels(*(alignment.encode(tagger.tokenizer_, [s.words for s in sentences], tags, ids,
+                                                         max_length=32, overlap=4) for tags, ids in [main, *others]))
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +104,9 @@ def test_fit_learns_every_task(multi, files):
     assert multi.predict_tags(words) == multi.predict_tags(words, task="ner")
     assert multi.evaluate(files[1]).f1 == multi.evaluate_task(files[1], "ner").f1 == 1.0
     assert multi.evaluate_task(files[1], "chunk").f1 == 1.0
+    # the main task alone needs no other column: (words, tags) pairs score as the file does
+    pairs = [(s.words, s.tags) for s in tfner.read_conll(files[1], tag_column=3)]
+    assert multi.evaluate(pairs).entities == multi.evaluate(files[1]).entities
 
 
 def test_dev_scores_of_every_task_each_epoch(multi, files):
@@ -116,16 +131,10 @@ def test_pos_accuracy_is_the_share_of_words_tagged_right(multi, files, tmp_path)
 def test_loss_is_the_weighted_sum_of_the_heads_losses_by_hand(multi, files):
     """The compiled loss on a batch equals sum_t weight_t * (mean cross-entropy of head t over its labelled
     tokens), computed here with numpy from the logits, each head its own slice of the classifier."""
-    sentences = tfner.read_conll(files[1], tag_column=3, aux_columns={"pos": 1, "chunk": 2})
-    sentences = tasks_lib.to_iob2(sentences, ["pos", "chunk"], {})
-    from tfner.data import alignment, pipeline
+    from tfner.data import pipeline
 
     tok = multi.tokenizer_
-    windows = [alignment.encode(tok, [s.words for s in sentences], tags, ids, max_length=32, overlap=4)
-               for tags, ids in (([s.tags for s in sentences], {t: i for i, t in enumerate(multi.labels_)}),
-                                 *(([s.aux_tags(t.name) for s in sentences], tasks_lib.label_ids(t))
-                                   for t in multi.tasks_))]
-    packed = alignment.with_task_labels(*windows)
+    packed = packed_windows(multi, files[1])
     batch = pipeline.pad_batch(packed, tok.pad_token_id)
     labels = np.full(batch["input_ids"].shape + (3,), IGNORE, np.int32)
     for i, w in enumerate(packed):
@@ -210,3 +219,45 @@ def test_the_command_line_scores_each_task(multi, files, tmp_path, capsys):
     args = cli.build_parser().parse_args(["train", str(files[0]), "--output-dir", "o", "--tasks", "ner=3,pos=1",
                                           "--task-weights", "pos=0.5"])
     assert (args.tasks, args.task_weights) == ((("ner", 3), ("pos", 1)), (("pos", 0.5),))
+
+
+MIRRORED = r"""
+import json, os, sys
+import tfner
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pathlib import Path
+from tests.conftest import write_tiny_encoder
+from tests.test_multitask import OPTIONS, SENTENCES, TASKS, packed_windows, write
+from tfner.data import pipeline
+
+d = Path(os.environ["TINY_DIR"])
+enc = write_tiny_encoder(d / "enc")
+train = write(d / "train.txt")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+tagger = tfner.fit(train, encoder=str(enc), strategy=strategy, verbose=0, tasks=TASKS, task_weights={"pos": 0.5},
+                   **dict(OPTIONS, batch_size=7))
+# one batch of the training pipeline: the loss summed over the replicas against one device's
+ds = pipeline.make_dataset(packed_windows(tagger, train)[:5], batch_size=5, boundaries=(), pad_id=0, shuffle=False,
+                           seed=0)
+x, y = next(iter(ds))
+loss = tagger.model_.loss.inner  # each replica's share of the global loss (the shown value aside)
+one = float(loss(y, tagger.model_(x, training=False).logits))
+per = strategy.run(lambda x, y: loss(y, tagger.model_(x, training=False).logits),
+                   args=next(iter(strategy.experimental_distribute_dataset(ds))))
+two = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None))
+print(json.dumps(dict(one=one, two=two, loss=tagger.history_["loss"], replicas=tagger.train_stats_["replicas"],
+                      pos=tagger.predict_tags([[r[0] for r in s] for s in SENTENCES], task="pos"))))
+"""
+
+
+def test_multitask_under_mirrored_strategy_on_two_logical_devices(tmp_path):
+    """Two replicas (3 and 2 rows of a 5-row batch: the per-task counts are global) give the one-device loss;
+    a fit whose 160 windows in batches of 7 end with a 6-row batch learns every task."""
+    out = run_python(MIRRORED, env={"TINY_DIR": str(tmp_path)})
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["replicas"] == 2
+    assert r["two"] == pytest.approx(r["one"], rel=1e-5)
+    assert r["loss"][-1] < 0.3 * r["loss"][0]
+    assert r["pos"] == column(1)

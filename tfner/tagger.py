@@ -199,11 +199,15 @@ def prepare(sources: Sequence[str | os.PathLike] | str | os.PathLike, out_dir: s
         encoder=cfg.encoder, rows_per_shard=rows_per_shard)
 
 
-def _read(data: DataLike, name: str, cfg: TaggerConfig, kinds: dict[str, str] | None = None) -> list[Sentence]:
+def _read(data: DataLike, name: str, cfg: TaggerConfig, kinds: dict[str, str] | None = None, *,
+          main_only: bool = False) -> list[Sentence]:
     """``data`` as IOB2 sentences; with ``tasks``, the main task's column as tags and every further task's
-    as ``aux`` tags (span tasks in IOB2, their kind judged from these sentences unless ``kinds`` says)."""
+    as ``aux`` tags (span tasks in IOB2, their kind judged from these sentences unless ``kinds`` says);
+    ``main_only``: the main task's column alone (the file need not have the others)."""
     columns = dict(cfg.tasks or ())
     main = columns.pop(cfg.task_names[0]) if cfg.tasks else -1
+    if main_only:
+        columns = {}
     sentences = as_sentences(data, name=name, scheme=cfg.scheme, invalid_tags=cfg.invalid_tags,
                              span_alignment=cfg.span_alignment, tag_column=main, aux_columns=columns)
     return tasks_lib.to_iob2(sentences, list(columns), kinds or {}, invalid_tags=cfg.invalid_tags)
@@ -407,7 +411,8 @@ class Tagger:
         done = 0
         if self.output_dir is not None:
             out = Path(self.output_dir)
-            done, epoch_logs = self._resume(out, cfg, labels, steps, dev_eval, chief)
+            # the run's identity: every head's labels (the main task's alone without further tasks)
+            done, epoch_logs = self._resume(out, cfg, rows, steps, dev_eval, chief)
             # the seeded stream is the same as before the crash: skip what the backup has seen
             train_stream = train_stream.skip(done)
             callbacks.append(backup.TrainingBackup(out, self.backup_every, steps,
@@ -711,7 +716,7 @@ class Tagger:
         mode = mode or self.config_.eval_mode
         if mode not in ("default", "strict"):
             raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
-        sentences = _read(data, "data", self.config_, {t.name: t.kind for t in self.tasks_})
+        sentences = _read(data, "data", self.config_, main_only=True)
         scored: list = []
         known = known_types_only(sentences, self.labels_, self.config_.unseen_labels, "data")
         result = self._score(known, mode, keep=scored)
