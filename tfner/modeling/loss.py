@@ -105,6 +105,6 @@ class MultiTaskLoss(tf.keras.losses.Loss):
         logits = tf.split(y_pred, self.sizes, axis=-1)
         total = tf.constant(0.0)
         for t, (loss, part, weight) in enumerate(zip(self.losses, logits, self.weights, strict=True)):
-            if weight:  # a task weighted 0 costs nothing (its head stays as initialised)
+            if weight:  # a task weighted 0 costs nothing and its head gets no gradient
                 total += weight * loss.call(y_true[..., t], part)
         return total
