@@ -7,7 +7,8 @@
   ``backup_every`` steps and at the end of every epoch (after dev scoring);
 * ``progress.json`` - what Keras does not keep: every finished epoch's logs (History) and
   dev evaluations, and the best epoch so far; ``best_weights.npz`` - that epoch's weights
-  (for ``restore_best``). Both are written atomically *before* the checkpoint they go
+  by variable name (for ``restore_best``; by name, as layers frozen for some epochs change
+  the order of ``model.get_weights()``). Both are written atomically *before* the checkpoint they go
   with, and trimmed to the checkpoint's finished epochs on resume, so a crash between the
   two never counts an epoch twice.
 
@@ -37,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from tfner.training.weights import weight_values
 
 BACKUP = "backup"
 PROGRESS = "progress.json"
@@ -73,18 +76,23 @@ def write_json_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
-def save_weights_atomic(path: Path, weights: list[np.ndarray]) -> None:
+def save_weights_atomic(path: Path, model: tf.keras.Model) -> None:
+    """Every weight of ``model`` to ``path`` (``.npz``), keyed by name (:mod:`tfner.training.weights`),
+    written beside it and renamed into place."""
+    values = weight_values(model)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
     with os.fdopen(fd, "wb") as f:
-        np.savez(f, *weights)
+        np.savez(f, **values)  # type: ignore[arg-type]  # weight names, never savez's allow_pickle
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def load_weights(path: Path) -> list[np.ndarray]:
+def load_weights(path: Path) -> dict[str, np.ndarray]:
+    """The weights :func:`save_weights_atomic` wrote, by name; put them back with
+    :func:`tfner.training.weights.assign_weights` (or :meth:`DevEvaluation.restore`)."""
     with np.load(path) as data:
-        return [data[f"arr_{i}"] for i in range(len(data.files))]
+        return {name: data[name] for name in data.files}
 
 
 def replace_dir(build: Callable[[Path], object], target: Path) -> Path:

@@ -9,11 +9,13 @@ others to ``train`` (loss, ``learning_rate``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from tfner.metrics import Evaluation
+from tfner.training.weights import assign_weights, weight_values
 
 
 class LearningRateLogger(tf.keras.callbacks.Callback):
@@ -72,6 +74,11 @@ class DevEvaluation(tf.keras.callbacks.Callback):
     improved so. ``extra_logs``, called after each evaluation, gives more dev figures (a
     multi-task tagger's other tasks: ``pos_accuracy``, ``chunk_f1``), logged as ``val_<name>``
     and printed; they do not select the epoch.
+
+    The best epoch's weights are kept by variable name (:mod:`tfner.training.weights`), so
+    they go back into the right variables whatever was frozen or unfrozen since. A resumed
+    run hands back what an earlier process had with :meth:`restore`; :meth:`state` is what
+    to keep for that.
     """
 
     def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1,
@@ -89,7 +96,29 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self._best_f1 = -1.0
-        self._best_weights: list | None = None
+        self._best_weights: dict[str, np.ndarray] | None = None
+
+    def state(self) -> dict:
+        """What a resumed run needs back (:meth:`restore`): ``evaluations`` (one per finished epoch),
+        ``best_epoch`` (0-based, or ``None``) and ``best_weights`` (that epoch's weights by name,
+        ``None`` without ``restore_best``, or once training has ended)."""
+        return {"evaluations": list(self.evaluations), "best_epoch": self.best_epoch,
+                "best_weights": self._best_weights}
+
+    def restore(self, evaluations: Sequence[Evaluation], best_epoch: int | None,
+                best_weights: Mapping[str, np.ndarray] | None = None) -> None:
+        """Continue from an earlier run's :meth:`state`: the finished epochs' ``evaluations``, the best
+        of them and (with ``restore_best``) its weights by name, as :func:`tfner.training.weights.weight_values`
+        gives them. Raises ``ValueError`` if ``best_epoch`` is not one of ``evaluations`` or its weights are
+        missing under ``restore_best``."""
+        if best_epoch is not None and not 0 <= best_epoch < len(evaluations):
+            raise ValueError(f"best_epoch {best_epoch} is not one of the {len(evaluations)} evaluated epochs")
+        if self.restore_best and best_epoch is not None and best_weights is None:
+            raise ValueError("restore_best needs the best epoch's weights")
+        self.evaluations = list(evaluations)
+        self.best_epoch = best_epoch
+        self._best_f1 = self.evaluations[best_epoch].f1 if best_epoch is not None else -1.0
+        self._best_weights = dict(best_weights) if self.restore_best and best_weights is not None else None
 
     def on_epoch_end(self, epoch, logs=None):
         ev = self.evaluate()
@@ -111,7 +140,7 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         if self.best_epoch is None or ev.f1 - self.min_delta > self._best_f1:
             self._best_f1, self.best_epoch = ev.f1, epoch
             if self.restore_best:
-                self._best_weights = self.model.get_weights()
+                self._best_weights = weight_values(self.model)
         elif self.patience is not None and epoch - self.best_epoch >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
@@ -131,8 +160,8 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         if self.restore_best and self._best_weights is not None and self.best_epoch != len(self.evaluations) - 1:
             if self.verbose:
                 print(f"restoring the weights of epoch {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
-            self.model.set_weights(self._best_weights)
-        self._best_weights: list | None = None
+            assign_weights(self.model, self._best_weights)
+        self._best_weights = None
 
 
 class EpochProgress(tf.keras.callbacks.Callback):
