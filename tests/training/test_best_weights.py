@@ -149,3 +149,11 @@ def test_a_resumed_fit_ends_with_the_frozen_epochs_weights_from_its_backup(tiny_
                        **FROZEN_BEST)
     assert tagger.train_stats_["resumed_at_step"] == 4 + 1 and tagger.best_epoch_ == 0  # epoch 1, one step of 2
     assert_equal_by_name(tagger.model_, record.per_epoch[0])
+
+
+def test_restore_says_when_the_restored_epochs_had_stopped_early():
+    dev = DevEvaluation(lambda: Scores(0.0), restore_best=False, verbose=0, patience=2)
+    dev.restore([Scores(0.3), Scores(0.7), Scores(0.6)], 1)
+    assert dev.stopped_epoch is None  # one epoch without a rise: patience 2 goes on
+    dev.restore([Scores(0.3), Scores(0.7), Scores(0.6), Scores(0.5)], 1)
+    assert dev.stopped_epoch == 3

@@ -17,7 +17,8 @@ same number of batches of the (seeded, hence identical) input stream, so the dat
 the learning-rate schedule and the step count continue as if nothing had happened.
 After a successful fit the finished tagger lands in ``output_dir/tagger`` (written beside
 it, then renamed into place), then the backup is deleted (``run.json`` and
-``progress.json`` stay as a record); TensorBoard logs go to ``output_dir/logs`` unless
+``progress.json`` stay as a record) - not before: if saving fails, a rerun finds the backup at
+the last step, trains nothing and saves; TensorBoard logs go to ``output_dir/logs`` unless
 ``logdir`` says otherwise.
 
 Several workers (MultiWorkerMirroredStrategy): ``output_dir`` must be one folder every worker
@@ -122,11 +123,15 @@ def finish(output_dir: Path) -> None:
 class TrainingBackup(tf.keras.callbacks.BackupAndRestore):
     """BackupAndRestore every ``every`` steps and at each epoch's end; ``before_backup(epoch, logs)``
     writes tfner's own state first. Put it after the callbacks whose epoch logs it should keep.
+
+    The backup outlives ``model.fit``: only :func:`finish`, called once the tagger is saved,
+    removes it. A save that fails (a full disk) thus leaves the last epoch's backup, and the
+    next ``fit`` resumes after the last step: it trains nothing and only saves.
     """
 
     def __init__(self, output_dir: str | os.PathLike, every: int, steps_per_epoch: int,
                  before_backup: Callable[[int, dict | None], None]):
-        super().__init__(os.path.join(output_dir, BACKUP), save_freq=every, delete_checkpoint=True)
+        super().__init__(os.path.join(output_dir, BACKUP), save_freq=every, delete_checkpoint=False)
         self.steps_per_epoch = steps_per_epoch
         self.before_backup = before_backup
 

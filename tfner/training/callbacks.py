@@ -110,7 +110,10 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         """Continue from an earlier run's :meth:`state`: the finished epochs' ``evaluations``, the best
         of them and (with ``restore_best``) its weights by name, as :func:`tfner.training.weights.weight_values`
         gives them. Raises ``ValueError`` if ``best_epoch`` is not one of ``evaluations`` or its weights are
-        missing under ``restore_best``."""
+        missing under ``restore_best``.
+
+        If those epochs had already stopped training early (``patience``), ``stopped_epoch`` says so
+        again: the caller then fits no further epoch (``epochs=stopped_epoch + 1``)."""
         if best_epoch is not None and not 0 <= best_epoch < len(evaluations):
             raise ValueError(f"best_epoch {best_epoch} is not one of the {len(evaluations)} evaluated epochs")
         if self.restore_best and best_epoch is not None and best_weights is None:
@@ -119,6 +122,9 @@ class DevEvaluation(tf.keras.callbacks.Callback):
         self.best_epoch = best_epoch
         self._best_f1 = self.evaluations[best_epoch].f1 if best_epoch is not None else -1.0
         self._best_weights = dict(best_weights) if self.restore_best and best_weights is not None else None
+        last = len(self.evaluations) - 1
+        stopped = self.patience is not None and best_epoch is not None and last - best_epoch >= self.patience
+        self.stopped_epoch = last if stopped else None
 
     def on_epoch_end(self, epoch, logs=None):
         ev = self.evaluate()
