@@ -14,6 +14,7 @@ start and end at a word's end; ``alignment`` says what happens otherwise, as spa
 ``"expand"`` takes every word the span touches — both with a warning saying how many spans
 moved or were dropped. Overlapping, reversed, empty and out-of-range spans raise. Each line is
 its own document. For aligned spans, text + spans -> words + tags -> text + spans is the identity.
+A lone surrogate in a text (``"\\ud83d"``, half an emoji) is read as U+FFFD, one character for one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from tfner.data.readers import Sentence, _decoded_lines
 from tfner.data.schemes import spans_of
 from tfner.data.spans import Span
-from tfner.data.words import split_words
+from tfner.data.words import replace_lone_surrogates, split_words
 from tfner.errors import ConfigError, DataFormatError
 
 ALIGNMENTS = ("strict", "contract", "expand")
@@ -133,7 +134,9 @@ def read_jsonl(path: str | os.PathLike, *, alignment: str = "strict", encoding: 
             raise DataFormatError(path, lineno, f"not valid JSON ({err.msg} at column {err.colno})") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataFormatError(path, lineno, 'expected an object with a "text" string and its "entities" or "spans"')
-        sentence, n = sentence_from_record(record["text"], _record_spans(record, path, lineno), alignment=alignment,
+        # a lone surrogate (json reads "\\ud83d" as one) becomes U+FFFD: one character, the offsets still hold
+        text = replace_lone_surrogates(record["text"])
+        sentence, n = sentence_from_record(text, _record_spans(record, path, lineno), alignment=alignment,
                                            source=path, line=lineno, document=len(out))
         adjusted, dropped = adjusted + n[0], dropped + n[1]
         if sentence.words:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tfner.data.schemes import Scheme, normalize_tags
+from tfner.data.words import replace_lone_surrogates
 from tfner.errors import DataFormatError, DataNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class Sentence:
     a new one; a file without them is one document); ``context="document"`` fills a
     sentence's windows with its neighbours from the same document. ``tags`` are IOB2;
     ``scheme`` is the scheme the source was written in (predictions can be written back in it).
+    A lone surrogate in a word or the text is stored as U+FFFD
+    (:func:`tfner.data.words.replace_lone_surrogates`).
     """
 
     words: tuple[str, ...]
@@ -47,6 +50,13 @@ class Sentence:
     aux: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self):
+        # One rule for every route (pairs, Sentence objects, JSONL): a lone surrogate (half an emoji),
+        # which the tokenizers refuse, becomes U+FFFD, one character for one (offsets still hold).
+        words = tuple(replace_lone_surrogates(w) if isinstance(w, str) else w for w in self.words)
+        if words != self.words:
+            object.__setattr__(self, "words", words)
+        if self.text is not None:
+            object.__setattr__(self, "text", replace_lone_surrogates(self.text))
         if len(self.words) != len(self.tags):
             raise DataFormatError(
                 self.source, self.line, f"{len(self.words)} words but {len(self.tags)} tags"

@@ -16,7 +16,23 @@ the original string); a word made of nothing else becomes ``[UNK]`` for the mode
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (half an emoji, e.g. ``"\\ud83d"``) replaced by U+FFFD.
+
+    One character for one, so character offsets still index ``text``; the result is valid
+    UTF-8, which the tokenizers need. Every route applies it to what it reads: JSONL texts,
+    the words of sentences, and ``predict``'s texts.
+
+    >>> replace_lone_surrogates("hi \\ud83d!") == "hi \\ufffd!"
+    True
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _is_punctuation(ch: str) -> bool:

@@ -7,18 +7,17 @@ same request gives equal spans whichever way it is served. No TensorFlow needed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tfner.data.spans import Span
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+from tfner.data.words import replace_lone_surrogates
 
 
 def clean_text(text: str) -> str:
-    """``text`` with each lone surrogate (half an emoji) replaced by U+FFFD: same length, valid UTF-8."""
-    return _LONE_SURROGATE.sub("\ufffd", text)
+    """``text`` with each lone surrogate (half an emoji) replaced by U+FFFD: same length, valid UTF-8
+    (:func:`tfner.data.words.replace_lone_surrogates`, the rule the data readers apply too)."""
+    return replace_lone_surrogates(text)
 
 
 def spans_from_outputs(texts: Sequence[str], outputs: Mapping[str, Any]) -> list[list[Span]]:
