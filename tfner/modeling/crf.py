@@ -61,6 +61,13 @@ def _mask(lengths, time):
     return tf.sequence_mask(lengths, time)
 
 
+# Time-major tensors are made without transposing integers or booleans: oneDNN has no such
+# kernel without AVX-512, falls back and logs an error line ("oneDNN supports DT_BOOL only...").
+def _time_major_mask(lengths, time):
+    """``_mask(lengths, time)`` transposed: ``[time, batch]``."""
+    return tf.range(time)[:, None] < tf.cast(lengths, tf.int32)[None, :]
+
+
 def sequence_score(emissions, tags, lengths, transitions, start, end):
     """Score of the path ``tags`` for each sequence: ``[batch]``."""
     emissions = tf.convert_to_tensor(emissions, tf.float32)
@@ -91,7 +98,7 @@ def log_partition(emissions, lengths, transitions, start, end):
     emissions = _one_more_step(emissions)
     time = tf.shape(emissions)[1]
     steps = tf.transpose(emissions, [1, 0, 2])
-    mask = tf.transpose(_mask(lengths, time))
+    mask = _time_major_mask(lengths, time)
     alpha0 = start[None, :] + steps[0]
 
     def step(alpha, inputs):
@@ -119,7 +126,7 @@ def viterbi(emissions, lengths, transitions, start, end):
     emissions = _one_more_step(emissions)
     batch, time, n_labels = tf.shape(emissions)[0], tf.shape(emissions)[1], tf.shape(emissions)[2]
     steps = tf.transpose(emissions, [1, 0, 2])
-    mask = tf.transpose(_mask(lengths, time))
+    mask = _time_major_mask(lengths, time)
     delta0 = start[None, :] + steps[0]
     identity = tf.tile(tf.range(n_labels)[None, :], [batch, 1])
 
@@ -140,6 +147,7 @@ def viterbi(emissions, lengths, transitions, start, end):
         return tf.gather(pointer, tag, batch_dims=1)
 
     earlier = tf.scan(back, pointers, initializer=last, reverse=True)  # tag at t for t = 0 .. time-2
-    path = tf.transpose(tf.concat([earlier, last[None]], axis=0))[:, :given]
+    time_major = tf.concat([earlier, last[None]], axis=0)
+    path = tf.cast(tf.transpose(tf.cast(time_major, tf.float32)), tf.int32)[:, :given]  # exact: tags < 2**24
     path = tf.where(_mask(lengths, given), path, 0)
     return path, tf.where(lengths > 0, tf.reduce_max(scores, axis=1), 0.0)

@@ -109,7 +109,7 @@ class TextTagger(tf.Module):
         init = tf.lookup.KeyValueTensorInitializer(tf.constant(tokens), tf.constant([vocab[t] for t in tokens],
                                                                                     tf.int64))
         self.vocab_table = tf.lookup.StaticVocabularyTable(init, num_oov_buckets=1)
-        unk_token = next(t for t, i in vocab.items() if i == self.unk_id)
+        self.unk_token = unk_token = next(t for t, i in vocab.items() if i == self.unk_id)
         # Words longer than the character limit are emptied first (-> [UNK]); the byte
         # limit only has to let every shorter word through.
         self.wordpiece = tf_text.WordpieceTokenizer(self.vocab_table, suffix_indicator="##",
@@ -172,12 +172,10 @@ class TextTagger(tf.Module):
         return tf.where(too_long, "", words)
 
     def _pieces(self, normalized):
-        pieces = self.wordpiece.tokenize(normalized)
-        none = tf.equal(pieces.row_lengths(), 0)
-        unk = tf.RaggedTensor.from_row_lengths(
-            tf.fill([tf.reduce_sum(tf.cast(none, tf.int32))], tf.constant(self.unk_id, tf.int64)),
-            tf.cast(none, tf.int64))
-        pieces = tf.concat([pieces, unk], axis=1)
+        # An emptied word is [UNK]: spelt out before WordPiece rather than concatenated after it,
+        # as a ragged concat along axis 1 transposes an integer matrix, which oneDNN has no kernel
+        # for without AVX-512 (it falls back and logs an error line).
+        pieces = self.wordpiece.tokenize(tf.where(tf.equal(normalized, ""), self.unk_token, normalized))
         return tf.cast(pieces[:, : self.content], tf.int32)
 
     def word_pieces(self, texts):
@@ -233,14 +231,17 @@ class TextTagger(tf.Module):
         win_row, win_start, win_end = self._plan(cost, words["row"], n_texts)
         q = pieces.row_splits
         tokens = tf.gather(pieces.flat_values, tf.ragged.range(tf.gather(q, win_start), tf.gather(q, win_end)))
-        k = tf.shape(win_start, out_type=tf.int64)[0]
         # one spare [CLS] [SEP] window keeps the model call non-empty for an empty batch
-        ones = tf.ones([k + 1, 1], tf.int32)
         spare = tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32), tf.zeros([1], tf.int64))
         body = tf.concat([tokens, spare], axis=0)
-        ids = tf.concat([ones * self.cls_id, body, ones * self.sep_id], axis=1)
-        input_ids = ids.to_tensor(self.pad_id)
-        attention_mask = tf.sequence_mask(ids.row_lengths(), tf.shape(input_ids)[1], tf.int32)
+        # [CLS] body [SEP] written into the padded matrix (a ragged concat along axis 1 would
+        # transpose an integer matrix: see _pieces)
+        lengths = body.row_lengths() + 2
+        input_ids = tf.pad(body.to_tensor(self.pad_id), [[0, 0], [1, 1]], constant_values=self.pad_id)
+        column = tf.range(tf.shape(input_ids, out_type=tf.int64)[1])[None, :]
+        input_ids = tf.where(tf.equal(column, 0), self.cls_id, input_ids)
+        input_ids = tf.where(tf.equal(column, lengths[:, None] - 1), self.sep_id, input_ids)
+        attention_mask = tf.sequence_mask(lengths, tf.shape(input_ids)[1], tf.int32)
         logits = self._logits_fn(input_ids, attention_mask)
         parts = tf.split(logits, self.sizes, axis=-1) if self.task_names else [logits]
         probs = tf.nn.softmax(tf.cast(parts[0], tf.float32), axis=-1)
