@@ -31,6 +31,22 @@ VIOLATIONS = [
     ("config.py", "tfner.modeling.encoder", "tfner.config is not allowed to import tfner.modeling"),
     ("tagger.py", "tfner.demo", "tfner.tagger is not allowed to import tfner.demo"),
     ("serving/export.py", "tfner.cli", "tfner.serving is not allowed to import tfner.cli"),
+    # the estimator's steps sit between the stages and the estimator; only tfner.tagger uses them
+    ("training/backup.py", "tfner.tagging.state", "tfner.training is not allowed to import tfner.tagging"),
+    ("pretraining.py", "tfner.tagging.inputs", "tfner.pretraining is not allowed to import tfner.tagging"),
+    ("tuning.py", "tfner.tagging.scoring", "tfner.tuning is not allowed to import tfner.tagging"),
+    # inside tfner.tagging, steps build on lower ones only
+    ("tagging/state.py", "tfner.tagging.prediction", "tfner.tagging.state is not allowed to import "
+                                                     "tfner.tagging.prediction"),
+    ("tagging/inputs.py", "tfner.tagging.fit_run", "tfner.tagging.inputs is not allowed to import "
+                                                   "tfner.tagging.fit_run"),
+]
+
+# (module file that gets the import, the sibling it imports, the package the circle is in, the edge named)
+CIRCLES = [
+    ("data/readers.py", "tfner.data.sources", "tfner.data", ".readers -> .sources"),
+    ("serving/server_files.py", "tfner.serving.export", "tfner.serving", ".server_files -> .export"),
+    ("tagging/saved_tagger.py", "tfner.tagger", "tfner", ".tagging -> .tagger"),
 ]
 
 
@@ -64,3 +80,17 @@ def test_an_upward_import_breaks_the_build(tmp_path, where, target, message):
     assert message in proc.stdout, proc.stdout
     importer = "tfner." + where.removesuffix(".py").replace("/", ".")
     assert f"{importer} -> {target}" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("where, target, package, edge", CIRCLES, ids=[c[0] + "->" + c[1] for c in CIRCLES])
+def test_an_import_circle_breaks_the_build(tmp_path, where, target, package, edge):
+    # readers <- sources is how data flows; readers -> sources would close a circle (as readers and
+    # jsonl once imported each other)
+    root = copy_package(tmp_path)
+    module = root / "tfner" / where
+    module.write_text(module.read_text(encoding="utf-8") + f"\nimport {target}  # noqa: E402,F401\n",
+                      encoding="utf-8")
+    proc = lint_imports(root)
+    assert proc.returncode != 0, proc.stdout
+    assert f"No cycles are allowed in {package}." in proc.stdout, proc.stdout
+    assert edge in proc.stdout, proc.stdout

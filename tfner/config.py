@@ -10,6 +10,7 @@ import types
 import typing
 from typing import Any, Literal
 
+from tfner.data.alignment import Windowing
 from tfner.data.schemes import SCHEMES
 from tfner.errors import ConfigError
 
@@ -225,6 +226,11 @@ class TaggerConfig:
     def task_names(self) -> tuple[str, ...]:
         """The tasks' names, the main task first; () without ``tasks``."""
         return tuple(name for name, _ in self.tasks or ())
+
+    @property
+    def windowing(self) -> Windowing:
+        """``max_length``, ``window_overlap`` and ``label_all_subtokens`` as one value."""
+        return Windowing(self.max_length, self.window_overlap, self.label_all_subtokens)
 
     def task_weight(self, name: str) -> float:
         return float(dict(self.task_weights or ()).get(name, 1.0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import tfner
-from tfner.data.readers import as_sentences
+from tfner.data.sources import as_sentences
 from tfner.errors import DataFormatError, DataNotFoundError, TfnerError
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from tfner.data.datasets import wnut17_path
-from tfner.data.readers import as_sentences, read_conll
+from tfner.data.readers import read_conll
+from tfner.data.sources import as_sentences
 from tfner.errors import ConfigError, DataFormatError
 
 

@@ -95,6 +95,34 @@ def own_start(prefix: Sequence[int], before: tuple[int, int], window: tuple[int,
     return b0
 
 
+@dataclasses.dataclass(frozen=True)
+class Windowing:
+    """How sentences become windows: the settings ``fit``, ``prepare``, prediction and export share.
+
+    ``max_length``: sub-tokens per window, [CLS] and [SEP] included; ``overlap``: sub-tokens of
+    context a window shares with the one before it; ``label_all_subtokens``: later sub-tokens
+    carry the word's label too (``B-X`` turned into ``I-X``).
+
+    >>> Windowing(32, 4).to_dict()
+    {'max_length': 32, 'window_overlap': 4, 'label_all_subtokens': False}
+    """
+
+    max_length: int
+    overlap: int
+    label_all_subtokens: bool = False
+
+    def to_dict(self) -> dict:
+        """The settings under :class:`~tfner.config.TaggerConfig`'s field names (as a prepared folder records them)."""
+        return {"max_length": self.max_length, "window_overlap": self.overlap,
+                "label_all_subtokens": self.label_all_subtokens}
+
+    def encode(self, tokenizer, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None,
+               label_to_id: Mapping[str, int] | None = None, documents: Sequence[int] | None = None) -> list[Window]:
+        """:func:`encode` with these settings."""
+        return encode(tokenizer, sentences, tags, label_to_id, max_length=self.max_length, overlap=self.overlap,
+                      label_all_subtokens=self.label_all_subtokens, documents=documents)
+
+
 def encode(
     tokenizer,
     sentences: Sequence[Sequence[str]],
@@ -118,69 +146,21 @@ def encode(
     """
     if tags is not None and label_to_id is None:
         raise ValueError("label_to_id is required with tags")
-    content = max_length - 2
-    unk, cls, sep = tokenizer.unk_token_id, tokenizer.cls_token_id, tokenizer.sep_token_id
-    windows: list[Window] = []
-    truncated: list[tuple[int, int]] = []
-    nonempty = [i for i, s in enumerate(sentences) if len(s)]
-    batch = tokenizer(
-        [list(sentences[i]) for i in nonempty],
-        is_split_into_words=True,
-        add_special_tokens=False,
-        truncation=False,
-        padding=False,
-        verbose=False,
-    )
-    by_sentence = {i: k for k, i in enumerate(nonempty)}
-    pieces_of: list[list[list[int]]] = []
-    for s, words in enumerate(sentences):
-        word_pieces: list[list[int]] = [[] for _ in words]
-        if s in by_sentence:
-            k = by_sentence[s]
-            for tok_id, w in zip(batch["input_ids"][k], batch.word_ids(k), strict=True):
-                if w is not None:
-                    word_pieces[w].append(tok_id)
-        for w, p in enumerate(word_pieces):
-            if not p:
-                p.append(unk)
-            elif len(p) > content:
-                truncated.append((s, w))
-        pieces_of.append(word_pieces)
     if documents is not None and len(documents) != len(sentences):
         raise ValueError(f"{len(documents)} document ids for {len(sentences)} sentences")
+    content = max_length - 2
+    pieces_of, truncated = _word_pieces(tokenizer, sentences, content)
     flat = [[t for p in pieces for t in p[:content]] for pieces in pieces_of] if documents is not None else []
+    windows: list[Window] = []
     for s, word_pieces in enumerate(pieces_of):
-        word_tags = tags[s] if tags is not None else None
         plan = plan_windows([len(p) for p in word_pieces], content, overlap)
         left: list[int] = []
         right: list[int] = []
         if documents is not None and len(plan) == 1:
             left, right = _context(flat, documents, s, content - len(flat[s]))
+        labeller = _Labeller(tags[s], label_to_id, label_all_subtokens) if tags is not None else None
         for a, b, own_a, own_b in plan:
-            ids, labels, index = [cls, *left], [IGNORE] * (1 + len(left)), [-1] * (1 + len(left))
-            for w in range(a, b):
-                p = word_pieces[w][:content]
-                owned = own_a <= w < own_b
-                ids.extend(p)
-                index.extend([w if owned else -1] + [-1] * (len(p) - 1))
-                if word_tags is None or not owned:
-                    labels.extend([IGNORE] * len(p))
-                    continue
-                tag = word_tags[w]
-                labels.append(label_to_id[tag])  # type: ignore[index]
-                cont = label_to_id["I-" + tag[2:]] if (label_all_subtokens and tag.startswith("B-")) else label_to_id[tag]  # type: ignore[index]
-                labels.extend([cont if label_all_subtokens else IGNORE] * (len(p) - 1))
-            ids.extend([*right, sep])
-            labels.extend([IGNORE] * (len(right) + 1))
-            index.extend([-1] * (len(right) + 1))
-            windows.append(
-                Window(
-                    sentence=s,
-                    input_ids=np.asarray(ids, np.int32),
-                    labels=np.asarray(labels, np.int32),
-                    word_index=np.asarray(index, np.int32),
-                )
-            )
+            windows.append(_window(tokenizer, s, word_pieces, (a, b, own_a, own_b), content, left, right, labeller))
     if truncated:
         s, w = truncated[0]
         warnings.warn(
@@ -190,6 +170,67 @@ def encode(
             stacklevel=2,
         )
     return windows
+
+
+def _word_pieces(tokenizer, sentences: Sequence[Sequence[str]],
+                 content: int) -> tuple[list[list[list[int]]], list[tuple[int, int]]]:
+    """Each word's sub-token ids (``[UNK]`` for a word the tokenizer drops), and the ``(sentence, word)``
+    positions of words longer than ``content`` sub-tokens."""
+    nonempty = [i for i, s in enumerate(sentences) if len(s)]
+    batch = tokenizer([list(sentences[i]) for i in nonempty], is_split_into_words=True, add_special_tokens=False,
+                      truncation=False, padding=False, verbose=False)
+    by_sentence = {i: k for k, i in enumerate(nonempty)}
+    pieces_of: list[list[list[int]]] = []
+    truncated: list[tuple[int, int]] = []
+    for s, words in enumerate(sentences):
+        word_pieces: list[list[int]] = [[] for _ in words]
+        if s in by_sentence:
+            k = by_sentence[s]
+            for tok_id, w in zip(batch["input_ids"][k], batch.word_ids(k), strict=True):
+                if w is not None:
+                    word_pieces[w].append(tok_id)
+        for w, p in enumerate(word_pieces):
+            if not p:
+                p.append(tokenizer.unk_token_id)
+            elif len(p) > content:
+                truncated.append((s, w))
+        pieces_of.append(word_pieces)
+    return pieces_of, truncated
+
+
+@dataclasses.dataclass(frozen=True)
+class _Labeller:
+    """The label ids of one sentence's words: the first sub-token's, and the later ones'."""
+
+    tags: Sequence[str]
+    label_to_id: Mapping[str, int] | None
+    all_subtokens: bool
+
+    def __call__(self, w: int, pieces: int) -> list[int]:
+        ids = self.label_to_id or {}
+        tag = self.tags[w]
+        if not self.all_subtokens:
+            return [ids[tag]] + [IGNORE] * (pieces - 1)
+        cont = ids["I-" + tag[2:]] if tag.startswith("B-") else ids[tag]
+        return [ids[tag]] + [cont] * (pieces - 1)
+
+
+def _window(tokenizer, s: int, word_pieces: list[list[int]], plan: tuple[int, int, int, int], content: int,
+            left: list[int], right: list[int], labeller: _Labeller | None) -> Window:
+    """Window ``plan`` = ``(first_word, end_word, owned_first, owned_end)`` of sentence ``s``, with context."""
+    a, b, own_a, own_b = plan
+    ids, labels, index = [tokenizer.cls_token_id, *left], [IGNORE] * (1 + len(left)), [-1] * (1 + len(left))
+    for w in range(a, b):
+        p = word_pieces[w][:content]
+        owned = own_a <= w < own_b
+        ids.extend(p)
+        index.extend([w if owned else -1] + [-1] * (len(p) - 1))
+        labels.extend(labeller(w, len(p)) if labeller is not None and owned else [IGNORE] * len(p))
+    ids.extend([*right, tokenizer.sep_token_id])
+    labels.extend([IGNORE] * (len(right) + 1))
+    index.extend([-1] * (len(right) + 1))
+    return Window(sentence=s, input_ids=np.asarray(ids, np.int32), labels=np.asarray(labels, np.int32),
+                  word_index=np.asarray(index, np.int32))
 
 
 def with_task_labels(windows: Sequence[Window], *others: Sequence[Window]) -> list[Window]:

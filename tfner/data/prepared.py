@@ -51,7 +51,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 
 def prepare(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *, tokenizer, read,
-            windowing: dict, encoder: str, rows_per_shard: int = 10_000) -> Path:
+            windowing: alignment.Windowing, encoder: str, rows_per_shard: int = 10_000) -> Path:
     """Write ``sources`` (files ``read(path)`` turns into IOB2 sentences) as TFRecord shards in ``out_dir``."""
     import tensorflow as tf
 
@@ -79,9 +79,7 @@ def prepare(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
 
     for path in sources:
         sentences = read(path)
-        windows = alignment.encode(tokenizer, [s.words for s in sentences], [s.tags for s in sentences], label_to_id,
-                                   max_length=windowing["max_length"], overlap=windowing["window_overlap"],
-                                   label_all_subtokens=windowing["label_all_subtokens"])
+        windows = windowing.encode(tokenizer, [s.words for s in sentences], [s.tags for s in sentences], label_to_id)
         counts.update(sentences=len(sentences), words=sum(len(s.words) for s in sentences), windows=len(windows))
         for w in windows:
             if writer is None or shards[-1]["windows"] >= rows_per_shard:
@@ -99,15 +97,16 @@ def prepare(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
     if writer is not None:
         writer.close()
     tokenizer.save_pretrained(out / TOKENIZER)
-    manifest = {"format": FORMAT, "encoder": encoder, "labels": labels, **windowing,
+    manifest = {"format": FORMAT, "encoder": encoder, "labels": labels, **windowing.to_dict(),
                 "sources": [os.fspath(p) for p in sources], "shards": shards,
                 "lengths": {str(k): v for k, v in sorted(lengths.items())}, **dict(counts)}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out
 
 
-def check_windowing(manifest: dict, options: dict, folder: str) -> None:
+def check_windowing(manifest: dict, windowing: alignment.Windowing, folder: str) -> None:
     """``ConfigError`` naming each windowing option ``fit`` uses differently from ``prepare``."""
+    options = windowing.to_dict()
     different = [f"{k}={options[k]!r} (prepared with {manifest[k]!r})" for k in WINDOWING if manifest[k] != options[k]]
     if different:
         raise ConfigError(f"{folder} was prepared with other windowing options: {', '.join(different)}; "

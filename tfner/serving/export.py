@@ -42,10 +42,6 @@ from tfner.serving.servability import DEFAULT_SERVING_VERSION, check_servable, m
 from tfner.serving.text_graph import TextTagger
 from tfner.serving.versions import next_version
 
-LABELS_FILE = "labels.json"
-CONFIG_FILE = "tfner_config.json"
-CRF_FILE = "crf.json"
-TASKS_FILE = "tasks.json"
 VERSIONS_FILE = "tfner_export.json"
 SIGNATURE = "serving_default"
 TEXT_SIGNATURE = "predict_text"
@@ -122,14 +118,15 @@ def _versions(serving_version: str) -> dict[str, str]:
 def export(
     module: tf.Module,
     base: str | os.PathLike,
-    assets: dict[str, str],
+    assets: dict[str, bytes],
     *,
     serving_version: str = DEFAULT_SERVING_VERSION,
     allow_unservable: bool = False,
     warmup: Sequence[server_files.Request] = (),
     model_name: str | None = None,
 ) -> Path:
-    """Save ``module`` as ``<base>/<next version>``; ``assets`` maps file name -> text content.
+    """Save ``module`` as ``<base>/<next version>``; ``assets`` maps file name -> content (bytes: a
+    tokenizer's binary model file travels as it is).
 
     ``module.signatures()`` names the signatures. The saved graph is made loadable by TF
     Serving ``serving_version`` (attributes it lacks that change nothing are stripped) and
@@ -140,7 +137,7 @@ def export(
     folder's name) are written beside the versions.
     """
     release = serving_release(serving_version)
-    assets = {**assets, VERSIONS_FILE: json.dumps(_versions(release), indent=2)}
+    assets = {**assets, VERSIONS_FILE: json.dumps(_versions(release), indent=2).encode("utf-8")}
     base = Path(base)
     if base.exists() and not base.is_dir():
         raise ExportError(f"export path {base} is a file; give a directory such as saved_models/<name>")
@@ -152,8 +149,8 @@ def export(
         src = staging / "assets-src"
         src.mkdir()
         tracked = []
-        for name, text in assets.items():
-            (src / name).write_text(text, encoding="utf-8")
+        for name, content in assets.items():
+            (src / name).write_bytes(content)
             tracked.append(tf.saved_model.Asset(str(src / name)))
         module.asset_files = tracked
         out = staging / "model"

@@ -7,6 +7,9 @@ optimizer time on a MiniLM step, +19% training speed (bench/README.md, "What the
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import tensorflow as tf
 
 NO_DECAY = ("LayerNorm", "layer_norm", "bias", "crf_head")
@@ -99,3 +102,29 @@ def build_optimizer(schedule: WarmupLinearDecay, *, weight_decay: float, clipnor
     )
     opt.exclude_from_weight_decay(var_names=list(NO_DECAY))
     return opt
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSettings:
+    """What ``fit`` and ``pretrain`` both set up the same way: AdamW, its schedule, clipping."""
+
+    learning_rate: float
+    warmup_ratio: float
+    weight_decay: float
+    clipnorm: float | None
+
+
+def compile_for_training(model: tf.keras.Model, loss: tf.keras.losses.Loss, settings: OptimizerSettings,
+                         total_steps: int) -> WarmupLinearDecay:
+    """Compile ``model`` with ``loss`` (shown as its global mean) and AdamW over a warm-up + linear
+    decay schedule spanning ``total_steps``; returns the schedule. Call inside the strategy's scope.
+
+    Warm-up steps are rounded up, as Hugging Face does: ``int()`` would turn ``0.29 * 100``
+    (28.999...) into 28.
+    """
+    from tfner.modeling.loss import GlobalLossDisplay
+
+    schedule = WarmupLinearDecay(settings.learning_rate, math.ceil(settings.warmup_ratio * total_steps), total_steps)
+    optimizer = build_optimizer(schedule, weight_decay=settings.weight_decay, clipnorm=settings.clipnorm)
+    model.compile(optimizer=optimizer, loss=GlobalLossDisplay(loss))
+    return schedule
