@@ -17,7 +17,7 @@ from tfner.data import alignment, pipeline
 from tfner.data import tasks as tasks_lib
 from tfner.data.schemes import entities
 from tfner.data.spans import Span
-from tfner.data.words import split_words
+from tfner.data.words import replace_lone_surrogates, split_words
 from tfner.errors import ConfigError, DataFormatError
 from tfner.modeling import decoding
 from tfner.serving.outputs import clean_text, spans_from_outputs
@@ -92,14 +92,15 @@ def decode_words(state: TaggerState, word_probs: list[np.ndarray]) -> Tagged:
 
 
 def checked_sentences(sentences) -> list[list[str]]:
-    """``predict_tags``' input as lists of words, or :class:`DataFormatError` naming the bad one."""
+    """``predict_tags``' input as lists of words (a lone surrogate as U+FFFD, as every route reads it),
+    or :class:`DataFormatError` naming the bad one."""
     if isinstance(sentences, str):
         raise DataFormatError("sentences", None, "predict_tags takes a list of word lists")
     checked = []
     for i, words in enumerate(sentences):
         if isinstance(words, str) or not all(isinstance(w, str) and w for w in words):
             raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
-        checked.append(list(words))
+        checked.append([replace_lone_surrogates(w) for w in words])
     return checked
 
 
