@@ -97,10 +97,21 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | 
     (``TFAutoModelForTokenClassification``: BERT, DistilBERT, ELECTRA, RoBERTa, XLM-RoBERTa).
     Call inside the strategy scope.
 
-    ``seed`` seeds the new weights (Keras' global seeding); ``None`` leaves the random state
+    ``seed`` seeds the new weights (Keras' global seeding) and the dropout masks, which then
+    continue where they were when a backup of the model is restored
+    (:func:`tfner.training.seeding.checkpointed_dropout`); ``None`` leaves the random state
     alone, for loading a model whose weights all come from disk. Raises :class:`EncoderError`
     if ``max_length`` exceeds the encoder's position table.
     """
+    model = _build_model(encoder, num_labels, pretrained=pretrained, seed=seed, max_length=max_length)
+    if seed is not None:
+        from tfner.training.seeding import checkpointed_dropout
+
+        checkpointed_dropout(model, seed)
+    return model
+
+
+def _build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | None, max_length: int | None):
     import tensorflow as tf
     from transformers import AutoConfig, TFAutoModelForTokenClassification
 
@@ -144,8 +155,18 @@ def build_masked_lm(encoder: str, *, seed: int | None):
     The encoder's own weights must all load; the head's may be new (a sentence-embedding
     checkpoint such as all-MiniLM-L6-v2 ships none; BERT's output projection is the word
     embedding matrix itself, so only the transform layer and the output bias start fresh).
+    ``seed`` seeds the new weights and the dropout masks, as :func:`build_model`'s.
     Call inside the strategy scope.
     """
+    model = _build_masked_lm(encoder, seed=seed)
+    if seed is not None:
+        from tfner.training.seeding import checkpointed_dropout
+
+        checkpointed_dropout(model, seed)
+    return model
+
+
+def _build_masked_lm(encoder: str, *, seed: int | None):
     import tensorflow as tf
     from transformers import AutoConfig, TFAutoModelForMaskedLM
 
