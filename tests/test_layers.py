@@ -63,6 +63,17 @@ def copy_package(dest: Path) -> Path:
     return dest
 
 
+def lint_with_import(tmp_path: Path, where: str, target: str) -> subprocess.CompletedProcess:
+    """``lint-imports`` on a copy of the package whose module ``where`` also imports ``target``; it must fail."""
+    root = copy_package(tmp_path)
+    module = root / "tfner" / where
+    module.write_text(module.read_text(encoding="utf-8") + f"\nimport {target}  # noqa: E402,F401\n",
+                      encoding="utf-8")
+    proc = lint_imports(root)
+    assert proc.returncode != 0, proc.stdout
+    return proc
+
+
 def test_the_package_keeps_every_contract(tmp_path):
     proc = lint_imports(copy_package(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -71,12 +82,7 @@ def test_the_package_keeps_every_contract(tmp_path):
 
 @pytest.mark.parametrize("where, target, message", VIOLATIONS, ids=[v[0] + "->" + v[1] for v in VIOLATIONS])
 def test_an_upward_import_breaks_the_build(tmp_path, where, target, message):
-    root = copy_package(tmp_path)
-    module = root / "tfner" / where
-    module.write_text(module.read_text(encoding="utf-8") + f"\nimport {target}  # noqa: E402,F401\n",
-                      encoding="utf-8")
-    proc = lint_imports(root)
-    assert proc.returncode != 0, proc.stdout
+    proc = lint_with_import(tmp_path, where, target)
     assert message in proc.stdout, proc.stdout
     importer = "tfner." + where.removesuffix(".py").replace("/", ".")
     assert f"{importer} -> {target}" in proc.stdout, proc.stdout
@@ -86,11 +92,6 @@ def test_an_upward_import_breaks_the_build(tmp_path, where, target, message):
 def test_an_import_circle_breaks_the_build(tmp_path, where, target, package, edge):
     # readers <- sources is how data flows; readers -> sources would close a circle (as readers and
     # jsonl once imported each other)
-    root = copy_package(tmp_path)
-    module = root / "tfner" / where
-    module.write_text(module.read_text(encoding="utf-8") + f"\nimport {target}  # noqa: E402,F401\n",
-                      encoding="utf-8")
-    proc = lint_imports(root)
-    assert proc.returncode != 0, proc.stdout
+    proc = lint_with_import(tmp_path, where, target)
     assert f"No cycles are allowed in {package}." in proc.stdout, proc.stdout
     assert edge in proc.stdout, proc.stdout
