@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m tfner.demo
+	$(BIN)/python -m tfner.demo
 
 # The suite on one xdist worker per core (at most 4), a file at a time each, files with slow tests
 # first (tests/conftest.py orders them; --no-loadscope-reorder keeps that order); the 15 slowest shown.

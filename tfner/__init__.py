@@ -19,13 +19,14 @@ _os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 from tfner import logs as _logs  # noqa: E402
 
-_logs.set_cpp_log_level()  # TensorFlow's C++ logs quiet unless asked for (tfner.logs)
+_logs.set_cpp_log_level()  # TensorFlow's C++ logs: errors only, unless asked for (tfner.logs)
 
 from typing import TYPE_CHECKING  # noqa: E402
 
 # Light modules (no TensorFlow) are imported at once; the estimator, which needs
 # TensorFlow and transformers, is imported on first use of `fit`, `load` or `Tagger`,
-# so reading data, scoring and span handling work without paying for TensorFlow.
+# so reading data, scoring and span handling work without paying for TensorFlow. TensorFlow
+# itself is loaded first, through `tfner.logs.import_tensorflow` (its start-up lines hidden).
 from tfner.config import TaggerConfig  # noqa: E402
 from tfner.data.jsonl import read_jsonl, write_spans  # noqa: E402
 from tfner.data.readers import Sentence, read_conll  # noqa: E402
@@ -66,6 +67,8 @@ _FROM_TAGGER = ("Tagger", "fit", "load", "prepare")
 
 
 def __getattr__(name: str):
+    if name in ("pretrain", "search", *_FROM_TAGGER):
+        _logs.import_tensorflow()
     if name == "pretrain":
         from tfner.pretraining import pretrain
 

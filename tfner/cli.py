@@ -10,8 +10,9 @@
 ``train``'s option flags are made from :class:`tfner.TaggerConfig`'s fields and help texts
 (one source of truth); ``--config FILE`` reads them from a JSON or YAML file first. Errors go to
 stderr as one line: exit code 2 for usage errors, 1 for data or model errors; ``--debug``
-shows the traceback. ``tfner --help`` does not import TensorFlow: the commands import the
-library when they run.
+shows the traceback, and all the libraries print (TensorFlow's start-up lines, transformers'
+loading messages; :mod:`tfner.logs`). ``tfner --help`` does not import TensorFlow: the commands
+import the library when they run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from tfner import logs
 from tfner.config import TaggerConfig
 from tfner.errors import TfnerError
 
@@ -91,7 +93,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tfner", description="Named-entity recognition with BERT and TensorFlow.")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error and all the libraries print (TensorFlow, transformers)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="fine-tune a tagger on CoNLL files")
@@ -101,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where the tagger (DIR/tagger), logs (DIR/logs) and backups go; rerun to resume")
     train.add_argument("--config", type=Path,
                        help="a JSON or YAML (.yaml/.yml) file of TaggerConfig fields (flags override it)")
-    train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
+                       help="tfner's console: 0 silent, 1 a progress bar per epoch, 2 a line per epoch (the "
+                            "libraries' logs come with --debug)")
     _add_config_flags(train)
 
     evaluate = commands.add_parser("evaluate", help="score a tagger on labelled data")
@@ -163,7 +168,8 @@ def _train(args) -> int:
     names = {f.name for f in dataclasses.fields(TaggerConfig)}
     options.update({k: v for k, v in vars(args).items() if k in names})
     tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
-    tagger.fit(args.train, args.dev)
+    with logs.quiet_libraries(0):  # --verbose 2 is a line per epoch here; --debug shows the libraries' logs
+        tagger.fit(args.train, args.dev)
     print(json.dumps({"tagger": str(args.output_dir / TAGGER_SUBDIR), "best_epoch": tagger.best_epoch_,
                       "dev_entity_f1": tagger.history_.get("val_entity_f1")}))
     return 0
@@ -243,7 +249,10 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "predict": _predict, "export
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors: one line on stderr, exit code 2 (argparse)
+    if args.debug:
+        logs.show_library_logs()
     try:
+        logs.import_tensorflow()  # every command needs it: loaded with its start-up lines hidden
         return COMMANDS[args.command](args)
     except (TfnerError, OSError, ValueError) as err:
         if args.debug:

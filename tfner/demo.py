@@ -1,6 +1,7 @@
 """The README demo: fine-tune the offline encoder on WNUT-17, evaluate, export, predict.
 
-Run with ``make demo`` (which installs first) or ``python -m tfner.demo [--epochs N]``.
+Run with ``make demo`` (which installs first) or ``python -m tfner.demo [--epochs N]``;
+``--max-sentences N`` reads only each split's first N sentences (a quick check of the whole path).
 """
 
 from __future__ import annotations
@@ -19,29 +20,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--export-dir", default="saved_models/wnut17")
     parser.add_argument("--logdir", default="runs/wnut17")
+    parser.add_argument("--max-sentences", type=int, help="only the first N sentences of each split")
     args = parser.parse_args(argv)
 
-    # The demo is an application: it quiets transformers' load messages (the library itself
-    # leaves logging alone; `make demo` also sets TF_CPP_MIN_LOG_LEVEL=2 for TensorFlow's).
-    import transformers
+    from tfner import logs  # tfner first: it selects tf-keras before anything touches tf.keras
 
-    import tfner  # first: it selects tf-keras before anything touches tf.keras
+    # A line per epoch (verbose=2) without the libraries' logs that come with it in the library
+    # (the demo is an application; TFNER_LIBRARY_LOGS=1 shows them).
+    with logs.quiet_libraries(0):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    import tfner
     from tfner.data.datasets import wnut17_path
 
-    transformers.logging.set_verbosity_error()
+    def split(name: str):
+        path = wnut17_path(name)
+        return path if args.max_sentences is None else tfner.read_conll(path)[:args.max_sentences]
 
     t0 = time.perf_counter()
     print(f"Fine-tuning all-MiniLM-L6-v2 (offline) on WNUT-17 train for {args.epochs} epochs; "
           f"TensorBoard logs in {args.logdir}")
     # A small encoder on a small data set: a higher peak learning rate and smaller batches than
     # the BERT-base defaults (5e-5, 32) reach a useful F1 within the demo's time budget.
-    tagger = tfner.fit(wnut17_path("train"), wnut17_path("dev"), epochs=args.epochs, learning_rate=args.learning_rate,
+    tagger = tfner.fit(split("train"), split("dev"), epochs=args.epochs, learning_rate=args.learning_rate,
                        batch_size=args.batch_size, logdir=args.logdir, verbose=2)
     stats = tagger.train_stats_
     print(f"trained in {stats['seconds']:.0f} s "
           f"({stats['labelled_tokens_per_epoch'] * args.epochs / stats['seconds']:.0f} labelled words/s)")
 
-    ev = tagger.evaluate(wnut17_path("dev"))
+    ev = tagger.evaluate(split("dev"))
     print("\nWNUT-17 dev, per-type entity F1 (seqeval):")
     for kind, f1 in ev.per_type_f1().items():
         print(f"  {kind:15s} {f1:.4f}")
@@ -51,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     tagger.plot_history(curves)
     ev.plot_confusion(confusion)
     print(f"pictures: {curves} (loss and dev F1 per epoch), {confusion} (dev entity types, gold vs predicted)")
-    test = tagger.evaluate(wnut17_path("test"))
+    test = tagger.evaluate(split("test"))
     print(f"WNUT-17 test (held out; dev chose the epoch): entity F1 {test.f1:.4f} "
           f"(P {test.precision:.4f}, R {test.recall:.4f})")
 
