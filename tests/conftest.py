@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,27 @@ def fitted(tiny_encoder, tmp_path_factory):
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, logdir=str(logdir), verbose=0, **TINY_OPTIONS)
     tagger.test_logdir = logdir
     return tagger
+
+
+@pytest.fixture(scope="session")
+def fitted_export(fitted, tmp_path_factory) -> Path:
+    """``fitted`` exported once to ``<tmp>/ner/1`` (shared by the serving tests: read it, do not write into it)."""
+    return fitted.export(tmp_path_factory.mktemp("export") / "ner")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Files holding ``slow`` tests first, the most first (stable otherwise).
+
+    ``make test`` runs the suite on two xdist workers, one file at a time each (``--dist loadfile
+    --no-loadscope-reorder``): a long file handed out last would leave the other worker idle.
+    """
+    def path(item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow = Counter(path(item) for item in items if item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -slow[path(item)])
+
 
 
 def run_python(code: str, *, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -99,6 +99,7 @@ def test_train_evaluate_predict_export_inspect_serve_config(tiny_encoder, tmp_pa
     assert out.returncode == 1 and len(ours) == 1 and "missing.conll" in ours[0] and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix, text", [
     (".yaml", "epochs: 1\nbatch_size: 8\nhead: crf\nlength_buckets: [16]\n"),
     (".json", '{"epochs": 1, "batch_size": 8, "head": "crf", "length_buckets": [16]}'),

@@ -252,6 +252,7 @@ print(json.dumps(dict(one=one, two=two, loss=tagger.history_["loss"], replicas=t
 """
 
 
+@pytest.mark.slow
 def test_multitask_under_mirrored_strategy_on_two_logical_devices(tmp_path):
     """Two replicas (3 and 2 rows of a 5-row batch: the per-task counts are global) give the one-device loss;
     a fit whose 160 windows in batches of 7 end with a 6-row batch learns every task."""

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_notebook_runs(name, tmp_path):
     try:
         client.execute(env={**os.environ, "TFNER_LIBRARY_LOGS": ""})
     finally:
-        _stop_tensorboards_started_after(started)
+        _stop_tensorboards_started_in(tmp_path, started)
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     if name == "quickstart":  # the rendering and both figures came out
@@ -52,12 +53,16 @@ def test_notebook_runs(name, tmp_path):
         assert {"text/html", "image/png"} <= kinds
 
 
-def _stop_tensorboards_started_after(started: float) -> None:
+def _stop_tensorboards_started_in(folder: Path, started: float) -> None:
+    """Stop the TensorBoards the notebook started: since ``started``, working in ``folder``.
+
+    Another test's TensorBoard (on the other xdist worker) runs elsewhere and is left alone.
+    """
     from tensorboard import manager
 
     for info in manager.get_all():
-        if info.start_time >= started - 1:
-            try:
+        try:
+            if info.start_time >= started - 1 and Path(os.readlink(f"/proc/{info.pid}/cwd")) == folder.resolve():
                 os.kill(info.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        except OSError:  # already gone
+            pass

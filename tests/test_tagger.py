@@ -190,6 +190,7 @@ def test_learning_rate_decays_linearly_to_zero_over_the_real_number_of_steps(fit
     assert fitted.history_["learning_rate"][-1] == 0.0
 
 
+@pytest.mark.slow
 def test_reading_and_scoring_do_not_import_tensorflow():
     from tests.conftest import run_python
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -126,8 +129,8 @@ def test_freezing_for_every_epoch_is_a_linear_probe(fitted):
 
 
 @pytest.mark.parametrize("older", [False, True], ids=["export", "export-without-config.json"])
-def test_init_from_an_export_starts_exactly_as_from_the_saved_tagger(fitted, saved, tmp_path, older):
-    version = fitted.export(tmp_path / "exports")
+def test_init_from_an_export_starts_exactly_as_from_the_saved_tagger(fitted, fitted_export, saved, tmp_path, older):
+    version = Path(shutil.copytree(fitted_export, tmp_path / "exports" / "1"))  # fitted.export(tmp_path / "exports")
     if older:  # exports made before tfner wrote the encoder's config: rebuilt from the `encoder` option
         (version / "assets" / "config.json").unlink()
     from_saved, from_export = Capture(), Capture()

@@ -20,8 +20,8 @@ FAST = dict(timeout=20.0, backoff=0.01)
 
 
 @pytest.fixture(scope="module")
-def version_dir(fitted, tmp_path_factory):
-    return fitted.export(tmp_path_factory.mktemp("clients") / "ner")
+def version_dir(fitted_export):
+    return fitted_export
 
 
 @pytest.fixture(scope="module")

@@ -42,9 +42,8 @@ TEXTS = ["Alice flew to Paris.", "", "Carol met Bob in London .", "Ça va, Ａli
 
 
 @pytest.fixture(scope="module")
-def exported(fitted, tmp_path_factory):
-    base = tmp_path_factory.mktemp("saved_models") / "toy"
-    return base, fitted.export(base)
+def exported(fitted_export):
+    return fitted_export.parent, fitted_export
 
 
 def batch_for(tagger, sentences):

@@ -29,8 +29,8 @@ class Trimmer(tf.Module):
 
 
 @pytest.fixture(scope="module")
-def exported_default(fitted, tmp_path_factory):
-    return fitted.export(tmp_path_factory.mktemp("servable") / "toy")
+def exported_default(fitted_export):
+    return fitted_export
 
 
 def test_the_default_export_loads_on_every_server_from_2_14(exported_default):

@@ -12,8 +12,8 @@ from tfner.serving import server_files
 
 
 @pytest.fixture(scope="module")
-def exported(fitted, tmp_path_factory):
-    return fitted.export(tmp_path_factory.mktemp("served") / "ner")
+def exported(fitted_export):
+    return fitted_export
 
 
 def test_warmup_records_are_prediction_logs_that_run_against_the_model(exported):
