@@ -99,13 +99,13 @@ def build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int | 
 
     ``seed`` seeds the new weights (Keras' global seeding) and the dropout masks, which then
     continue where they were when a backup of the model is restored
-    (:func:`tfner.training.seeding.checkpointed_dropout`); ``None`` leaves the random state
+    (:func:`tfner.modeling.dropout.checkpointed_dropout`); ``None`` leaves the random state
     alone, for loading a model whose weights all come from disk. Raises :class:`EncoderError`
     if ``max_length`` exceeds the encoder's position table.
     """
     model = _build_model(encoder, num_labels, pretrained=pretrained, seed=seed, max_length=max_length)
     if seed is not None:
-        from tfner.training.seeding import checkpointed_dropout
+        from tfner.modeling.dropout import checkpointed_dropout
 
         checkpointed_dropout(model, seed)
     return model
@@ -160,7 +160,7 @@ def build_masked_lm(encoder: str, *, seed: int | None):
     """
     model = _build_masked_lm(encoder, seed=seed)
     if seed is not None:
-        from tfner.training.seeding import checkpointed_dropout
+        from tfner.modeling.dropout import checkpointed_dropout
 
         checkpointed_dropout(model, seed)
     return model
