@@ -199,10 +199,13 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
             dev_input = strategy.distribute_datasets_from_function(
                 lambda ctx: pipeline.replica_pieces(inputs.dev, ctx))
             dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, cfg.batch_size, inputs.buckets)
+    # a resumed run whose restored epochs already stopped early trains no further epoch
+    stopped = dev[0].stopped_epoch if dev else None
     t0 = time.perf_counter()
     # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress bar,
     # schedule) and never runs a stray step past the end of a pass of unknown length.
-    history = setup.model.fit(fit_input, steps_per_epoch=inputs.steps, epochs=cfg.epochs, validation_data=dev_input,
+    history = setup.model.fit(fit_input, steps_per_epoch=inputs.steps,
+                              epochs=cfg.epochs if stopped is None else stopped + 1, validation_data=dev_input,
                               validation_steps=dev_steps, callbacks=all_callbacks,
                               verbose=0).history  # EpochProgress prints instead: no value twice
     elapsed = time.perf_counter() - t0
