@@ -17,3 +17,15 @@ class KillInSecondEpoch(tf.keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.epoch == 1 and batch == 2:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CrashInSecondEpoch(tf.keras.callbacks.Callback):
+    """Raises ``RuntimeError("crash")`` in epoch 2 after its second step, before any later callback
+    (a backup) sees that step: a crash the test process itself survives."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 1:
+            raise RuntimeError("crash")

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import tensorflow as tf
 
 import tfner
 from tests.conftest import DEV, TINY_OPTIONS, TRAIN
-
-
-class CrashInSecondEpoch(tf.keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == 1 and batch == 1:
-            raise RuntimeError("crash")
+from tests.killing import CrashInSecondEpoch
 
 
 def test_a_backup_is_not_resumed_with_other_training_data(tiny_encoder, tmp_path):

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import tfner
 from tests.conftest import DEV, TINY_OPTIONS, TRAIN
+from tests.killing import CrashInSecondEpoch
 from tfner.training import backup
 from tfner.training.callbacks import DevEvaluation, FreezeEncoder
 
@@ -132,18 +133,10 @@ def test_fit_ends_with_the_frozen_epochs_weights(tiny_encoder):
 
 
 def test_a_resumed_fit_ends_with_the_frozen_epochs_weights_from_its_backup(tiny_encoder, tmp_path):
-    class Crash(tf.keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 1 and batch == 1:
-                raise RuntimeError("crash")
-
     record = RecordWeights()
     with pytest.raises(RuntimeError, match="crash"):
         tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1,
-                  callbacks=[record, Crash()], **FROZEN_BEST)
+                  callbacks=[record, CrashInSecondEpoch()], **FROZEN_BEST)
     assert (tmp_path / backup.BEST_WEIGHTS).exists()
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1,
                        **FROZEN_BEST)

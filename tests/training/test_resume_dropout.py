@@ -21,21 +21,11 @@ import tensorflow as tf
 
 import tfner
 from tests.conftest import REPO, TINY_OPTIONS, TRAIN, run_python, write_tiny_encoder
+from tests.killing import CrashInSecondEpoch
 
 CASES = {"softmax": {}, "crf": {"head": "crf"}, "accumulate": {"batch_size": 4, "accumulate_steps": 2}}
 TEXTS = ["alice flew to paris and bob went to london .", "carol met bob in rome !",
          "alice and carol went to rome .", "bob flew to paris !"] * 6  # 18 windows to train on: 3 steps
-
-
-class CrashInSecondEpoch(tf.keras.callbacks.Callback):
-    """Raises in epoch 2 after its second step, before a later callback (the backup) sees that step."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.epoch == 1 and batch == 1:
-            raise RuntimeError("crash")
 
 
 class FinalWeights(tf.keras.callbacks.Callback):
