@@ -31,7 +31,6 @@ from tfner.config import TaggerConfig
 from tfner.errors import TfnerError
 
 #: The folder of a finished `train --output-dir DIR`: DIR/tagger holds the saved tagger.
-TAGGER_SUBDIR = "tagger"
 
 
 def _none_or(kind):
@@ -135,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _tagger_path(path: Path) -> Path:
-    return path / TAGGER_SUBDIR if (path / TAGGER_SUBDIR).is_dir() else path
+    """A saved tagger, or the ``tagger`` folder of a fit's ``output_dir``."""
+    from tfner.tagging.saved_tagger import tagger_folder
+
+    return tagger_folder(path)
 
 
 def _read_config(path: Path) -> dict:
@@ -170,7 +172,7 @@ def _train(args) -> int:
     tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
     with logs.quiet_libraries(0):  # --verbose 2 is a line per epoch here; --debug shows the libraries' logs
         tagger.fit(args.train, args.dev)
-    print(json.dumps({"tagger": str(args.output_dir / TAGGER_SUBDIR), "best_epoch": tagger.best_epoch_,
+    print(json.dumps({"tagger": str(_tagger_path(args.output_dir)), "best_epoch": tagger.best_epoch_,
                       "dev_entity_f1": tagger.history_.get("val_entity_f1")}))
     return 0
 
@@ -210,8 +212,9 @@ def _inspect(args) -> int:
     import tensorflow as tf
 
     from tfner.serving import check_servable
-    from tfner.serving.export import CONFIG_FILE, LABELS_FILE, VERSIONS_FILE, read_asset_json
+    from tfner.serving.export import VERSIONS_FILE, read_asset_json
     from tfner.serving.versions import latest_version
+    from tfner.tagging.saved_tagger import CONFIG_FILE, LABELS_FILE
 
     path = args.export if (args.export / "saved_model.pb").exists() else latest_version(args.export)
     if path is None or not (path / "saved_model.pb").exists():

@@ -29,8 +29,13 @@ def group_batches(ds: tf.data.Dataset, k: int, pad_id: int) -> tf.data.Dataset:
     """``k`` consecutive ``(x, labels)`` batches of ``ds`` as one element, micro-batches on axis 1."""
     grouped = ds.padded_batch(k, padding_values=({"input_ids": pad_id, "attention_mask": 0}, IGNORE))
 
+    def swap(v):
+        # through float32, exact for ids and labels below 2**24: oneDNN has no integer Transpose
+        # on CPUs without AVX-512, and TensorFlow prints a fallback notice for it on every fit
+        return tf.cast(tf.transpose(tf.cast(v, tf.float32), [1, 0, 2]), v.dtype)
+
     def rows_first(x, y):
-        return {name: tf.transpose(v, [1, 0, 2]) for name, v in x.items()}, tf.transpose(y, [1, 0, 2])
+        return {name: swap(v) for name, v in x.items()}, swap(y)
 
     return grouped.map(rows_first, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
