@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tfner
-from tests.conftest import REPO, TINY_OPTIONS, TRAIN, run_python, write_tiny_encoder
+from tests.conftest import TINY_OPTIONS, TRAIN, write_tiny_encoder
 from tfner.errors import DataFormatError, DataNotFoundError
 
 TEXTS = ["alice flew to paris and bob went to london .", "carol met bob in rome !",
@@ -102,57 +97,6 @@ def _unigram_entropy(tokenizer) -> float:
     _, counts = np.unique(ids, return_counts=True)
     p = counts / counts.sum()
     return float(-(p * np.log(p)).sum())
-
-
-RESUME = r"""
-import json, os
-import numpy as np
-import tfner
-from pathlib import Path
-from transformers import BertConfig, TFBertForMaskedLM
-from tests.conftest import write_tiny_encoder
-from tests.killing import KillInSecondEpoch as Kill
-from tests.test_pretraining import TEXTS
-
-enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
-config = BertConfig.from_pretrained(enc)  # no dropout: the runs must agree to float precision
-config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
-config.save_pretrained(enc)
-if not (enc / "tf_model.h5").exists():
-    model = TFBertForMaskedLM(config)
-    model(model.dummy_inputs)
-    model.save_pretrained(enc)
-result = tfner.pretrain(TEXTS, os.environ["OUT"], encoder=str(enc), held_out=0.25, epochs=3, batch_size=8,
-                        learning_rate=5e-3, warmup_ratio=0.5, max_length=32, verbose=1, seed=0, backup_every=1,
-                        callbacks=[Kill()] if os.environ.get("KILL") else [])
-model = TFBertForMaskedLM.from_pretrained(os.environ["OUT"])
-print(json.dumps(dict(epochs=result.epochs, files=sorted(os.listdir(os.environ["OUT"])),
-                      weights={v.name: float(np.abs(v.numpy()).sum()) for v in model.weights})))
-"""
-
-
-@pytest.mark.slow
-def test_a_pretraining_killed_mid_epoch_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
-    env = {"TINY_DIR": str(tmp_path / "enc")}
-    killed, plain = tmp_path / "killed", tmp_path / "plain"
-    crash = subprocess.run([sys.executable, "-c", RESUME], capture_output=True, text=True, cwd=REPO, timeout=600,
-                           env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **env,
-                                "OUT": str(killed), "KILL": "1"})
-    assert crash.returncode == -signal.SIGKILL, crash.stderr[-3000:]
-    progress = (killed / "backup" / "progress.json").read_text(encoding="utf-8")
-    assert '"epoch": 1' in progress and '"step": 2' in progress  # epoch 2's second step: the last backed up
-    out = run_python(RESUME, env={**env, "OUT": str(killed)}).stdout
-    assert "resuming from" in out and "epoch 2, 2 of" in out
-    resumed = json.loads(out.strip().splitlines()[-1])
-    clean = json.loads(run_python(RESUME, env={**env, "OUT": str(plain)}).stdout.strip().splitlines()[-1])
-    assert len(resumed["epochs"]) == len(clean["epochs"]) == 3  # no epoch lost or counted twice
-    assert resumed["epochs"][0]["loss"] == pytest.approx(clean["epochs"][0]["loss"], rel=1e-6)  # kept from process 1
-    for a, b in zip(resumed["epochs"], clean["epochs"], strict=True):  # the same masks, order and schedule
-        assert a["held_out_loss"] == pytest.approx(b["held_out_loss"], rel=1e-5)
-    assert resumed["weights"].keys() == clean["weights"].keys()
-    for name, value in clean["weights"].items():
-        assert resumed["weights"][name] == pytest.approx(value, rel=1e-5), name
-    assert "backup" not in resumed["files"] and "pretraining.json" in resumed["files"]
 
 
 def test_resuming_a_different_pretraining_is_refused(tmp_path, tiny_with_weights):

@@ -1,14 +1,17 @@
-"""With dropout on (every real encoder: 0.1), a resumed run ends with the weights of an uninterrupted one
-(issue 21, defect 4): the dropout masks continue from the backup instead of restarting from the seed.
+"""Crash-safe training: a run killed with SIGKILL mid-epoch, then run again, ends as an uninterrupted one.
 
-The tiny encoder keeps BertConfig's default dropout (0.1 hidden, 0.1 attention). Crashes inside
-the test process (an exception) cover every head and the pre-training loop cheaply: the resumed
-run builds a new model, as a new process would; one SIGKILL case per backup mechanism (fit's
-BackupAndRestore, pretrain's checkpoint) shows it across processes.
+Dropout stays on (every real encoder has it: 0.1 here, BertConfig's default): its masks continue
+from the backup instead of restarting from the seed (issue 21, defect 4). One case per route a
+backup takes: ``fit`` with the softmax head, the CRF head and ``accumulate_steps`` (Keras'
+BackupAndRestore), and ``pretrain`` (its own checkpoint). Each case is killed in its own process
+(a process dies once); one more process then resumes every case and runs it uninterrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import signal
 import subprocess
@@ -20,10 +23,11 @@ import pytest
 import tensorflow as tf
 
 import tfner
-from tests.conftest import REPO, TINY_OPTIONS, TRAIN, run_python, write_tiny_encoder
-from tests.killing import CrashInSecondEpoch
+from tests.conftest import DEV, REPO, TINY_OPTIONS, TRAIN, run_python, write_tiny_encoder
 
-CASES = {"softmax": {}, "crf": {"head": "crf"}, "accumulate": {"batch_size": 4, "accumulate_steps": 2}}
+FIT_CASES = {"softmax": {}, "crf": {"head": "crf"}, "accumulate": {"batch_size": 4, "accumulate_steps": 2}}
+CASES = [*FIT_CASES, "pretrain"]
+STEPS = 4  # optimizer updates per epoch in every fit case (accumulate: 8 batches of 4, 2 per update)
 TEXTS = ["alice flew to paris and bob went to london .", "carol met bob in rome !",
          "alice and carol went to rome .", "bob flew to paris !"] * 6  # 18 windows to train on: 3 steps
 
@@ -55,67 +59,79 @@ def encoder_with_weights(path: Path) -> str:
     return str(path)
 
 
-def train(case: str, encoder: str, out: Path, callbacks=()) -> dict[str, np.ndarray]:
-    """Two epochs of ``case`` with a backup after every step; the final weights by name."""
+def train(case: str, encoder: str, out: Path, callbacks=()) -> tuple[dict[str, np.ndarray], dict]:
+    """Three epochs of ``case`` with a backup after every step: the final weights by name, and what
+    the run reports (History, steps, files, console)."""
     final = FinalWeights()
-    if case == "pretrain":
-        tfner.pretrain(TEXTS, out, encoder=encoder, held_out=0.25, epochs=2, batch_size=6, learning_rate=5e-3,
-                       warmup_ratio=0.0, max_length=32, verbose=0, seed=0, backup_every=1,
-                       callbacks=[*callbacks, final])
-    else:
-        tfner.fit(TRAIN, encoder=encoder, verbose=0, output_dir=out, backup_every=1, callbacks=[*callbacks, final],
-                  **{**TINY_OPTIONS, "epochs": 2, **CASES[case]})
-    return final.values
-
-
-def assert_same_weights(resumed: dict[str, np.ndarray], plain: dict[str, np.ndarray]) -> None:
-    assert resumed.keys() == plain.keys()
-    for name, value in plain.items():
-        np.testing.assert_allclose(resumed[name], value, rtol=1e-6, atol=1e-7, err_msg=name)
-
-
-@pytest.fixture(scope="module")
-def encoder(tmp_path_factory) -> str:
-    return encoder_with_weights(tmp_path_factory.mktemp("tiny_dropout"))
-
-
-@pytest.mark.parametrize("case", [*CASES, "pretrain"])
-def test_a_crashed_run_resumes_to_the_weights_of_an_uninterrupted_one(case, encoder, tmp_path):
-    with pytest.raises(RuntimeError, match="crash"):
-        train(case, encoder, tmp_path / "crashed", [CrashInSecondEpoch()])
-    assert (tmp_path / "crashed" / "backup").is_dir()
-    resumed = train(case, encoder, tmp_path / "crashed")
-    assert not (tmp_path / "crashed" / "backup").exists()  # finished
-    assert_same_weights(resumed, train(case, encoder, tmp_path / "plain"))
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console):
+        if case == "pretrain":
+            result = tfner.pretrain(TEXTS, out, encoder=encoder, held_out=0.25, epochs=3, batch_size=6,
+                                    learning_rate=5e-3, warmup_ratio=0.5, max_length=32, verbose=1, seed=0,
+                                    backup_every=1, callbacks=[*callbacks, final])
+            report = {"epochs": result.epochs}
+        else:
+            t = tfner.fit(TRAIN, DEV, encoder=encoder, verbose=0, output_dir=out, backup_every=1,
+                          callbacks=[*callbacks, final],
+                          **{**TINY_OPTIONS, "epochs": 3, "restore_best": False, **FIT_CASES[case]})
+            report = {"iterations": int(t.model_.optimizer.iterations.numpy()),
+                      "resumed": t.train_stats_["resumed_at_step"], "f1": t.history_["val_entity_f1"],
+                      "loss": t.history_["loss"], "lr": t.history_["learning_rate"],
+                      "evaluations": len(t.dev_evaluations_)}
+    return final.values, {**report, "files": sorted(os.listdir(out)), "console": console.getvalue()}
 
 
 def main() -> None:
-    """A subprocess of the SIGKILL test: ``KILL=<case>`` trains it and is killed in epoch 2; else every
-    case of ``CASES_RUN`` is resumed and trained afresh, the weights saved as ``RESULTS/<case>-<run>.npz``."""
+    """A subprocess of the test: ``KILL=<case>`` trains it and is killed in epoch 2 after its third step;
+    else every case is resumed and trained afresh: ``ROOT/<case>-<run>.npz`` and ``.json``."""
     from tests.killing import KillInSecondEpoch
 
     root = Path(os.environ["ROOT"])
-    encoder = encoder_with_weights(root / "encoder") if not (root / "encoder" / "tf_model.h5").exists() \
-        else str(root / "encoder")
+    encoder = str(root / "encoder") if (root / "encoder" / "tf_model.h5").exists() else \
+        encoder_with_weights(root / "encoder")
     if os.environ.get("KILL"):
         train(os.environ["KILL"], encoder, root / os.environ["KILL"], [KillInSecondEpoch()])
         return
-    for case in os.environ["CASES_RUN"].split(","):
+    for case in CASES:
         for run, out in (("resumed", root / case), ("plain", root / f"{case}-plain")):
-            np.savez(root / f"{case}-{run}.npz", **train(case, encoder, out))
+            weights, report = train(case, encoder, out)
+            np.savez(root / f"{case}-{run}.npz", **weights)
+            (root / f"{case}-{run}.json").write_text(json.dumps(report), encoding="utf-8")
+
+
+def results(root: Path, case: str, run: str) -> tuple[dict[str, np.ndarray], dict]:
+    with np.load(root / f"{case}-{run}.npz") as weights:
+        return dict(weights), json.loads((root / f"{case}-{run}.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.slow
-def test_runs_killed_in_another_process_resume_to_the_weights_of_uninterrupted_ones(tmp_path):
-    cases = ["softmax", "pretrain"]  # fit's backup (Keras BackupAndRestore) and pretrain's own checkpoint
+def test_runs_killed_mid_epoch_resume_to_the_weights_of_uninterrupted_ones(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", "ROOT": str(tmp_path)}
-    for case in cases:
+    for case in CASES:
         killed = subprocess.run([sys.executable, "-c", "from tests.training.test_resume_dropout import main; main()"],
                                 capture_output=True, text=True, env={**env, "KILL": case}, cwd=REPO, timeout=600)
         assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-        assert (tmp_path / case / "backup").is_dir()
-    run_python("from tests.training.test_resume_dropout import main; main()",
-               env={"ROOT": str(tmp_path), "CASES_RUN": ",".join(cases)})
-    for case in cases:
-        with np.load(tmp_path / f"{case}-resumed.npz") as resumed, np.load(tmp_path / f"{case}-plain.npz") as plain:
-            assert_same_weights(dict(resumed), dict(plain))
+        assert (tmp_path / case / "backup").is_dir() and not (tmp_path / case / "tagger").exists()
+    progress = (tmp_path / "pretrain" / "backup" / "progress.json").read_text(encoding="utf-8")
+    assert '"epoch": 1' in progress and '"step": 2' in progress  # epoch 2's second step: the last backed up
+    run_python("from tests.training.test_resume_dropout import main; main()", env={"ROOT": str(tmp_path)})
+    for case in CASES:
+        (resumed, r), (plain, p) = results(tmp_path, case, "resumed"), results(tmp_path, case, "plain")
+        assert resumed.keys() == plain.keys(), case
+        for name, value in plain.items():  # the same masks, data order and schedule: the same weights
+            np.testing.assert_allclose(resumed[name], value, rtol=1e-6, atol=1e-7, err_msg=f"{case}: {name}")
+        if case == "pretrain":
+            assert "resuming from" in r["console"] and "epoch 2, 2 of" in r["console"]
+            assert len(r["epochs"]) == len(p["epochs"]) == 3  # no epoch lost or counted twice
+            assert r["epochs"][0]["loss"] == pytest.approx(p["epochs"][0]["loss"], rel=1e-6)  # kept from process 1
+            for a, b in zip(r["epochs"], p["epochs"], strict=True):
+                assert a["held_out_loss"] == pytest.approx(b["held_out_loss"], rel=1e-6)
+            assert "backup" not in r["files"] and "pretraining.json" in r["files"]
+            continue
+        assert p["resumed"] == 0 and r["resumed"] == STEPS + 2, case  # epoch 1 and two steps of epoch 2
+        assert r["iterations"] == p["iterations"] == 3 * STEPS, case  # no step run twice, none lost
+        assert r["evaluations"] == 3 and len(r["f1"]) == 3, case  # no epoch counted twice
+        assert r["lr"] == pytest.approx(p["lr"]), case  # the schedule continued where it was
+        assert r["f1"] == pytest.approx(p["f1"], abs=1e-6), case
+        assert r["loss"][0] == pytest.approx(p["loss"][0], rel=1e-6), case  # epoch 1 logs kept from process 1
+        assert "tagger" in r["files"] and "backup" not in r["files"], case  # finished: saved, backup gone
