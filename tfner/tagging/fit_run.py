@@ -7,13 +7,13 @@ Nothing here assigns to the estimator: :func:`run` returns a :class:`FitResult` 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import tensorflow as tf
 
@@ -81,12 +81,12 @@ class RunBackup:
     """``output_dir``'s backup of one run (:mod:`tfner.training.backup`): its identity, resuming,
     and the progress written before every checkpoint. Every worker reads; only the chief writes."""
 
-    def __init__(self, out: Path, identity: dict, chief: bool, dev_eval: DevEvaluation | None,
+    def __init__(self, out: Path, identity: dict, chief: bool, model, dev_eval: DevEvaluation | None,
                  restore_best: bool):
         self.out, self.identity, self.chief = out, json.loads(json.dumps(identity)), chief
         self.dev_eval, self.restore_best = dev_eval, restore_best
         self.epoch_logs: list[dict] = []
-        self.model: Any = None
+        self.model = model
 
     def resume(self, steps: int, verbose: int) -> int:
         """Steps an earlier run in ``out`` already did (0 for a new run); restores its epochs and dev state."""
@@ -146,7 +146,7 @@ def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: Run
     """tfner's callbacks, in the order they must run (after the user's)."""
     own: list[tf.keras.callbacks.Callback] = [TrainingTimer(inputs.tokens), LearningRateLogger(setup.schedule)]
     if cfg.freeze_encoder_epochs:
-        own.append(FreezeEncoder(cfg.freeze_encoder_epochs, _EncoderSwitch(setup.model, cfg)))
+        own.append(FreezeEncoder(cfg.freeze_encoder_epochs, functools.partial(set_encoder_trainable, setup.model, cfg)))
     if options.verbose:
         own.append(EpochProgress(cfg.epochs, inputs.steps, options.verbose))
     if dev is not None:
@@ -163,15 +163,6 @@ def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: Run
     return [*options.callbacks, *own]
 
 
-@dataclasses.dataclass(frozen=True)
-class _EncoderSwitch:
-    model: Any
-    cfg: TaggerConfig
-
-    def __call__(self, on: bool) -> None:
-        set_encoder_trainable(self.model, self.cfg, on)
-
-
 def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: ModelSetup, state: TaggerState,
         options: RunOptions) -> FitResult:
     """Train ``setup.model`` on ``inputs`` (resuming from ``options.output_dir``'s backup) and save it there."""
@@ -184,8 +175,8 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
     if options.output_dir is not None:
         identity = {"config": cfg.to_dict(), "labels": tasks_lib.head_names(corpus.labels, corpus.tasks),
                     "steps_per_epoch": inputs.steps, "data": inputs.fingerprint}
-        run_backup = RunBackup(options.output_dir, identity, chief, dev[0] if dev else None, cfg.restore_best)
-        run_backup.model = setup.model
+        run_backup = RunBackup(options.output_dir, identity, chief, setup.model, dev[0] if dev else None,
+                               cfg.restore_best)
         done = run_backup.resume(inputs.steps, options.verbose)
         train_stream = train_stream.skip(done)  # the seeded stream is the same as before: skip what was seen
         all_callbacks.append(backup.TrainingBackup(options.output_dir, options.backup_every, inputs.steps,
