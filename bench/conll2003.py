@@ -43,7 +43,7 @@ def main() -> int:
     parser.add_argument("--no-bucketing", action="store_true", help="pad batches of random lengths (one bucket)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head", choices=("softmax", "crf"), default="softmax")
-    parser.add_argument("--context", choices=("sentence", "document"), default="sentence")
+    parser.add_argument("--context", choices=("sentence", "document", "packed"), default="sentence")
     parser.add_argument("--freeze-embeddings", action="store_true", help="keep the embedding layer fixed")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="float32")
     parser.add_argument("--multitask", action="store_true", help="also train POS and chunk heads (CoNLL-2003)")

@@ -51,3 +51,32 @@ def test_document_context_resolves_what_the_sentence_cannot(tiny_encoder, corpus
     # kinds of document, so at most half of them can be right
     alone = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, **options)
     assert len(set(acme_tags(alone, corpus))) == 1
+
+
+@pytest.mark.slow
+def test_packed_windows_resolve_by_document_and_every_route_tags_alike(tiny_encoder, corpus, tmp_path):
+    """context="packed": a document's sentences share windows. ``acme`` is resolved by its document;
+    predict_tags, evaluate's predictions file and a reloaded export give the same tags; the CRF decodes
+    each sentence on its own, so no sentence starts inside an entity of the one before."""
+    sentences = tfner.read_conll(corpus)
+    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="packed", head="crf",
+                       **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2})  # as many updates as with 48 windows of 8
+    # a document (6 one-piece words) fits one window of max_length 32: 16 windows, where sentences are 48
+    assert packed.train_stats_["windows"] == 16
+    assert acme_tags(packed, corpus) == ["B-PER", "B-LOC"] * 8
+    evaluation = packed.evaluate(corpus, predictions_path=tmp_path / "pred.conll")
+    assert evaluation.f1 == 1.0
+    written = [[line.split()[2] for line in block.splitlines()]
+               for block in (tmp_path / "pred.conll").read_text(encoding="utf-8").strip().split("\n\n")]
+    words = [list(s.words) for s in sentences]
+    documents = [s.document for s in sentences]
+    tags, scores = packed._tag_words(words, documents)
+    assert tags == written
+    reloaded = tfner.load(packed.export(tmp_path / "export"))
+    again, again_scores = reloaded._tag_words(words, documents)
+    assert again == tags
+    for a, b in zip(scores, again_scores, strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+    # one long document: windows cut sentences, yet each sentence is decoded alone (no I- to open one)
+    long_doc = [w for doc in [PEOPLE, PLACES] * 4 for w, _ in doc]
+    assert all(not t[0].startswith("I-") for t in packed.predict_tags(long_doc) if t)

@@ -94,9 +94,11 @@ class TaggerConfig:
         "everything: new classifier rows settle before their gradients reach the encoder (useful with "
         "init_from). A value >= epochs never trains the encoder (a linear probe)."
     )
-    context: Literal["sentence", "document"] = _field(
-        "sentence", "What a window holds: the sentence alone, or 'document': the sentence with its neighbours from "
-        "the same document filling the rest of max_length (labels and predictions on the sentence's words only)."
+    context: Literal["sentence", "document", "packed"] = _field(
+        "sentence", "What a window holds: the sentence alone; 'document': the sentence with its neighbours from "
+        "the same document filling the rest of max_length (labels and predictions on the sentence's words only); "
+        "'packed': a document's sentences end to end, cut into full windows that overlap by window_overlap, each "
+        "word labelled in the one window where it has the most context."
     )
     head: Literal["softmax", "crf"] = _field(
         "softmax", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "

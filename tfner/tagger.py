@@ -164,7 +164,7 @@ class Tagger:
         ``task``: the tags of one of a multi-task tagger's further tasks (``tasks_``; a span
         task's in ``scheme`` too) instead of the main task's.
 
-        Under ``context="document"`` the list is one document, in order (as a file without
+        Under ``context="document"`` or ``"packed"`` the list is one document, in order (as a file without
         ``-DOCSTART-``): each sentence sees its neighbours.
         """
         state = self._check_fitted()

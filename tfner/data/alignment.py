@@ -13,6 +13,10 @@ Alignment rules (the contract the tests check):
   carry labels and predictions, so no word is lost and none is counted twice. A single
   word longer than a whole window keeps its first ``max_length - 2`` sub-tokens (its label
   sits on the first), with a warning.
+* **Packed** (``packed=True``): a document's sentences are laid end to end and windowed as one
+  word sequence by the same rule, so windows are full and every word of the document is owned
+  by one of them. Each owned position still names its sentence (``Window.sentences``), so
+  labels, scores and decoding stay per sentence.
 """
 
 from __future__ import annotations
@@ -25,15 +29,26 @@ import numpy as np
 
 IGNORE = -100
 
+#: At most this many consecutive sentences of one document are packed together (a file without
+#: ``-DOCSTART-`` lines, or a list of sentences, is one document: it is packed in runs of this many).
+PACK_SENTENCES = 64
+
 
 @dataclasses.dataclass(frozen=True)
 class Window:
-    """One model input: a slice of one sentence, with [CLS]/[SEP] added."""
+    """One model input: a slice of one sentence (or, packed, of consecutive sentences), with [CLS]/[SEP] added."""
 
-    sentence: int
+    sentence: int  # the (first) sentence whose words the window holds
     input_ids: np.ndarray  # int32 [T]
     labels: np.ndarray  # int32 [T], IGNORE where no loss; [T, tasks] with several tasks (with_task_labels)
-    word_index: np.ndarray  # int32 [T]: index (in the sentence) of the owned word whose first sub-token this is, else -1
+    word_index: np.ndarray  # int32 [T]: index (in its sentence) of the owned word whose first sub-token this is, else -1
+    sentences: np.ndarray | None = None  # int32 [T], packed windows: the sentence of that owned word, else -1
+
+    def owned(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(positions, sentences, words)`` of the owned words' first sub-tokens, in window order."""
+        pos = np.nonzero(self.word_index >= 0)[0]
+        sentences = self.sentences[pos] if self.sentences is not None else np.full(len(pos), self.sentence, np.int32)
+        return pos, sentences, self.word_index[pos]
 
     @property
     def length(self) -> int:
@@ -117,10 +132,11 @@ class Windowing:
                 "label_all_subtokens": self.label_all_subtokens}
 
     def encode(self, tokenizer, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]] | None = None,
-               label_to_id: Mapping[str, int] | None = None, documents: Sequence[int] | None = None) -> list[Window]:
+               label_to_id: Mapping[str, int] | None = None, documents: Sequence[int] | None = None,
+               packed: bool = False) -> list[Window]:
         """:func:`encode` with these settings."""
         return encode(tokenizer, sentences, tags, label_to_id, max_length=self.max_length, overlap=self.overlap,
-                      label_all_subtokens=self.label_all_subtokens, documents=documents)
+                      label_all_subtokens=self.label_all_subtokens, documents=documents, packed=packed)
 
 
 def encode(
@@ -133,6 +149,7 @@ def encode(
     overlap: int,
     label_all_subtokens: bool = False,
     documents: Sequence[int] | None = None,
+    packed: bool = False,
 ) -> list[Window]:
     """Encode word lists (and their IOB2 tags, if given) into windows for the model.
 
@@ -143,6 +160,11 @@ def encode(
     across a document boundary. Context tokens carry no label and no word index, so loss,
     scores and predictions stay on the sentence's own words. A sentence longer than one
     window is windowed as without context.
+
+    ``packed=True`` packs each document (``documents``; without them, the sentences are one
+    document) in runs of at most :data:`PACK_SENTENCES` sentences (:func:`document_runs`): a run's
+    words are windowed end to end with ``overlap``, each word labelled in the one window where it
+    has the most context. Windows are full but for a run's last.
     """
     if tags is not None and label_to_id is None:
         raise ValueError("label_to_id is required with tags")
@@ -150,17 +172,12 @@ def encode(
         raise ValueError(f"{len(documents)} document ids for {len(sentences)} sentences")
     content = max_length - 2
     pieces_of, truncated = _word_pieces(tokenizer, sentences, content)
-    flat = [[t for p in pieces for t in p[:content]] for pieces in pieces_of] if documents is not None else []
-    windows: list[Window] = []
-    for s, word_pieces in enumerate(pieces_of):
-        plan = plan_windows([len(p) for p in word_pieces], content, overlap)
-        left: list[int] = []
-        right: list[int] = []
-        if documents is not None and len(plan) == 1:
-            left, right = _context(flat, documents, s, content - len(flat[s]))
-        labeller = _Labeller(tags[s], label_to_id, label_all_subtokens) if tags is not None else None
-        for a, b, own_a, own_b in plan:
-            windows.append(_window(tokenizer, s, word_pieces, (a, b, own_a, own_b), content, left, right, labeller))
+    labellers = [_Labeller(t, label_to_id, label_all_subtokens) for t in tags] if tags is not None else None
+    if packed:
+        windows = [win for run in document_runs(documents or [0] * len(sentences), PACK_SENTENCES)
+                   for win in _packed_windows(tokenizer, run, pieces_of, content, overlap, labellers)]
+    else:
+        windows = _sentence_windows(tokenizer, pieces_of, content, overlap, documents, labellers)
     if truncated:
         s, w = truncated[0]
         warnings.warn(
@@ -169,6 +186,63 @@ def encode(
             f"{sentences[s][w][:40]!r}",
             stacklevel=2,
         )
+    return windows
+
+
+def _sentence_windows(tokenizer, pieces_of: list[list[list[int]]], content: int, overlap: int,
+                      documents: Sequence[int] | None, labellers: list[_Labeller] | None) -> list[Window]:
+    """Each sentence's own windows (with its document's context around it where ``documents`` are given)."""
+    flat = [[t for p in pieces for t in p[:content]] for pieces in pieces_of] if documents is not None else []
+    windows: list[Window] = []
+    for s, word_pieces in enumerate(pieces_of):
+        plan = plan_windows([len(p) for p in word_pieces], content, overlap)
+        left: list[int] = []
+        right: list[int] = []
+        if documents is not None and len(plan) == 1:
+            left, right = _context(flat, documents, s, content - len(flat[s]))
+        labeller = labellers[s] if labellers is not None else None
+        for a, b, own_a, own_b in plan:
+            windows.append(_window(tokenizer, s, word_pieces, (a, b, own_a, own_b), content, left, right, labeller))
+    return windows
+
+
+def document_runs(documents: Sequence[int], limit: int = PACK_SENTENCES) -> list[range]:
+    """The sentences packed together: runs of consecutive sentences of one document, at most ``limit`` long.
+
+    >>> document_runs([0, 0, 0, 1, 1, 0], limit=2)
+    [range(0, 2), range(2, 3), range(3, 5), range(5, 6)]
+    """
+    runs: list[range] = []
+    start = 0
+    for s in range(1, len(documents) + 1):
+        if s == len(documents) or documents[s] != documents[start] or s - start == limit:
+            runs.append(range(start, s))
+            start = s
+    return runs
+
+
+def _packed_windows(tokenizer, run: range, pieces_of: list[list[list[int]]], content: int, overlap: int,
+                    labellers: list[_Labeller] | None) -> list[Window]:
+    """The sentences of ``run`` laid end to end and windowed as one word sequence (:func:`plan_windows`)."""
+    words = [(s, w) for s in run for w in range(len(pieces_of[s]))]
+    pieces = [pieces_of[s][w][:content] for s, w in words]
+    windows = []
+    for a, b, own_a, own_b in plan_windows([len(p) for p in pieces], content, overlap):
+        ids, labels, index, sentence = [tokenizer.cls_token_id], [IGNORE], [-1], [-1]
+        for k in range(a, b):
+            (s, w), p = words[k], pieces[k]
+            owned = own_a <= k < own_b
+            ids.extend(p)
+            index.extend([w if owned else -1] + [-1] * (len(p) - 1))
+            sentence.extend([s if owned else -1] + [-1] * (len(p) - 1))
+            labels.extend(labellers[s](w, len(p)) if labellers is not None and owned else [IGNORE] * len(p))
+        ids.append(tokenizer.sep_token_id)
+        labels.append(IGNORE)
+        index.append(-1)
+        sentence.append(-1)
+        windows.append(Window(sentence=words[a][0] if a < len(words) else run.start,
+                              input_ids=np.asarray(ids, np.int32), labels=np.asarray(labels, np.int32),
+                              word_index=np.asarray(index, np.int32), sentences=np.asarray(sentence, np.int32)))
     return windows
 
 
@@ -294,10 +368,12 @@ def collect(
     out: list[np.ndarray] = [np.zeros((n, *first.shape[1:]), first.dtype) for n in sentence_lengths]
     filled = [np.zeros(n, bool) for n in sentence_lengths]
     for win, values in zip(windows, token_values, strict=True):
-        pos = np.nonzero(win.word_index >= 0)[0]
-        words = win.word_index[pos]
-        out[win.sentence][words] = np.asarray(values)[pos]
-        filled[win.sentence][words] = True
+        pos, sentences, words = win.owned()
+        values = np.asarray(values)
+        for s in np.unique(sentences):
+            at = sentences == s
+            out[s][words[at]] = values[pos[at]]
+            filled[s][words[at]] = True
     for s, ok in enumerate(filled):
         if not ok.all():  # cannot happen by construction; never return a made-up tag
             raise AssertionError(f"sentence {s}: words {np.nonzero(~ok)[0].tolist()} got no prediction")

@@ -83,8 +83,9 @@ def prepared_manifest(train: Any, cfg: TaggerConfig) -> dict | None:
     if manifest["encoder"] != cfg.encoder:
         raise ConfigError(f"{train} was prepared with encoder {manifest['encoder']!r}, not {cfg.encoder!r} "
                           "(the sub-word ids depend on its tokenizer)")
-    if cfg.context == "document":
-        raise ConfigError("a prepared folder holds sentence windows; context='document' needs the files themselves")
+    if cfg.context != "sentence":
+        raise ConfigError(f"a prepared folder holds sentence windows; context={cfg.context!r} needs the files "
+                          "themselves")
     if len(cfg.task_names) > 1:
         raise ConfigError("a prepared folder holds one tag column; multi-task training (several tasks) needs the "
                           "CoNLL files themselves")
@@ -143,16 +144,17 @@ class Inputs:
 
 def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence[Sentence]) -> list[alignment.Window]:
     """``sentences`` as windows, labelled for every task (one column per task with further tasks)."""
-    documents = [s.document for s in sentences] if cfg.context == "document" else None
+    documents = [s.document for s in sentences] if cfg.context != "sentence" else None
+    packed = cfg.context == "packed"
     words = [s.words for s in sentences]
     label_to_id = {t: i for i, t in enumerate(corpus.labels)}
-    main = cfg.windowing.encode(tokenizer, words, [s.tags for s in sentences], label_to_id, documents)
+    main = cfg.windowing.encode(tokenizer, words, [s.tags for s in sentences], label_to_id, documents, packed)
     if not corpus.tasks:
         return main
     with warnings.catch_warnings():  # the same windows again: the main task's encoding has warned
         warnings.simplefilter("ignore")
         others = [cfg.windowing.encode(tokenizer, words, [s.aux_tags(t.name) for s in sentences],
-                                       tasks_lib.label_ids(t), documents) for t in corpus.tasks]
+                                       tasks_lib.label_ids(t), documents, packed) for t in corpus.tasks]
     return alignment.with_task_labels(main, *others)
 
 

@@ -31,14 +31,15 @@ Tagged = tuple[list[list[str]], list[np.ndarray]]
 def tag_tasks(state: TaggerState, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None,
               tasks: Sequence[tasks_lib.AuxTask | None]) -> list[Tagged]:
     """Tags and scores of word lists for each of ``tasks`` (``None``: the main task), from one pass of
-    the model. Under ``context="document"`` the sentences are one document unless ``documents`` (an id
-    per sentence) says otherwise; a further task's tag is its head's most probable label per word."""
+    the model. Under ``context="document"`` or ``"packed"`` the sentences are one document unless
+    ``documents`` (an id per sentence) says otherwise; a further task's tag is its head's most probable
+    label per word."""
     cfg = state.config
-    if cfg.context != "document":
+    if cfg.context == "sentence":
         documents = None
     elif documents is None:
         documents = [0] * len(sentences)
-    windows = cfg.windowing.encode(state.tokenizer, sentences, documents=documents)
+    windows = cfg.windowing.encode(state.tokenizer, sentences, documents=documents, packed=cfg.context == "packed")
     keys = ["probs" if task is None else f"{task.name}_probs" for task in tasks]
     probs_out = _window_outputs(state, windows, keys)
     lengths = [len(s) for s in sentences]
