@@ -1,4 +1,4 @@
-"""The masked loss: a hand computation, and the same value/step on 1 and 2 replicas."""
+"""The masked loss: a hand computation, and the same value/step on 1 and 2 replicas (one subprocess)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_all_ignored_batch_gives_zero_not_nan():
     assert float(MaskedTokenLoss()(labels, tf.zeros([2, 3, 4]))) == 0.0
 
 
-# Two logical CPU devices, set up before TensorFlow initialises (hence a fresh process).
+# Two logical CPU devices, set up before TensorFlow initialises (hence a fresh process): one
+# process computes what both tests below check (each pays TensorFlow's start-up otherwise).
 TWO_DEVICES = r"""
 import json, os
 import tfner
@@ -47,56 +48,90 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
 from tfner.modeling.encoder import build_model
+from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
 from tests.conftest import write_tiny_encoder
-"""
-
-TWO_REPLICAS = TWO_DEVICES + r"""
-from tfner.modeling.loss import MaskedTokenLoss
 from transformers import BertConfig
 
-rng = np.random.default_rng(0)
-# Global batch of 4 rows; replica 0 gets rows 0-1 (many labelled tokens), replica 1 rows 2-3 (few).
-ids = rng.integers(5, 40, size=(4, 10)).astype(np.int32)
-labels = rng.integers(0, 5, size=(4, 10)).astype(np.int32)
-labels[2:, 2:] = -100
-logits = rng.normal(size=(4, 10, 5)).astype(np.float32)
-
-one = float(MaskedTokenLoss()(labels, logits))
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-ds = tf.data.Dataset.from_tensor_slices((labels, logits)).batch(4)
-dist = iter(mirrored.experimental_distribute_dataset(ds))
-per_replica = mirrored.run(lambda y, p: MaskedTokenLoss()(y, p), args=next(dist))
-two = float(mirrored.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
-local = [float(v) for v in mirrored.experimental_local_results(per_replica)]
 
-# One SGD step of a dropout-free tiny BERT through Keras' fit, on 1 and on 2 replicas.
-enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
-cfg = BertConfig.from_pretrained(enc)
-cfg.hidden_dropout_prob = cfg.attention_probs_dropout_prob = 0.0
-cfg.save_pretrained(enc)
-train = tf.data.Dataset.from_tensor_slices(({"input_ids": ids, "attention_mask": np.ones_like(ids)}, labels)).batch(4)
 
-def step(strategy):
-    with strategy.scope():
-        model = build_model(str(enc), 5, pretrained=False, seed=3)
-        model.compile(optimizer=tf.keras.optimizers.SGD(0.5), loss=MaskedTokenLoss())
-    hist = model.fit(train, epochs=1, verbose=0)
-    return model.get_weights(), hist.history["loss"][0]
+def equal_on_one_and_two(enc):
+    rng = np.random.default_rng(0)
+    # Global batch of 4 rows; replica 0 gets rows 0-1 (many labelled tokens), replica 1 rows 2-3 (few).
+    ids = rng.integers(5, 40, size=(4, 10)).astype(np.int32)
+    labels = rng.integers(0, 5, size=(4, 10)).astype(np.int32)
+    labels[2:, 2:] = -100
+    logits = rng.normal(size=(4, 10, 5)).astype(np.float32)
 
-w1, l1 = step(tf.distribute.get_strategy())
-w2, l2 = step(mirrored)
-w0 = build_model(str(enc), 5, pretrained=False, seed=3).get_weights()
-moved = max(float(np.abs(a - b).max()) for a, b in zip(w1, w0))
-diff = max(float(np.abs(a - b).max()) for a, b in zip(w1, w2))
-print(json.dumps(dict(one=one, two=two, local=local, l1=l1, l2=l2, moved=moved, diff=diff,
-                      replicas=mirrored.num_replicas_in_sync)))
+    one = float(MaskedTokenLoss()(labels, logits))
+    ds = tf.data.Dataset.from_tensor_slices((labels, logits)).batch(4)
+    dist = iter(mirrored.experimental_distribute_dataset(ds))
+    per_replica = mirrored.run(lambda y, p: MaskedTokenLoss()(y, p), args=next(dist))
+    two = float(mirrored.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+    local = [float(v) for v in mirrored.experimental_local_results(per_replica)]
+
+    # One SGD step of a dropout-free tiny BERT through Keras' fit, on 1 and on 2 replicas.
+    write_tiny_encoder(enc)
+    cfg = BertConfig.from_pretrained(enc)
+    cfg.hidden_dropout_prob = cfg.attention_probs_dropout_prob = 0.0
+    cfg.save_pretrained(enc)
+    train = tf.data.Dataset.from_tensor_slices(({"input_ids": ids, "attention_mask": np.ones_like(ids)}, labels)).batch(4)
+
+    def step(strategy):
+        with strategy.scope():
+            model = build_model(str(enc), 5, pretrained=False, seed=3)
+            model.compile(optimizer=tf.keras.optimizers.SGD(0.5), loss=MaskedTokenLoss())
+        hist = model.fit(train, epochs=1, verbose=0)
+        return model.get_weights(), hist.history["loss"][0]
+
+    w1, l1 = step(tf.distribute.get_strategy())
+    w2, l2 = step(mirrored)
+    w0 = build_model(str(enc), 5, pretrained=False, seed=3).get_weights()
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(w1, w0))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(w1, w2))
+    return dict(one=one, two=two, local=local, l1=l1, l2=l2, moved=moved, diff=diff,
+                replicas=mirrored.num_replicas_in_sync)
+
+
+def uneven(enc):
+    rng = np.random.default_rng(1)
+    # 5 rows in batches of 3: a 2/1 split, then a 1/1 split; replicas hold different token counts.
+    ids = rng.integers(5, 40, size=(5, 10)).astype(np.int32)
+    labels = rng.integers(0, 5, size=(5, 10)).astype(np.int32)
+    labels[1:, 3:] = -100
+    write_tiny_encoder(enc)
+    data = tf.data.Dataset.from_tensor_slices(({"input_ids": ids, "attention_mask": np.ones_like(ids)}, labels)).batch(3)
+
+    def shown(strategy, loss):
+        with strategy.scope():
+            model = build_model(str(enc), 5, pretrained=False, seed=3)
+            model.compile(optimizer=tf.keras.optimizers.SGD(0.0), loss=loss)
+        return model.evaluate(data, verbose=0), model
+
+    one, model = shown(tf.distribute.get_strategy(), MaskedTokenLoss())
+    # by hand: the row-weighted mean of each batch's global loss (how Keras averages batches)
+    batch_losses = [float(MaskedTokenLoss()(y, model(x).logits)) for x, y in data]
+    by_hand = (3 * batch_losses[0] + 2 * batch_losses[1]) / 5
+    two_raw, _ = shown(mirrored, MaskedTokenLoss())
+    two, _ = shown(mirrored, GlobalLossDisplay(MaskedTokenLoss()))
+    return dict(one=one, by_hand=by_hand, two_raw=two_raw, two=two)
+
+
+root = Path(os.environ["TINY_DIR"])
+print(json.dumps(dict(equal=equal_on_one_and_two(root / "dropout-free"), uneven=uneven(root / "tiny"))))
 """
+
+
+@pytest.fixture(scope="module")
+def two_replicas(tmp_path_factory) -> dict:
+    """What ``TWO_DEVICES`` computed in its process: ``equal`` and ``uneven``'s results."""
+    out = run_python(TWO_DEVICES, env={"TINY_DIR": str(tmp_path_factory.mktemp("two_replicas"))})
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_loss_and_step_equal_on_one_and_two_replicas(tmp_path):
-    out = run_python(TWO_REPLICAS, env={"TINY_DIR": str(tmp_path / "enc")})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+def test_loss_and_step_equal_on_one_and_two_replicas(two_replicas):
+    r = two_replicas["equal"]
     assert r["replicas"] == 2
     assert abs(r["one"] - r["two"]) < 1e-5
     # Each replica divides by the *global* count, not its own: the naive mean of per-replica
@@ -109,38 +144,9 @@ def test_loss_and_step_equal_on_one_and_two_replicas(tmp_path):
     assert r["diff"] < 1e-5 * max(1.0, r["moved"]) * 10
 
 
-UNEVEN = TWO_DEVICES + r"""
-from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
-
-rng = np.random.default_rng(1)
-# 5 rows in batches of 3: a 2/1 split, then a 1/1 split; replicas hold different token counts.
-ids = rng.integers(5, 40, size=(5, 10)).astype(np.int32)
-labels = rng.integers(0, 5, size=(5, 10)).astype(np.int32)
-labels[1:, 3:] = -100
-enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
-data = tf.data.Dataset.from_tensor_slices(({"input_ids": ids, "attention_mask": np.ones_like(ids)}, labels)).batch(3)
-mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-
-def shown(strategy, loss):
-    with strategy.scope():
-        model = build_model(str(enc), 5, pretrained=False, seed=3)
-        model.compile(optimizer=tf.keras.optimizers.SGD(0.0), loss=loss)
-    return model.evaluate(data, verbose=0), model
-
-one, model = shown(tf.distribute.get_strategy(), MaskedTokenLoss())
-# by hand: the row-weighted mean of each batch's global loss (how Keras averages batches)
-batch_losses = [float(MaskedTokenLoss()(y, model(x).logits)) for x, y in data]
-by_hand = (3 * batch_losses[0] + 2 * batch_losses[1]) / 5
-two_raw, _ = shown(mirrored, MaskedTokenLoss())
-two, _ = shown(mirrored, GlobalLossDisplay(MaskedTokenLoss()))
-print(json.dumps(dict(one=one, by_hand=by_hand, two_raw=two_raw, two=two)))
-"""
-
-
 @pytest.mark.slow
-def test_the_shown_loss_is_the_global_loss_when_replicas_hold_unequal_rows(tmp_path):
-    out = run_python(UNEVEN, env={"TINY_DIR": str(tmp_path / "enc")})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+def test_the_shown_loss_is_the_global_loss_when_replicas_hold_unequal_rows(two_replicas):
+    r = two_replicas["uneven"]
     assert r["one"] == pytest.approx(r["by_hand"], rel=1e-5)
     assert abs(r["two_raw"] - r["one"]) > 1e-3, "the premise: Keras alone misreports an uneven split"
     assert r["two"] == pytest.approx(r["one"], rel=1e-5)
