@@ -1,4 +1,4 @@
-"""Training under MirroredStrategy on two logical CPU devices (a subprocess sets them up)."""
+"""Training under MirroredStrategy on two logical CPU devices (one subprocess sets them up for both tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import run_python
 
-MIRRORED_FIT = r"""
+# One process computes what both tests below check (each would pay TensorFlow's start-up).
+TWO_DEVICES = r"""
 import json, os
 import tfner
 import numpy as np, tensorflow as tf
@@ -16,45 +17,89 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
 from tests.conftest import DEV, TRAIN, TINY_OPTIONS, write_tiny_encoder
+from tests.modeling.test_decoding import SPANS_TRAIN
+from tfner.data import alignment, pipeline
+from tfner.data.schemes import iob2_violation
+from tfner.modeling.crf_head import CrfHead, CrfLoss
 from tfner.modeling.loss import MaskedTokenLoss
 
-enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
+root = Path(os.environ["TINY_DIR"])
+enc = write_tiny_encoder(root / "enc")
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-opts = dict(TINY_OPTIONS, epochs=6)
-# 33 windows in batches of 8: the last batch has one row, so one replica gets an empty batch.
-tagger = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=str(enc), strategy=strategy, verbose=0, **opts)
-exported = tfner.load(tagger.export(os.environ["TINY_DIR"] + "/saved_models/toy"))
-texts = ["Alice flew to Paris.", "Carol met Bob in Rome"]
 
-# Both replicas hold a copy of every weight, kept identical by the all-reduce.
-var = tagger.model_.trainable_variables[0]
-copies = [v.numpy() for v in strategy.experimental_local_results(var)]
-devices = sorted({v.device for v in strategy.experimental_local_results(var)})
 
-# Both replicas compute: run the loss per replica on a batch of the training pipeline.
-from tfner.data import alignment, pipeline
-l2i = {t: i for i, t in enumerate(tagger.labels_)}
-wins = alignment.encode(tagger.tokenizer_, [w for w, _ in TRAIN], [t for _, t in TRAIN], l2i, max_length=32, overlap=4)
-ds = pipeline.make_dataset(wins, batch_size=8, boundaries=(16,), pad_id=0, shuffle=False, seed=0)
-x, y = next(iter(strategy.experimental_distribute_dataset(ds)))
-def per_replica(x, y):
-    logits = tagger.model_(x, training=False).logits
-    return MaskedTokenLoss()(y, logits), tf.reduce_sum(tf.cast(y != -100, tf.int32))
-losses, counts = strategy.run(per_replica, args=(x, y))
-print(json.dumps(dict(
-    replicas=strategy.num_replicas_in_sync, stats_replicas=tagger.train_stats_["replicas"],
-    steps=tagger.train_stats_["steps_per_epoch"], iterations=int(tagger.model_.optimizer.iterations.numpy()),
-    loss=tagger.history_["loss"], copies_equal=bool(np.array_equal(copies[0], copies[1])), devices=devices,
-    counts=[int(c) for c in strategy.experimental_local_results(counts)],
-    tags=tagger.predict_tags([["Alice", "flew", "to", "Paris"]])[0], dev_f1=tagger.history_["val_entity_f1"],
-    same_export=exported.predict(texts) == tagger.predict(texts))))
+def mirrored_fit():
+    opts = dict(TINY_OPTIONS, epochs=6)
+    # 33 windows in batches of 8: the last batch has one row, so one replica gets an empty batch.
+    tagger = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=str(enc), strategy=strategy, verbose=0, **opts)
+    exported = tfner.load(tagger.export(root / "saved_models" / "toy"))
+    texts = ["Alice flew to Paris.", "Carol met Bob in Rome"]
+
+    # Both replicas hold a copy of every weight, kept identical by the all-reduce.
+    var = tagger.model_.trainable_variables[0]
+    copies = [v.numpy() for v in strategy.experimental_local_results(var)]
+    devices = sorted({v.device for v in strategy.experimental_local_results(var)})
+
+    # Both replicas compute: run the loss per replica on a batch of the training pipeline.
+    l2i = {t: i for i, t in enumerate(tagger.labels_)}
+    wins = alignment.encode(tagger.tokenizer_, [w for w, _ in TRAIN], [t for _, t in TRAIN], l2i, max_length=32,
+                            overlap=4)
+    ds = pipeline.make_dataset(wins, batch_size=8, boundaries=(16,), pad_id=0, shuffle=False, seed=0)
+    x, y = next(iter(strategy.experimental_distribute_dataset(ds)))
+
+    def per_replica(x, y):
+        logits = tagger.model_(x, training=False).logits
+        return MaskedTokenLoss()(y, logits), tf.reduce_sum(tf.cast(y != -100, tf.int32))
+
+    losses, counts = strategy.run(per_replica, args=(x, y))
+    return dict(
+        replicas=strategy.num_replicas_in_sync, stats_replicas=tagger.train_stats_["replicas"],
+        steps=tagger.train_stats_["steps_per_epoch"], iterations=int(tagger.model_.optimizer.iterations.numpy()),
+        loss=tagger.history_["loss"], copies_equal=bool(np.array_equal(copies[0], copies[1])), devices=devices,
+        counts=[int(c) for c in strategy.experimental_local_results(counts)],
+        tags=tagger.predict_tags([["Alice", "flew", "to", "Paris"]])[0], dev_f1=tagger.history_["val_entity_f1"],
+        same_export=exported.predict(texts) == tagger.predict(texts))
+
+
+def crf_mirrored():
+    tagger = tfner.fit(SPANS_TRAIN, None, encoder=str(enc), strategy=strategy, verbose=0,
+                       **dict(TINY_OPTIONS, epochs=3, head="crf"))
+    head = tagger.model_.crf_head
+    copies = [v.numpy() for v in strategy.experimental_local_results(head.transitions)]
+
+    # One global batch of random scores and valid gold tags (O, B-PER, B-LOC only), some positions ignored.
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0, 1, 3], size=(4, 6)).astype(np.int32)
+    labels[rng.random((4, 6)) < 0.4] = -100
+    logits = rng.normal(size=(4, 6, 5)).astype(np.float32)
+    with strategy.scope():
+        h = CrfHead(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
+    h.set_values({"labels": h.labels, "transitions": rng.normal(size=(5, 5)).tolist(),
+                  "start": rng.normal(size=5).tolist(), "end": rng.normal(size=5).tolist()})
+    whole = float(CrfLoss(h)(labels, logits))
+    batch = next(iter(strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((logits, labels)).batch(4))))
+    per_replica = strategy.run(lambda lg, lb: CrfLoss(h)(lb, lg), args=batch)
+    split = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+    tags = tagger.predict_tags([w for w, _ in SPANS_TRAIN[:2]] + [["Rome", "Bob", "Alice", "London"]])
+    return dict(copies_equal=bool(np.array_equal(copies[0], copies[1])), moved=float(np.abs(copies[0]).max()),
+                whole=whole, split=split, valid=all(iob2_violation(t) is None for t in tags))
+
+
+print(json.dumps(dict(softmax=mirrored_fit(), crf=crf_mirrored())))
 """
 
 
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory) -> dict:
+    """What ``TWO_DEVICES`` computed in its process: the ``softmax`` and the ``crf`` fit's results."""
+    out = run_python(TWO_DEVICES, env={"TINY_DIR": str(tmp_path_factory.mktemp("mirrored"))})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow
-def test_fit_under_mirrored_strategy_on_two_logical_devices(tmp_path):
-    out = run_python(MIRRORED_FIT, env={"TINY_DIR": str(tmp_path / "enc")})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+def test_fit_under_mirrored_strategy_on_two_logical_devices(mirrored):
+    r = mirrored["softmax"]
     assert r["replicas"] == 2 and r["stats_replicas"] == 2
     assert r["steps"] == 5 and r["iterations"] == 6 * 5  # the one-row batch ran, as a step like any other
     assert len(r["devices"]) == 2 and r["copies_equal"]
@@ -65,50 +110,9 @@ def test_fit_under_mirrored_strategy_on_two_logical_devices(tmp_path):
     assert r["same_export"]  # an export made under MirroredStrategy predicts like the in-memory tagger
 
 
-CRF_MIRRORED = r"""
-import json, os
-import tfner
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pathlib import Path
-from tests.conftest import TINY_OPTIONS, write_tiny_encoder
-from tests.modeling.test_decoding import SPANS_TRAIN
-from tfner.data.schemes import iob2_violation
-from tfner.modeling.crf_head import CrfHead, CrfLoss
-
-enc = write_tiny_encoder(Path(os.environ["TINY_DIR"]))
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-tagger = tfner.fit(SPANS_TRAIN, None, encoder=str(enc), strategy=strategy, verbose=0,
-                   **dict(TINY_OPTIONS, epochs=3, head="crf"))
-head = tagger.model_.crf_head
-copies = [v.numpy() for v in strategy.experimental_local_results(head.transitions)]
-
-# One global batch of random scores and valid gold tags (O, B-PER, B-LOC only), some positions ignored.
-rng = np.random.default_rng(0)
-labels = rng.choice([0, 1, 3], size=(4, 6)).astype(np.int32)
-labels[rng.random((4, 6)) < 0.4] = -100
-logits = rng.normal(size=(4, 6, 5)).astype(np.float32)
-with strategy.scope():
-    h = CrfHead(["O", "B-PER", "I-PER", "B-LOC", "I-LOC"])
-h.set_values({"labels": h.labels, "transitions": rng.normal(size=(5, 5)).tolist(),
-              "start": rng.normal(size=5).tolist(), "end": rng.normal(size=5).tolist()})
-whole = float(CrfLoss(h)(labels, logits))
-batch = next(iter(strategy.experimental_distribute_dataset(
-    tf.data.Dataset.from_tensor_slices((logits, labels)).batch(4))))
-per_replica = strategy.run(lambda lg, lb: CrfLoss(h)(lb, lg), args=batch)
-split = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
-tags = tagger.predict_tags([w for w, _ in SPANS_TRAIN[:2]] + [["Rome", "Bob", "Alice", "London"]])
-print(json.dumps(dict(
-    copies_equal=bool(np.array_equal(copies[0], copies[1])), moved=float(np.abs(copies[0]).max()),
-    whole=whole, split=split, valid=all(iob2_violation(t) is None for t in tags))))
-"""
-
-
 @pytest.mark.slow
-def test_crf_head_under_mirrored_strategy(tmp_path):
-    out = run_python(CRF_MIRRORED, env={"TINY_DIR": str(tmp_path / "enc")})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+def test_crf_head_under_mirrored_strategy(mirrored):
+    r = mirrored["crf"]
     assert r["copies_equal"] and r["moved"] > 0  # the head's weights trained and stayed mirrored
     # a global batch split over two replicas gives the loss of the whole batch on one device
     assert r["split"] == pytest.approx(r["whole"], rel=1e-5)
