@@ -51,6 +51,17 @@ def write_tiny_encoder(path: Path) -> Path:
     return path
 
 
+def write_pretrained_tiny_encoder(path: Path) -> Path:
+    """The tiny encoder with its random weights saved (``tf_model.h5``): it loads as a pre-trained one."""
+    from transformers import BertConfig, TFBertForMaskedLM
+
+    write_tiny_encoder(path)
+    model = TFBertForMaskedLM(BertConfig.from_pretrained(path))
+    model(model.dummy_inputs)
+    model.save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> str:
     return str(write_tiny_encoder(tmp_path_factory.mktemp("tiny_encoder")))

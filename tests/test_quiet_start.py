@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, TRAIN
+from tests.conftest import REPO, TRAIN, write_pretrained_tiny_encoder
 from tfner import logs
 
 #: What a start used to print besides tfner's lines (issue 24): TensorFlow's, then transformers'.
@@ -168,9 +168,11 @@ def test_the_demo_prints_tfners_lines_only(tmp_path):
 
 @pytest.mark.slow
 def test_debug_shows_the_start_up_lines_and_transformers_messages(trained):
+    """Any pre-trained encoder brings transformers' messages: the tiny one (with weights saved) is the cheapest."""
     folder, _ = trained
+    encoder = write_pretrained_tiny_encoder(folder / "tiny-encoder")
     out = _run("-m", "tfner", "--debug", "train", "train.conll", "--epochs", "1", "--output-dir", "debug-run",
-               cwd=folder)
+               "--encoder", str(encoder), cwd=folder)
     assert ABSL.strip() in out.stderr.splitlines()
     shown = [line for line in out.stderr.splitlines() if logs.is_known_start_up_line(line)]
     assert len(shown) >= 3  # absl's notice and oneDNN's (twice: two libraries load), the rest machine-dependent
