@@ -1,4 +1,9 @@
-"""strategy="multi_worker": two worker processes on 127.0.0.1 train like one process with the same global batch."""
+"""strategy="multi_worker": two worker processes on 127.0.0.1 train like one process with the same global batch.
+
+Every run has ``restore_best=False`` (the weights of the last epoch, comparable across runs); the
+two-worker runs that write to an ``output_dir`` back up after every step. One uninterrupted
+two-worker run is the reference of both tests: for one process, and for a killed and resumed run.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,10 +38,11 @@ class Kill(tf.keras.callbacks.Callback):  # every worker dies after the same ste
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-backups = dict(output_dir=os.environ["OUT"], backup_every=1, restore_best=False) if os.environ.get("OUT") else {}
+backups = dict(output_dir=os.environ["OUT"], backup_every=1) if os.environ.get("OUT") else {}
 # 33 windows in global batches of 8: the last batch has one row, so one worker's replica gets none
 t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=os.environ["ENC"], strategy=os.environ["STRATEGY"], verbose=0,
-              callbacks=[Kill()] if os.environ.get("KILL") else [], **dict(TINY_OPTIONS, epochs=3, **backups))
+              callbacks=[Kill()] if os.environ.get("KILL") else [],
+              **dict(TINY_OPTIONS, epochs=3, restore_best=False, **backups))
 print(json.dumps(dict(
     resumed=t.train_stats_["resumed_at_step"],
     replicas=t.train_stats_["replicas"], iterations=int(t.model_.optimizer.iterations.numpy()),
@@ -95,11 +102,22 @@ def two_workers(env: dict, *, killed: bool = False) -> list[dict]:
                 w.wait()
 
 
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return no_dropout_encoder(tmp_path_factory.mktemp("enc"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(encoder, tmp_path_factory) -> tuple[list[dict], Path]:
+    """Two workers training with backups into ``output_dir`` from start to end: their results, and the folder."""
+    plain = tmp_path_factory.mktemp("plain")
+    return two_workers({"ENC": str(encoder), "OUT": str(plain)}), plain
+
+
 @pytest.mark.slow
-def test_two_workers_on_loopback_end_with_the_weights_of_one_process(tmp_path):
-    enc = no_dropout_encoder(tmp_path / "enc")
-    results = two_workers({"ENC": str(enc)})
-    single = result(run({"ENC": str(enc), "STRATEGY": "auto"}, 300), 300)
+def test_two_workers_on_loopback_end_with_the_weights_of_one_process(encoder, uninterrupted):
+    results, _ = uninterrupted
+    single = result(run({"ENC": str(encoder), "STRATEGY": "auto"}, 300), 300)
     assert [r["replicas"] for r in results] == [2, 2] and single["replicas"] == 1
     assert results[0]["iterations"] == results[1]["iterations"] == single["iterations"] == 3 * 5
     assert results[0]["weights"] == results[1]["weights"]  # kept identical by the all-reduce
@@ -115,24 +133,24 @@ def test_two_workers_on_loopback_end_with_the_weights_of_one_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_killed_mid_epoch_resume_from_the_chiefs_backup(tmp_path):
-    enc = no_dropout_encoder(tmp_path / "enc")
-    killed, plain = tmp_path / "killed", tmp_path / "plain"
-    two_workers({"ENC": str(enc), "OUT": str(killed)}, killed=True)
+def test_two_workers_killed_mid_epoch_resume_from_the_chiefs_backup(encoder, uninterrupted, tmp_path):
+    results, plain = uninterrupted
+    plain_result = results[0]  # the chief's
+    killed = tmp_path / "killed"
+    two_workers({"ENC": str(encoder), "OUT": str(killed)}, killed=True)
     assert (killed / "backup" / "chief").is_dir() and not (killed / "tagger").exists()
     assert [p.name for p in (killed / "backup").iterdir()] == ["chief"]  # the other worker's copies were temporary
-    resumed = two_workers({"ENC": str(enc), "OUT": str(killed)})
-    uninterrupted = two_workers({"ENC": str(enc), "OUT": str(plain)})
+    resumed = two_workers({"ENC": str(encoder), "OUT": str(killed)})
     steps = 5  # 33 windows, global batches of 8
     assert [r["resumed"] for r in resumed] == [steps + 2] * 2  # epoch 1 and two steps of epoch 2
-    assert uninterrupted[0]["resumed"] == 0
+    assert plain_result["resumed"] == 0
     for r in resumed:
         assert r["iterations"] == 3 * steps and len(r["f1"]) == 3  # no step run twice, no epoch counted twice
-        assert r["f1"] == pytest.approx(uninterrupted[0]["f1"], abs=1e-6)
+        assert r["f1"] == pytest.approx(plain_result["f1"], abs=1e-6)
         # epoch 2's loss is the mean over the steps run after the resume only (Keras keeps no
         # metric state in a backup); epoch 1's comes from the first run, epoch 3's is whole
-        assert [r["loss"][0], r["loss"][2]] == pytest.approx([uninterrupted[0]["loss"][i] for i in (0, 2)], rel=1e-5)
-        for name, value in uninterrupted[0]["weights"].items():
+        assert [r["loss"][0], r["loss"][2]] == pytest.approx([plain_result["loss"][i] for i in (0, 2)], rel=1e-5)
+        for name, value in plain_result["weights"].items():
             assert r["weights"][name] == pytest.approx(value, rel=1e-5), name
     # the chief saved the finished tagger and removed the backup; nothing else was written
     assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in plain.iterdir())
