@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import padding  # noqa: E402
 import record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,6 +120,7 @@ def main() -> int:
         "test_strict": {"f1": strict.f1, "precision": strict.precision, "recall": strict.recall,
                         "entities": strict.entities},
         "real_tokens_per_s": tokens_s, "labelled_words_per_s": words_s,
+        "padding": padding.padding_figures(tagger.config_, tagger.tokenizer_, train),
         "test_constrained": None if constrained is None else {
             "f1": constrained.f1, "precision": constrained.precision, "recall": constrained.recall,
             "entities": constrained.entities, "token_accuracy": constrained.tokens["accuracy"]},

@@ -79,7 +79,8 @@ class TaggerConfig:
     weight_decay: float = _field(0.01, "AdamW decoupled weight decay (not applied to LayerNorm and bias).")
     clipnorm: float | None = _field(1.0, "Global gradient-norm clipping; None disables it.")
     length_buckets: tuple[int, ...] | None = _field(
-        None, "Window-length bucket boundaries for batching; None picks powers of two below max_length; () disables bucketing."
+        None, "Window-length bucket boundaries for batching; None picks powers of two below max_length (packed "
+        "windows: every max_length // 8); () disables bucketing."
     )
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = _field(
         "float32", "Training precision: 'auto' picks mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bfloat16 "

@@ -58,6 +58,8 @@ def test_bucketing_groups_similar_lengths():
 def test_default_buckets_and_pad_batch():
     assert default_buckets(128) == (16, 32, 64)
     assert default_buckets(16) == ()
+    assert default_buckets(128, packed=True) == (16, 32, 48, 64, 80, 96, 112)
+    assert default_buckets(32, packed=True) == (8, 16, 24)
     wins = windows(3, 0)
     batch = pad_batch(wins, pad_id=0)
     assert batch["input_ids"].dtype == np.int32 and batch["attention_mask"].dtype == np.int32

@@ -10,8 +10,13 @@ import tensorflow as tf
 from tfner.data.alignment import IGNORE, Window
 
 
-def default_buckets(max_length: int) -> tuple[int, ...]:
-    """Powers of two from 16 below ``max_length``: (16, 32, 64) for 128."""
+def default_buckets(max_length: int, packed: bool = False) -> tuple[int, ...]:
+    """Powers of two from 16 below ``max_length``: (16, 32, 64) for 128. ``packed`` windows are
+    nearly all full but for each document's last: steps of ``max_length // 8`` (at least 8), so a
+    last window is padded by less than a step: (16, 32, ..., 112) for 128."""
+    if packed:
+        step = max(8, max_length // 8)
+        return tuple(range(step, max_length, step))
     out, b = [], 16
     while b < max_length:
         out.append(b)

@@ -160,7 +160,8 @@ def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence
 
 def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) -> Inputs:
     """Windows and tf.data datasets of ``corpus`` (a prepared ``train`` folder streamed from its shards)."""
-    buckets = tuple(cfg.length_buckets if cfg.length_buckets is not None else pipeline.default_buckets(cfg.max_length))
+    buckets = tuple(cfg.length_buckets if cfg.length_buckets is not None
+                    else pipeline.default_buckets(cfg.max_length, packed=cfg.context == "packed"))
     data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
     if corpus.manifest is None:
         train_w = windows_of(cfg, tokenizer, corpus, corpus.train)
