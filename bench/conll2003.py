@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--window-overlap", type=int, default=32, help="context shared by consecutive windows")
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--no-bucketing", action="store_true", help="pad batches of random lengths (one bucket)")
@@ -75,6 +76,7 @@ def main() -> int:
     train = tfner.read_conll(files["train"], aux_columns={"pos": 1, "chunk": 2} if tasks else None)[:args.train_limit]
     tagger = tfner.fit(train, str(files["dev"]), **tasks, epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
+                       window_overlap=args.window_overlap,
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                        length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
                        context=args.context, freeze_embeddings=args.freeze_embeddings,

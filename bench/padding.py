@@ -52,6 +52,7 @@ def main() -> int:
     parser.add_argument("--context", choices=("sentence", "document", "packed"), default="sentence")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--window-overlap", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--buckets", default=None, help="length bucket boundaries, comma-separated (default: fit's)")
     args = parser.parse_args()
@@ -69,6 +70,7 @@ def main() -> int:
         return 0
     buckets = tuple(int(b) for b in args.buckets.split(",")) if args.buckets else None
     config = TaggerConfig(context=args.context, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
+                          window_overlap=args.window_overlap,
                           length_buckets=buckets)
     figures = padding_figures(config, load_tokenizer(config.encoder), tfner.read_conll(train))
     print(json.dumps({"corpus": args.corpus, "context": args.context, "batch_size": args.batch_size,
