@@ -1,8 +1,8 @@
 """strategy="multi_worker": two worker processes on 127.0.0.1 train like one process with the same global batch.
 
-Every run has ``restore_best=False`` (the weights of the last epoch, comparable across runs); the
-two-worker runs that write to an ``output_dir`` back up after every step. One uninterrupted
-two-worker run is the reference of both tests: for one process, and for a killed and resumed run.
+Every run keeps ``restore_best`` on (fit's default: the best dev epoch's weights at the end, so a
+resumed run must also bring back the best weights it had before the kill); the two-worker runs
+that write to an ``output_dir`` back up after every step. One uninterrupted two-worker run is the reference of both tests: for one process, and for a killed and resumed run.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ backups = dict(output_dir=os.environ["OUT"], backup_every=1) if os.environ.get("
 # 33 windows in global batches of 8: the last batch has one row, so one worker's replica gets none
 t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=os.environ["ENC"], strategy=os.environ["STRATEGY"], verbose=0,
               callbacks=[Kill()] if os.environ.get("KILL") else [],
-              **dict(TINY_OPTIONS, epochs=3, restore_best=False, **backups))
+              **dict(TINY_OPTIONS, epochs=3, **backups))
 print(json.dumps(dict(
     resumed=t.train_stats_["resumed_at_step"],
     replicas=t.train_stats_["replicas"], iterations=int(t.model_.optimizer.iterations.numpy()),
