@@ -31,9 +31,8 @@ def padding_figures(config, tokenizer, train) -> dict:
 
     corpus = inputs.read_corpus(config, train, None)
     windows = inputs.windows_of(config, tokenizer, corpus, corpus.train)
-    buckets = config.length_buckets if config.length_buckets is not None \
-        else pipeline.default_buckets(config.max_length, packed=config.context == "packed")
-    ds = pipeline.make_dataset(windows, shuffle=True, batch_size=config.batch_size, boundaries=buckets,
+    ds = pipeline.make_dataset(windows, shuffle=True, batch_size=config.batch_size,
+                               boundaries=inputs.bucket_boundaries(config),
                                pad_id=tokenizer.pad_token_id, seed=config.seed)
     computed = 0
     for features, _ in ds:

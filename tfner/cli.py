@@ -30,8 +30,6 @@ from tfner import logs
 from tfner.config import TaggerConfig
 from tfner.errors import TfnerError
 
-#: The folder of a finished `train --output-dir DIR`: DIR/tagger holds the saved tagger.
-
 
 def _none_or(kind):
     def parse(text: str):

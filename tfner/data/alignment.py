@@ -174,7 +174,7 @@ def encode(
     pieces_of, truncated = _word_pieces(tokenizer, sentences, content)
     labellers = [_Labeller(t, label_to_id, label_all_subtokens) for t in tags] if tags is not None else None
     if packed:
-        windows = [win for run in document_runs(documents or [0] * len(sentences), PACK_SENTENCES)
+        windows = [win for run in document_runs(documents if documents is not None else [0] * len(sentences), PACK_SENTENCES)
                    for win in _packed_windows(tokenizer, run, pieces_of, content, overlap, labellers)]
     else:
         windows = _sentence_windows(tokenizer, pieces_of, content, overlap, documents, labellers)

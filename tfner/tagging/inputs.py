@@ -158,10 +158,16 @@ def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence
     return alignment.with_task_labels(main, *others)
 
 
+def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
+    """The window-length buckets of ``cfg``'s training batches: ``length_buckets``, or the default for its context."""
+    if cfg.length_buckets is not None:
+        return tuple(cfg.length_buckets)
+    return pipeline.default_buckets(cfg.max_length, packed=cfg.context == "packed")
+
+
 def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) -> Inputs:
     """Windows and tf.data datasets of ``corpus`` (a prepared ``train`` folder streamed from its shards)."""
-    buckets = tuple(cfg.length_buckets if cfg.length_buckets is not None
-                    else pipeline.default_buckets(cfg.max_length, packed=cfg.context == "packed"))
+    buckets = bucket_boundaries(cfg)
     data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
     if corpus.manifest is None:
         train_w = windows_of(cfg, tokenizer, corpus, corpus.train)
