@@ -78,7 +78,7 @@ def matmul_rate(m: int, k: int, n: int, dtype, *, seconds: float) -> float:
     return 2 * m * k * n / best / 1e9
 
 
-def windows(limit: int):
+def windows(limit: int, packed: bool = False):
     import tfner
     from tfner.data import alignment
     from tfner.data.datasets import wnut17_path
@@ -89,8 +89,12 @@ def windows(limit: int):
     labels = sorted({t for s in sents for t in s.tags})
     tokenizer = load_tokenizer(tfner.TaggerConfig().encoder)
     out = alignment.encode(tokenizer, [s.words for s in sents], [s.tags for s in sents],
-                           {t: i for i, t in enumerate(labels)}, max_length=128, overlap=32)
-    return source, labels, tokenizer, out
+                           {t: i for i, t in enumerate(labels)}, max_length=128, overlap=63 if packed else 32,
+                           documents=[s.document for s in sents] if packed else None, packed=packed)
+    # the same sentences' real tokens in sentence windows: packed windows' overlap computes some tokens twice
+    once = alignment.encode(tokenizer, [s.words for s in sents], None, None, max_length=128, overlap=32)
+    useful = sum(w.length for w in once) / sum(w.length for w in out)
+    return source, labels, tokenizer, out, useful
 
 
 def breakdown(ds, n_labels: int, rounds: int, steps: int) -> dict:
@@ -215,8 +219,13 @@ def profile_ops(run, top: int = 15) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter loops (a smoke check)")
+    parser.add_argument("--context", choices=("sentence", "packed"), default="sentence",
+                        help="sentence windows (batch 32) or documents packed into full windows (overlap 63)")
+    parser.add_argument("--batch-size", type=int, default=None, help="windows a batch (default: 32, packed 8)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
+    packed = args.context == "packed"
+    batch_size = args.batch_size or (8 if packed else 32)
 
     import numpy as np
     import tensorflow as tf
@@ -230,8 +239,8 @@ def main() -> int:
     print(f"CPU: {machine['model']} (family {machine['family']}, model {machine['model_number']}), "
           f"{machine['cores']} cores; flags: {', '.join(f for f, on in machine['flags'].items() if on) or 'none'}")
 
-    source, labels, tokenizer, wins = windows(1_000 if args.quick else 4_000)
-    ds = pipeline.make_dataset(wins, batch_size=32, boundaries=pipeline.default_buckets(128),
+    source, labels, tokenizer, wins, useful = windows(1_000 if args.quick else 4_000, packed)
+    ds = pipeline.make_dataset(wins, batch_size=batch_size, boundaries=pipeline.default_buckets(128, packed=packed),
                                pad_id=tokenizer.pad_token_id, shuffle=True, seed=0)
     sizes = [(int(x["input_ids"].shape[0]), int(x["input_ids"].shape[1]), int(np.sum(x["attention_mask"])))
              for x, _ in ds]
@@ -239,7 +248,7 @@ def main() -> int:
     padded = sum(r * t for r, t, _ in sizes)
     real = sum(n for _, _, n in sizes)
     mean_t = padded / rows
-    tokens_per_batch = round(32 * mean_t)
+    tokens_per_batch = round(batch_size * mean_t)
     print(f"batches of {source.name}: mean padded length {mean_t:.1f}, {real / padded:.1%} of positions real "
           f"-> M = {tokens_per_batch} tokens a batch")
 
@@ -285,6 +294,11 @@ def main() -> int:
     print(f"achieved: {achieved_padded:.1f} GFLOP/s on padded tokens ({achieved_padded / best_f32:.0%} of the best "
           f"float32 matmul rate at these shapes, {achieved_padded / best_any:.0%} of the best rate in any precision); "
           f"{achieved_real:.1f} GFLOP/s on real tokens ({achieved_real / best_f32:.0%} / {achieved_real / best_any:.0%})")
+    achieved_useful = achieved_real * useful
+    if packed:
+        print(f"packed windows compute {1 / useful:.2f} real tokens for each token of the sentences' own windows "
+              f"(the overlap): {achieved_useful:.1f} GFLOP/s on tokens counted once ({achieved_useful / best_f32:.0%} "
+              f"/ {achieved_useful / best_any:.0%})")
     fwd_only = flops_per_token / 3 * batch_padded / sec["forward"] / 1e9
     print(f"forward pass alone: {fwd_only:.1f} GFLOP/s ({fwd_only / best_f32:.0%} of the float32 rate)")
 
@@ -310,7 +324,7 @@ def main() -> int:
             print(f"  {replica:48s} {link:38s} " + " / ".join(f"{v:,.0f}" for v in row.values()))
 
     record.write(args.out, "hardware", {
-        "quick": args.quick, "cpu": machine, "data": str(source.name), "mean_padded_length": mean_t,
+        "quick": args.quick, "context": args.context, "batch_size": batch_size, "cpu": machine, "data": str(source.name), "mean_padded_length": mean_t,
         "real_fraction": real / padded, "batch_tokens_M": tokens_per_batch,
         "matmul_gflops": rates, "best_model_shape_gflops": {"float32": best_f32, "any": best_any},
         "step": parts, "flops_formula": "6 N + 12 L T d per token (N non-embedding parameters incl. the head)",
@@ -321,7 +335,10 @@ def main() -> int:
         "fraction_of_best_model_shape_rate": {"padded_float32": achieved_padded / best_f32,
                                               "padded_any": achieved_padded / best_any,
                                               "real_float32": achieved_real / best_f32,
-                                              "real_any": achieved_real / best_any},
+                                              "real_any": achieved_real / best_any,
+                                              "once_float32": achieved_useful / best_f32,
+                                              "once_any": achieved_useful / best_any},
+        "tokens_once_per_real_token": useful,
         "scaling_estimate": {"gradient_bytes": grad_bytes, "compute_seconds": compute,
                              "optimizer_seconds": optimizer_s, "gpu_compute_seconds": gpu_compute,
                              "gpu_optimizer_seconds": gpu_optimizer, "real_tokens_per_s": scaling,
