@@ -112,7 +112,7 @@ def test_config_is_frozen():
 def test_replace_returns_a_new_validated_config():
     cfg = TaggerConfig()
     new = cfg.replace(epochs=5)
-    assert new.epochs == 5 and cfg.epochs == 3
+    assert new.epochs == 5 and cfg.epochs is None
     with pytest.raises(ConfigError):
         cfg.replace(epochs=0)
     with pytest.raises(ConfigError, match="did you mean 'epochs'"):

@@ -67,14 +67,24 @@ class TaggerConfig:
         "'error' raises naming file, line and the expected tag; 'repair' reads it by the tolerant rule "
         "(conlleval's, generalised), with a warning saying how many sentences."
     )
-    batch_size: int = _field(32, "Global batch size (windows), split across replicas.")
+    batch_size: int | None = _field(
+        None, "Global batch size (windows), split across replicas. None: 16 under 5,000 train sentences, else 32 "
+        "(tfner.tagging.recipe)."
+    )
     accumulate_steps: int = _field(
         1, "Gradient accumulation: batches of batch_size windows per optimizer update. Each update is the one "
         "a batch of batch_size * accumulate_steps windows would give (exactly: the loss is normalised over the "
         "whole group), holding one batch's activations at a time; steps, schedule and backups count updates."
     )
-    epochs: int = _field(3, "Passes over the training data.")
-    learning_rate: float = _field(5e-5, "Peak learning rate of AdamW.")
+    epochs: int | None = _field(
+        None, "Passes over the training data, dev scored after each. None: a budget of optimizer updates that "
+        "follows the corpus (at least 600, at most 1,500, never under 3 epochs), dev scored 8 times along it, "
+        "stopping early with dev data (tfner.training.schedule)."
+    )
+    learning_rate: float | None = _field(
+        None, "Peak learning rate of AdamW. None: by the encoder's size: 1e-4 up to hidden size 512 (MiniLM), "
+        "5e-5 up to 768 (BERT-base), else 3e-5."
+    )
     warmup_ratio: float = _field(0.1, "Fraction of the training steps with linear warm-up.")
     weight_decay: float = _field(0.01, "AdamW decoupled weight decay (not applied to LayerNorm and bias).")
     clipnorm: float | None = _field(1.0, "Global gradient-norm clipping; None disables it.")
@@ -118,8 +128,9 @@ class TaggerConfig:
         "default", "seqeval mode: 'default' is conlleval-compatible, 'strict' scores IOB2 chunks strictly."
     )
     patience: int | None = _field(
-        None, "Early stopping: stop after this many epochs without dev entity F1 rising more than min_delta "
-        "above its best (needs dev data); None trains every epoch. The schedule still spans `epochs`."
+        None, "Early stopping: stop after this many dev evaluations (epochs, with `epochs` given) without dev "
+        "entity F1 rising more than min_delta above its best (needs dev data). None: with `epochs` given, train "
+        "every epoch; with epochs=None, 3 evaluations when there is dev data. The schedule still spans the budget."
     )
     min_delta: float = _field(0.0, "The rise of dev entity F1 that counts as an improvement for patience.")
     deterministic: bool = _field(
@@ -172,7 +183,7 @@ class TaggerConfig:
             raise ConfigError("head='crf' scores one tag per word (its first sub-token); "
                               "it cannot be combined with label_all_subtokens=True")
         for name in ("batch_size", "epochs", "accumulate_steps"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.freeze_encoder_epochs < 0:
             raise ConfigError(f"freeze_encoder_epochs must be >= 0, got {self.freeze_encoder_epochs}")
@@ -184,7 +195,7 @@ class TaggerConfig:
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ConfigError(f"{name} must be a finite number, got {value}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
@@ -234,6 +245,20 @@ class TaggerConfig:
     def windowing(self) -> Windowing:
         """``max_length``, ``window_overlap`` and ``label_all_subtokens`` as one value."""
         return Windowing(self.max_length, self.window_overlap, self.label_all_subtokens)
+
+    @property
+    def chosen_batch_size(self) -> int:
+        """``batch_size`` once the recipe has filled it (``fit`` does, before any data is batched)."""
+        if self.batch_size is None:
+            raise ConfigError("batch_size is left to the recipe (tfner.tagging.recipe.choose), which has not run")
+        return self.batch_size
+
+    @property
+    def chosen_learning_rate(self) -> float:
+        """``learning_rate`` once the recipe has filled it."""
+        if self.learning_rate is None:
+            raise ConfigError("learning_rate is left to the recipe (tfner.tagging.recipe.choose), which has not run")
+        return self.learning_rate
 
     def task_weight(self, name: str) -> float:
         return float(dict(self.task_weights or ()).get(name, 1.0))

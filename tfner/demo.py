@@ -1,7 +1,9 @@
 """The README demo: fine-tune the offline encoder on WNUT-17, evaluate, export, predict.
 
-Run with ``make demo`` (which installs first) or ``python -m tfner.demo [--epochs N]``;
-``--max-sentences N`` reads only each split's first N sentences (a quick check of the whole path).
+Run with ``make demo`` (which installs first) or ``python -m tfner.demo``: ``tfner.fit(train, dev)`` with
+tfner's default recipe (batch size, learning rate and budget chosen from the corpus and the encoder, said on
+the console). ``--epochs``, ``--learning-rate`` and ``--batch-size`` override it; ``--max-sentences N`` reads
+only each split's first N sentences (a quick check of the whole path).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ SAMPLE = "Elon Musk said Tesla will open a new factory in Berlin, and fans of St
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tfner.demo", description=__doc__)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, help="passes over train (default: the recipe's budget of updates)")
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (default: the recipe's)")
+    parser.add_argument("--batch-size", type=int, help="windows a batch (default: the recipe's)")
     parser.add_argument("--export-dir", default="saved_models/wnut17")
     parser.add_argument("--logdir", default="runs/wnut17")
     parser.add_argument("--max-sentences", type=int, help="only the first N sentences of each split")
@@ -40,15 +42,14 @@ def run(args: argparse.Namespace) -> None:
         return path if args.max_sentences is None else tfner.read_conll(path)[:args.max_sentences]
 
     t0 = time.perf_counter()
-    print(f"Fine-tuning all-MiniLM-L6-v2 (offline) on WNUT-17 train for {args.epochs} epochs; "
-          f"TensorBoard logs in {args.logdir}")
-    # A small encoder on a small data set: a higher peak learning rate and smaller batches than
-    # the BERT-base defaults (5e-5, 32) reach a useful F1 within the demo's time budget.
-    tagger = tfner.fit(split("train"), split("dev"), epochs=args.epochs, learning_rate=args.learning_rate,
-                       batch_size=args.batch_size, logdir=args.logdir, verbose=2)
+    print(f"Fine-tuning all-MiniLM-L6-v2 (offline) on WNUT-17 train; TensorBoard logs in {args.logdir}")
+    asked = {name: value for name, value in (("epochs", args.epochs), ("learning_rate", args.learning_rate),
+                                             ("batch_size", args.batch_size)) if value is not None}
+    tagger = tfner.fit(split("train"), split("dev"), logdir=args.logdir, verbose=2, **asked)
     stats = tagger.train_stats_
-    print(f"trained in {stats['seconds']:.0f} s "
-          f"({stats['labelled_tokens_per_epoch'] * args.epochs / stats['seconds']:.0f} labelled words/s)")
+    updates = stats["schedule"]["round_updates"] * len(stats["epoch_seconds"])  # rounds run (early stopping ends some)
+    words = stats["labelled_tokens_per_epoch"] * updates / stats["steps_per_epoch"]
+    print(f"trained {updates:,} updates in {stats['seconds']:.0f} s ({words / stats['seconds']:.0f} labelled words/s)")
 
     ev = tagger.evaluate(split("dev"))
     print("\nWNUT-17 dev, per-type entity F1 (seqeval):")

@@ -28,8 +28,9 @@ from tfner.logs import quiet_libraries
 from tfner.metrics import Evaluation, TagEvaluation
 from tfner.modeling import encoder
 from tfner.serving import export as export_lib
-from tfner.tagging import fit_run, inputs, model_setup, prediction, saved_tagger, scoring
+from tfner.tagging import fit_run, inputs, model_setup, prediction, recipe, saved_tagger, scoring
 from tfner.tagging.state import TaggerState, from_model
+from tfner.training import schedule
 from tfner.training.seeding import deterministic_ops, isolated_seed
 from tfner.training.strategy import resolve_strategy
 
@@ -105,14 +106,19 @@ class Tagger:
         with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic), quiet_libraries(self.verbose):
             corpus = inputs.read_corpus(cfg, train, dev)
             source = saved_tagger.init_source(cfg)
-            tokenizer = encoder.load_tokenizer(str(source.folder) if source else cfg.encoder)
+            encoder_name = str(source.folder) if source else cfg.encoder
+            tokenizer = encoder.load_tokenizer(encoder_name)
+            hidden = encoder.hidden_size(encoder_name) if cfg.learning_rate is None else 0
+            cfg, corpus, chosen_recipe = recipe.choose(cfg, corpus, hidden)  # the options left open, filled
             data = inputs.build_inputs(cfg, corpus, tokenizer, train)
+            plan = schedule.plan(data.steps, cfg.epochs, cfg.patience, bool(corpus.dev))
             chosen = model_setup.choose_precision(cfg)
             if self.verbose:
                 fit_run.print_summary(cfg, corpus, data, chosen, strategy)
-            setup = model_setup.build(cfg, corpus.labels, corpus.tasks, source, strategy, chosen, data.steps)
+                print(chosen_recipe.describe(plan.describe()))
+            setup = model_setup.build(cfg, corpus.labels, corpus.tasks, source, strategy, chosen, plan.updates)
             state = from_model(cfg, corpus.labels, tokenizer, setup.model, corpus.tasks)
-            result = fit_run.run(cfg, strategy, corpus, data, setup, state, options)
+            result = fit_run.run(cfg, strategy, corpus, data, setup, state, options, plan, chosen_recipe)
             self._take(state)
             self.history_, self.dev_evaluations_ = result.history, result.dev_evaluations
             self.best_epoch_, self.stopped_epoch_ = result.best_epoch, result.stopped_epoch

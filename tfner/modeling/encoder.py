@@ -67,6 +67,17 @@ def embeddings_layer(model):
     return encoder_layer(model).embeddings
 
 
+def hidden_size(encoder: str) -> int:
+    """The hidden size in ``encoder``'s config (what the default learning rate follows), without loading weights."""
+    from transformers import AutoConfig
+
+    path = resolve(encoder)
+    try:
+        return int(AutoConfig.from_pretrained(path).hidden_size)
+    except (OSError, ValueError, AttributeError) as err:
+        raise EncoderError(f"could not read the hidden size of encoder {encoder!r} ({path}): {err}") from None
+
+
 def load_tokenizer(encoder: str):
     """A fast (Rust) tokenizer for ``encoder``; tfner needs its ``word_ids()``.
 

@@ -25,11 +25,13 @@ from tfner.metrics import Evaluation, TagEvaluation
 from tfner.tagging import scoring
 from tfner.tagging.inputs import Corpus, Inputs
 from tfner.tagging.model_setup import ModelSetup, set_encoder_trainable
+from tfner.tagging.recipe import Recipe
 from tfner.tagging.saved_tagger import OUTPUT_TAGGER
 from tfner.tagging.state import TaggerState
 from tfner.training import backup
 from tfner.training.callbacks import DevEvaluation, EpochProgress, FreezeEncoder, LearningRateLogger, TrainingTimer
 from tfner.training.precision import PrecisionChoice
+from tfner.training.schedule import Schedule
 from tfner.training.strategy import barrier, is_chief, is_multi_worker
 from tfner.training.summaries import DevSummaries
 
@@ -116,8 +118,8 @@ class RunBackup:
                 if best is not None and self.restore_best else None
             self.dev_eval.restore([Evaluation(**e) for e in progress["evaluations"][:finished]], best, weights)
         if verbose:
-            print(f"resuming from {self.out}: {done} of {steps * self.identity['config']['epochs']} steps done "
-                  f"(epoch {done // steps + 1})")
+            print(f"resuming from {self.out}: {done} of {steps * self.identity['rounds']} steps done "
+                  f"(round {done // steps + 1})")
         return done
 
     def write_progress(self, epoch: int, logs: dict | None) -> None:
@@ -134,21 +136,27 @@ class RunBackup:
             "evaluations": [dataclasses.asdict(e) for e in (dev_eval.evaluations if dev_eval else [])]})
 
 
-def dev_evaluation(cfg: TaggerConfig, state: TaggerState, corpus: Corpus, verbose: int) -> tuple[DevEvaluation, DevScorer]:
+def dev_evaluation(cfg: TaggerConfig, state: TaggerState, corpus: Corpus, verbose: int,
+                   plan: Schedule) -> tuple[DevEvaluation, DevScorer]:
     scorer = DevScorer(state, corpus.dev, cfg.eval_mode)
     types = sorted({t[2:] for t in corpus.labels if t != "O"})
-    return DevEvaluation(scorer, restore_best=cfg.restore_best, verbose=verbose, types=types, patience=cfg.patience,
-                         min_delta=cfg.min_delta, extra_logs=scorer.task_logs if state.tasks else None), scorer
+    return DevEvaluation(scorer, restore_best=cfg.restore_best, verbose=verbose, types=types, patience=plan.patience,
+                         min_delta=cfg.min_delta, extra_logs=scorer.task_logs if state.tasks else None,
+                         unit="round" if plan.auto else "epoch"), scorer
 
 
 def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: RunOptions, chief: bool,
-              dev: tuple[DevEvaluation, DevScorer] | None, types: Sequence[str]) -> list[tf.keras.callbacks.Callback]:
-    """tfner's callbacks, in the order they must run (after the user's)."""
-    own: list[tf.keras.callbacks.Callback] = [TrainingTimer(inputs.tokens), LearningRateLogger(setup.schedule)]
+              dev: tuple[DevEvaluation, DevScorer] | None, types: Sequence[str],
+              plan: Schedule) -> list[tf.keras.callbacks.Callback]:
+    """tfner's callbacks, in the order they must run (after the user's). Keras' epochs are ``plan``'s rounds."""
+    tokens_per_round = round(inputs.tokens * plan.round_updates / inputs.steps)  # a pass's, with epochs given
+    own: list[tf.keras.callbacks.Callback] = [TrainingTimer(tokens_per_round), LearningRateLogger(setup.schedule)]
     if cfg.freeze_encoder_epochs:
-        own.append(FreezeEncoder(cfg.freeze_encoder_epochs, functools.partial(set_encoder_trainable, setup.model, cfg)))
+        own.append(FreezeEncoder(plan.rounds_for_epochs(cfg.freeze_encoder_epochs),
+                                 functools.partial(set_encoder_trainable, setup.model, cfg)))
     if options.verbose:
-        own.append(EpochProgress(cfg.epochs, inputs.steps, options.verbose))
+        own.append(EpochProgress(plan.rounds, plan.round_updates, options.verbose,
+                                 "Epoch" if not plan.auto else "Round"))
     if dev is not None:
         own.append(dev[0])
     logdir = options.logdir
@@ -164,22 +172,24 @@ def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: Run
 
 
 def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: ModelSetup, state: TaggerState,
-        options: RunOptions) -> FitResult:
-    """Train ``setup.model`` on ``inputs`` (resuming from ``options.output_dir``'s backup) and save it there."""
+        options: RunOptions, plan: Schedule, recipe: Recipe) -> FitResult:
+    """Train ``setup.model`` on ``inputs`` for ``plan``'s rounds (resuming from ``options.output_dir``'s backup)."""
     multi, chief = is_multi_worker(strategy), is_chief(strategy)
-    dev = dev_evaluation(cfg, state, corpus, options.verbose) if corpus.dev else None
+    dev = dev_evaluation(cfg, state, corpus, options.verbose, plan) if corpus.dev else None
     types = sorted({t[2:] for t in corpus.labels if t != "O"})
-    all_callbacks = callbacks(cfg, setup, inputs, options, chief, dev, types)
+    all_callbacks = callbacks(cfg, setup, inputs, options, chief, dev, types, plan)
+    steps = plan.round_updates  # Keras' steps_per_epoch: the updates between two dev evaluations
     timer = next(c for c in all_callbacks if isinstance(c, TrainingTimer))
     train_stream, done, run_backup = inputs.train.repeat(), 0, None
     if options.output_dir is not None:
         identity = {"config": cfg.to_dict(), "labels": tasks_lib.head_names(corpus.labels, corpus.tasks),
-                    "steps_per_epoch": inputs.steps, "data": inputs.fingerprint}
+                    "steps_per_epoch": inputs.steps, "round_updates": steps, "rounds": plan.rounds,
+                    "recipe": recipe.to_dict(), "data": inputs.fingerprint}
         run_backup = RunBackup(options.output_dir, identity, chief, setup.model, dev[0] if dev else None,
                                cfg.restore_best)
-        done = run_backup.resume(inputs.steps, options.verbose)
+        done = run_backup.resume(steps, options.verbose)
         train_stream = train_stream.skip(done)  # the seeded stream is the same as before: skip what was seen
-        all_callbacks.append(backup.TrainingBackup(options.output_dir, options.backup_every, inputs.steps,
+        all_callbacks.append(backup.TrainingBackup(options.output_dir, options.backup_every, steps,
                                                    run_backup.write_progress))
     fit_input, dev_input, dev_steps = train_stream, inputs.dev, None
     if multi:
@@ -189,14 +199,14 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
         if inputs.dev is not None:
             dev_input = strategy.distribute_datasets_from_function(
                 lambda ctx: pipeline.replica_pieces(inputs.dev, ctx))
-            dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, cfg.batch_size, inputs.buckets)
+            dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, cfg.chosen_batch_size, inputs.buckets)
     # a resumed run whose restored epochs already stopped early trains no further epoch
     stopped = dev[0].stopped_epoch if dev else None
     t0 = time.perf_counter()
     # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress bar,
     # schedule) and never runs a stray step past the end of a pass of unknown length.
-    history = setup.model.fit(fit_input, steps_per_epoch=inputs.steps,
-                              epochs=cfg.epochs if stopped is None else stopped + 1, validation_data=dev_input,
+    history = setup.model.fit(fit_input, steps_per_epoch=steps,
+                              epochs=plan.rounds if stopped is None else stopped + 1, validation_data=dev_input,
                               validation_steps=dev_steps, callbacks=all_callbacks,
                               verbose=0).history  # EpochProgress prints instead: no value twice
     elapsed = time.perf_counter() - t0
@@ -211,6 +221,7 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
         "total_steps": setup.schedule.total_steps, "seconds": timer.seconds, "epoch_seconds": list(timer.epoch_seconds),
         "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync, "precision": setup.precision.policy,
         "precision_reason": setup.precision.reason, "resumed_at_step": done,
+        "schedule": plan.to_dict(), "recipe": recipe.to_dict(),
     }
     return FitResult(history, dev_eval.evaluations if dev_eval else [], dev_eval.best_epoch if dev_eval else None,
                      dev_eval.stopped_epoch if dev_eval else None, stats)

@@ -117,8 +117,6 @@ def read_corpus(cfg: TaggerConfig, train: DataLike, dev: DataLike | None) -> Cor
     dev_s = read(dev, "dev", cfg, {t.name: t.kind for t in tasks}) if dev is not None else None
     if not train_s and manifest is None:
         raise DataFormatError("train", None, "no sentences to train on")
-    if cfg.patience is not None and not dev_s:
-        raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
     labels = label_list(t for s in train_s for t in s.tags) if manifest is None else list(manifest["labels"])
     if dev_s:
         dev_s = known_types_only(dev_s, labels, cfg.unseen_labels, "dev")
@@ -168,18 +166,18 @@ def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
 def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) -> Inputs:
     """Windows and tf.data datasets of ``corpus`` (a prepared ``train`` folder streamed from its shards)."""
     buckets = bucket_boundaries(cfg)
-    data = dict(batch_size=cfg.batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
+    data = dict(batch_size=cfg.chosen_batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
     if corpus.manifest is None:
         train_w = windows_of(cfg, tokenizer, corpus, corpus.train)
         train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
-        batches = pipeline.steps_per_epoch(train_w, cfg.batch_size, buckets)
+        batches = pipeline.steps_per_epoch(train_w, cfg.chosen_batch_size, buckets)
         windows, tokens = len(train_w), int(sum(w.length for w in train_w))
         labelled = int(sum((alignment.main_labels(w) != alignment.IGNORE).sum() for w in train_w))
         fingerprint = window_fingerprint(train_w)
     else:
         manifest = corpus.manifest
         train_ds = prepared.stream_dataset(train, manifest, **data)  # type: ignore[arg-type]
-        batches = prepared.steps_per_epoch(manifest, cfg.batch_size, buckets)
+        batches = prepared.steps_per_epoch(manifest, cfg.chosen_batch_size, buckets)
         windows, tokens, labelled = manifest["windows"], manifest["tokens"], manifest["labelled"]
         fingerprint = hashlib.sha256(repr(sorted(manifest.items())).encode("utf-8")).hexdigest()
     if cfg.accumulate_steps > 1:

@@ -35,7 +35,7 @@ class ModelSetup:
 
 
 def optimizer_settings(cfg: TaggerConfig) -> OptimizerSettings:
-    return OptimizerSettings(cfg.learning_rate, cfg.warmup_ratio, cfg.weight_decay, cfg.clipnorm)
+    return OptimizerSettings(cfg.chosen_learning_rate, cfg.warmup_ratio, cfg.weight_decay, cfg.clipnorm)
 
 
 def choose_precision(cfg: TaggerConfig) -> precision.PrecisionChoice:
@@ -43,8 +43,8 @@ def choose_precision(cfg: TaggerConfig) -> precision.PrecisionChoice:
 
 
 def build(cfg: TaggerConfig, labels: list[str], tasks: Sequence[tasks_lib.AuxTask], source: InitSource | None,
-          strategy, chosen: precision.PrecisionChoice, steps_per_epoch: int) -> ModelSetup:
-    """The compiled model for ``labels`` (and ``tasks``' heads), ``steps_per_epoch`` updates an epoch."""
+          strategy, chosen: precision.PrecisionChoice, updates: int) -> ModelSetup:
+    """The compiled model for ``labels`` (and ``tasks``' heads), its learning-rate schedule spanning ``updates``."""
     rows = tasks_lib.head_names(labels, tasks)  # the classifier's rows: every task's labels, the main task's first
     with precision.policy_scope(chosen.policy), strategy.scope():
         model, transferred = _encoder_and_classifier(cfg, rows, source)
@@ -53,7 +53,7 @@ def build(cfg: TaggerConfig, labels: list[str], tasks: Sequence[tasks_lib.AuxTas
         if cfg.freeze_embeddings:
             encoder.embeddings_layer(model).trainable = False
         loss = _loss(cfg, model, labels, tasks, source)
-        schedule = compile_for_training(model, loss, optimizer_settings(cfg), steps_per_epoch * cfg.epochs)
+        schedule = compile_for_training(model, loss, optimizer_settings(cfg), updates)
         if cfg.accumulate_steps > 1:
             accumulate.install(model, loss)
         if cfg.freeze_encoder_epochs:

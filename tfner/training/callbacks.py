@@ -83,9 +83,10 @@ class DevEvaluation(tf.keras.callbacks.Callback):
 
     def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1,
                  types: Sequence[str] = (), patience: int | None = None, min_delta: float = 0.0,
-                 extra_logs: Callable[[], dict[str, float]] | None = None):
+                 extra_logs: Callable[[], dict[str, float]] | None = None, unit: str = "epoch"):
         super().__init__()
         self.evaluate = evaluate
+        self.unit = unit  # what one call of on_epoch_end is: an epoch, or a round of tfner's schedule
         self.restore_best = restore_best
         self.verbose = verbose
         self.types = list(types)
@@ -141,7 +142,7 @@ class DevEvaluation(tf.keras.callbacks.Callback):
             shown = "  ".join(f"{k}={v:.4f}" for k, v in sorted(per_type.items()))
             speed = f" | {logs['real_tokens_per_s']:,.0f} real tokens/s" if logs and "real_tokens_per_s" in logs else ""
             more = "".join(f" | {name} {value:.4f}" for name, value in extra.items())
-            print(f"epoch {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {shown}"
+            print(f"{self.unit} {epoch + 1}: dev entity F1 {ev.f1:.4f} (P {ev.precision:.4f} R {ev.recall:.4f}) | {shown}"
                   + more + speed)
         if self.best_epoch is None or ev.f1 - self.min_delta > self._best_f1:
             self._best_f1, self.best_epoch = ev.f1, epoch
@@ -152,7 +153,7 @@ class DevEvaluation(tf.keras.callbacks.Callback):
             self.model.stop_training = True
             if self.verbose:
                 print(f"stopping early: dev entity F1 has not risen more than {self.min_delta} for "
-                      f"{self.patience} epoch(s) since epoch {self.best_epoch + 1}")
+                      f"{self.patience} {self.unit}(s) since {self.unit} {self.best_epoch + 1}")
 
     def final_f1(self) -> float | None:
         """Dev entity F1 of the weights training ends with: the best epoch's under ``restore_best``."""
@@ -165,7 +166,7 @@ class DevEvaluation(tf.keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.restore_best and self._best_weights is not None and self.best_epoch != len(self.evaluations) - 1:
             if self.verbose:
-                print(f"restoring the weights of epoch {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
+                print(f"restoring the weights of {self.unit} {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
             assign_weights(self.model, self._best_weights)
         self._best_weights = None
 
@@ -176,16 +177,16 @@ class EpochProgress(tf.keras.callbacks.Callback):
     :class:`DevEvaluation` (whose line follows). Keras' own progress output is off, so no
     value is printed twice."""
 
-    def __init__(self, epochs: int, steps_per_epoch: int, verbose: int):
+    def __init__(self, epochs: int, steps_per_epoch: int, verbose: int, name: str = "Epoch"):
         super().__init__()
-        self.epochs, self.steps, self.verbose = epochs, steps_per_epoch, verbose
+        self.epochs, self.steps, self.verbose, self.name = epochs, steps_per_epoch, verbose, name
         self._bar: tf.keras.utils.Progbar | None = None
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
         if self.verbose == 1:
-            print(f"Epoch {epoch + 1}/{self.epochs}")
+            print(f"{self.name} {epoch + 1}/{self.epochs}")
             self._bar = tf.keras.utils.Progbar(self.steps, stateful_metrics=["loss"], unit_name="step")
 
     def on_train_batch_end(self, batch, logs=None):
@@ -201,7 +202,7 @@ class EpochProgress(tf.keras.callbacks.Callback):
             self._bar.update(self.steps, shown[:1], finalize=True)
             self._bar = None
         elif self.verbose >= 2:
-            print(f"epoch {epoch + 1}/{self.epochs}: " + ", ".join(f"{n} {v:.4g}" for n, v in shown)
+            print(f"{self.name.lower()} {epoch + 1}/{self.epochs}: " + ", ".join(f"{n} {v:.4g}" for n, v in shown)
                   + f" ({time.perf_counter() - self._start:.0f} s)")
 
 

@@ -1,0 +1,121 @@
+"""The recipe of a fit whose options are left to tfner: batch size, learning rate, a held-out dev slice.
+
+``TaggerConfig`` leaves ``batch_size``, ``learning_rate`` and ``epochs`` at ``None`` by default;
+:func:`choose` fills the first two by rules that depend on the corpus and the encoder, not on
+any one data set (the schedule's budget is :mod:`tfner.training.schedule`'s), and says why.
+An option the user sets is kept as it is.
+
+* **batch size**: ``SMALL_BATCH`` windows below ``LARGE_CORPUS`` training sentences (more,
+  noisier updates where data is scarce), else ``LARGE_BATCH``;
+* **learning rate** by the encoder's hidden size: small encoders (MiniLM, hidden <= 512) take
+  1e-4, BERT-base sizes 5e-5, larger ones 3e-5 (the usual fine-tuning ranges by size);
+* **no dev data** (and ``epochs`` left to the schedule): from ``HOLDOUT_FROM`` training
+  sentences on, a seeded slice (``HOLDOUT_FRACTION``, at most ``HOLDOUT_MAX`` sentences; whole
+  documents where the corpus marks them) is held out to score, stop early and pick the best
+  weights; below that the schedule runs to its end on all of train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Sequence
+
+from tfner.config import TaggerConfig
+from tfner.data.readers import Sentence
+from tfner.errors import ConfigError
+from tfner.tagging.inputs import Corpus
+
+LARGE_CORPUS = 5_000
+SMALL_BATCH, LARGE_BATCH = 16, 32
+#: (largest hidden size, learning rate), the first that fits
+LEARNING_RATES = ((512, 1e-4), (768, 5e-5), (None, 3e-5))
+HOLDOUT_FROM = 1_000
+HOLDOUT_FRACTION = 0.1
+HOLDOUT_MAX = 1_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What :func:`choose` decided, with a reason for each choice (``train_stats_["recipe"]``, ``run.json``)."""
+
+    batch_size: int
+    batch_size_reason: str
+    learning_rate: float
+    learning_rate_reason: str
+    dev: str  # "given", "held out" or "none"
+    dev_reason: str
+
+    def describe(self, schedule: str) -> str:
+        """The console's one line."""
+        return (f"recipe: batch {self.batch_size} ({self.batch_size_reason}), learning rate {self.learning_rate:g} "
+                f"({self.learning_rate_reason}); {schedule}; dev: {self.dev_reason}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def batch_size(sentences: int) -> tuple[int, str]:
+    """The default batch size for ``sentences`` training sentences, and why."""
+    if sentences < LARGE_CORPUS:
+        return SMALL_BATCH, f"under {LARGE_CORPUS:,} train sentences"
+    return LARGE_BATCH, f"{LARGE_CORPUS:,} train sentences or more"
+
+
+def learning_rate(hidden_size: int) -> tuple[float, str]:
+    """The default peak learning rate for an encoder of ``hidden_size``, and why."""
+    for largest, rate in LEARNING_RATES:
+        if largest is None or hidden_size <= largest:
+            return rate, f"encoder hidden size {hidden_size}"
+    raise AssertionError("LEARNING_RATES ends with a catch-all")
+
+
+def holdout(sentences: Sequence[Sentence], seed: int) -> tuple[list[Sentence], list[Sentence]]:
+    """``(kept, held_out)``: a seeded ``HOLDOUT_FRACTION`` of ``sentences`` (at most ``HOLDOUT_MAX``), whole
+    documents where there are at least ten, else single sentences; both keep the file's order."""
+    want = min(HOLDOUT_MAX, max(1, round(HOLDOUT_FRACTION * len(sentences))))
+    rng = random.Random(seed)
+    documents: dict[int, list[int]] = {}
+    for i, s in enumerate(sentences):
+        documents.setdefault(s.document, []).append(i)
+    held: set[int] = set()
+    if len(documents) >= 10:
+        order = list(documents)
+        rng.shuffle(order)
+        for d in order:
+            if len(held) >= want:
+                break
+            held.update(documents[d])
+    else:
+        held = set(rng.sample(range(len(sentences)), want))
+    return ([s for i, s in enumerate(sentences) if i not in held],
+            [s for i, s in enumerate(sentences) if i in held])
+
+
+def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int) -> tuple[TaggerConfig, Corpus, Recipe]:
+    """``cfg`` with its left-open options filled, ``corpus`` with a held-out dev slice where the rules hold one."""
+    sentences = len(corpus.train) if corpus.manifest is None else int(corpus.manifest["sentences"])
+    if cfg.batch_size is None:
+        size, size_why = batch_size(sentences)
+    else:
+        size, size_why = cfg.batch_size, "as asked"
+    if cfg.learning_rate is None:
+        rate, rate_why = learning_rate(hidden_size)
+    else:
+        rate, rate_why = cfg.learning_rate, "as asked"
+    if corpus.dev:
+        dev, dev_why = "given", f"{len(corpus.dev):,} sentences given"
+    elif cfg.epochs is None and corpus.manifest is None and len(corpus.train) >= HOLDOUT_FROM:
+        kept, held = holdout(corpus.train, cfg.seed)
+        corpus = dataclasses.replace(corpus, train=kept, dev=held)
+        dev, dev_why = "held out", (f"none given: {len(held):,} of {sentences:,} train sentences held out "
+                                    f"(seed {cfg.seed}) to score, stop early and keep the best weights")
+    else:
+        dev = "none"
+        dev_why = ("none given: no early stopping, the final weights" if cfg.epochs is not None or corpus.manifest
+                   else f"none given: under {HOLDOUT_FROM:,} train sentences all of them train, for the whole "
+                        "schedule, and the final weights are kept")
+    if cfg.patience is not None and not corpus.dev:
+        raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
+    return cfg.replace(batch_size=size, learning_rate=rate), corpus, Recipe(size, size_why, rate, rate_why, dev,
+                                                                            dev_why)
