@@ -12,6 +12,8 @@ Suites (each a script in this folder writing ``bench/results/<name>-<UTC time>.j
 * ``pretrain``     WNUT-17 NER from the plain encoder against one pre-trained (masked LM) on WNUT-17's text
 * ``few-shot``     CoNLL-2003 test F1 from 50-1,000 training sentences: plain, domain pre-trained, WNUT-17-transferred
 * ``multitask``    CoNLL-2003 NER with POS and chunk heads on the same encoder (seed 1: against accuracy's seed-1 run)
+* ``recipe``       the defaults matrix: ``tfner.fit(train, dev)`` with no options against the old defaults, a search
+                   and the PyTorch loop, CoNLL-2003 50 to full, WNUT-17, NCBI disease 200 and full, 2 seeds
 * ``all``          every suite above, in that order
 
 After the suites run, ``bench/report.py`` regenerates bench/README.md's generated tables and
@@ -49,6 +51,7 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "few-shot": [("few_shot.py", [], ["--quick"])],
     "multitask": [("conll2003.py", ["--multitask", "--epochs", "3", "--seed", "1"],
                    ["--multitask", "--epochs", "1", "--train-limit", "300"])],
+    "recipe": [("recipe.py", ["--contenders", "old", "new", "new-crf", "search", "torch"], ["--quick"])],
 }
 
 
@@ -60,7 +63,7 @@ def commands(suite: str, *, quick: bool, torch_python: str | None) -> list[list[
             if quick and not short and name == "accuracy":
                 continue  # one quick accuracy run is enough for a smoke check
             args = short if quick else full
-            if script == "train_speed.py" and torch_python:
+            if script in ("train_speed.py", "recipe.py") and torch_python:
                 args = [*args, "--torch-python", torch_python]
             out.append([sys.executable, str(HERE / script), *args])
     return out
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suite", choices=[*SUITES, "all"])
     parser.add_argument("--quick", action="store_true", help="small sizes: minutes, a smoke check")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    parser.add_argument("--torch-python", help="python of an environment with torch, for train-speed's PyTorch loop")
+    parser.add_argument("--torch-python", help="python of an environment with torch, for the PyTorch loop (train-speed, recipe)")
     args = parser.parse_args(argv)
     failed = 0
     for cmd in commands(args.suite, quick=args.quick, torch_python=args.torch_python):

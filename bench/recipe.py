@@ -1,0 +1,200 @@
+"""The defaults matrix: ``tfner.fit(train, dev)`` with no options against today's defaults and tuned recipes.
+
+    .venv/bin/python bench/recipe.py [--cells conll2003:50 conll2003:200 ...] [--seeds 0 1] \
+        [--contenders old new] [--search-trials 8] [--torch-python ../venv-torch/bin/python]
+
+A cell is a corpus and a number of training sentences (``full``: all of train). For each cell
+and seed, one random sample of train (``random.Random(seed)``, drawn again until it holds every
+entity type; the same sample for every contender, so the comparison is paired) is fitted with the corpus's own dev set and scored once
+on its test set:
+
+* ``old``     the defaults before the recipe (3 epochs, 5e-5, batch 32, softmax, sentence context);
+* ``new``     ``tfner.fit(train, dev)`` with no option: the recipe (tfner.tagging.recipe,
+  tfner.training.schedule) chooses;
+* ``new-crf`` the same with ``head="crf"`` (is the CRF head the better default?);
+* ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
+  (``--search-trials``), its best tagger scored on test;
+* ``torch``   the PyTorch reference loop (3 epochs, 5e-5, batch 32: the usual Hugging Face
+  settings), where ``--torch-python`` names an environment with torch (CoNLL-2003 cells only: the
+  loop reads CoNLL-2003's files).
+
+Every row records test F1, wall time (fit and scoring) and, for tfner, the updates and epochs
+run. Results are written after every row (``results/recipe-<UTC time>.json``), so a long matrix
+stopped halfway keeps what it measured; the table is printed at the end. Corpora are read from
+../shared/data (CoNLL-2003 is research-only and never shipped; a missing corpus is skipped
+with a message); WNUT-17 ships with tfner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import record  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+CELLS = ("conll2003:50", "conll2003:200", "conll2003:1000", "conll2003:full", "wnut17:full", "ncbi_disease:200",
+         "ncbi_disease:full")
+#: the defaults before the recipe, spelled out
+OLD = {"epochs": 3, "learning_rate": 5e-5, "batch_size": 32, "head": "softmax", "context": "sentence"}
+SEARCH_SPACE = {"learning_rate": (2e-5, 2e-4, "log"), "batch_size": [8, 16, 32], "epochs": [3, 5, 10, 20],
+                "head": ["softmax", "crf"], "context": ["sentence", "packed"]}
+
+
+def splits(corpus: str) -> dict[str, Path] | None:
+    """train/dev/test files of ``corpus``, or None where they are absent."""
+    if corpus == "wnut17":
+        from tfner.data.datasets import wnut17_path
+
+        return {s: Path(wnut17_path(s)) for s in ("train", "dev", "test")}
+    names = {"conll2003": ("eng.train", "eng.testa", "eng.testb"),
+             "ncbi_disease": ("train.tsv", "devel.tsv", "test.tsv")}[corpus]
+    files = {s: SHARED / corpus / n for s, n in zip(("train", "dev", "test"), names, strict=True)}
+    return files if all(p.exists() for p in files.values()) else None
+
+
+def sample_with_every_type(sentences, size: int, seed: int):
+    """``size`` sentences drawn by ``random.Random(seed)``, drawn again (same generator) until every entity type of
+    ``sentences`` occurs: dev and test are then scored on all their types, with nothing read as O."""
+    types = {t[2:] for s in sentences for t in s.tags if t != "O"}
+    rng = random.Random(seed)
+    for _ in range(1_000):
+        sample = rng.sample(sentences, size)
+        if {t[2:] for s in sample for t in s.tags if t != "O"} == types:
+            return sample
+    raise SystemExit(f"no sample of {size} sentences holds every type of {sorted(types)}")
+
+
+def run_tfner(sample, dev, test, seed: int, options: dict) -> dict:
+    import tfner
+
+    t0 = time.perf_counter()
+    tagger = tfner.fit(sample, dev, seed=seed, verbose=0, **options)
+    score = tagger.evaluate(test)
+    stats = tagger.train_stats_
+    updates = stats["schedule"]["round_updates"] * len(stats["epoch_seconds"])
+    return {"test_f1": score.f1, "seconds": time.perf_counter() - t0, "updates": updates,
+            "epochs_run": updates / stats["steps_per_epoch"], "recipe": stats["recipe"],
+            "schedule": stats["schedule"], "config": tagger.config_.to_dict()}
+
+
+def run_search(sample, dev, test, seed: int, trials: int) -> dict:
+    import tfner
+
+    t0 = time.perf_counter()
+    result = tfner.search(sample, dev, space=SEARCH_SPACE, trials=trials, seed=seed, verbose=0)
+    if result.best_tagger is None:
+        return {"test_f1": None, "seconds": time.perf_counter() - t0, "trials": trials}
+    score = result.best_tagger.evaluate(test)
+    return {"test_f1": score.f1, "seconds": time.perf_counter() - t0, "trials": trials,
+            "best_dev_f1": result.best_f1, "best_config": result.best_config.to_dict()}
+
+
+def run_torch(python: str, size: int | None, seed: int) -> dict:
+    from tfner.config import TaggerConfig
+    from tfner.modeling.encoder import resolve
+
+    cmd = [python, str(REPO / "bench" / "torch_reference.py"), "--encoder", resolve(TaggerConfig().encoder),
+           "--data", str(SHARED / "conll2003"), "--epochs", "3", "--seed", str(seed), "--warmup-ratio", "0.1",
+           "--weight-decay", "0.01"]
+    if size is not None:
+        cmd += ["--train-limit", str(size)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"test_f1": None, "error": done.stderr[-2000:], "seconds": time.perf_counter() - t0}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"test_f1": result.get("test_f1"), "seconds": time.perf_counter() - t0,
+            "note": "trains on the first N sentences (the loop's own sampling), not the seeded sample"}
+
+
+def table(rows: list[dict]) -> str:
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    contenders = list(dict.fromkeys(r["contender"] for r in rows))
+    head = "| cell | " + " | ".join(f"{c} test F1 (s)" for c in contenders) + " |"
+    lines = [head, "|" + "---|" * (len(contenders) + 1)]
+    for cell in cells:
+        out = []
+        for c in contenders:
+            got = [r for r in rows if r["cell"] == cell and r["contender"] == c and r["test_f1"] is not None]
+            out.append("-" if not got else f"{100 * statistics.mean(r['test_f1'] for r in got):.2f} "
+                       f"({statistics.mean(r['seconds'] for r in got):.0f}; {len(got)} seed{'s' * (len(got) > 1)})")
+        lines.append(f"| {cell} | " + " | ".join(out) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-crf", "search", "torch"),
+                        default=["old", "new", "new-crf"])
+    parser.add_argument("--search-trials", type=int, default=8)
+    parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
+    parser.add_argument("--quick", action="store_true", help="conll2003:50 (or wnut17:50), seed 0, old and new")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    cells, seeds = args.cells, args.seeds
+    if args.quick:
+        cells, seeds = ["conll2003:50" if splits("conll2003") else "wnut17:50"], [0]
+
+    import tfner
+
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.out / f"recipe-{stamp}.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    for cell in cells:
+        corpus, _, size_text = cell.partition(":")
+        files = splits(corpus)
+        if files is None:
+            print(f"SKIPPED {cell}: {corpus} not found in {SHARED} (research-only corpora are never shipped)")
+            continue
+        train_all = [s for s in tfner.read_conll(files["train"]) if s.words]
+        dev, test = tfner.read_conll(files["dev"]), tfner.read_conll(files["test"])
+        size = None if size_text == "full" else int(size_text)
+        for seed in seeds:
+            sample = train_all if size is None else sample_with_every_type(train_all, size, seed)
+            for contender in args.contenders:
+                if contender == "torch" and (args.torch_python is None or corpus != "conll2003"):
+                    continue
+                if contender == "old":
+                    row = run_tfner(sample, dev, test, seed, OLD)
+                elif contender == "new":
+                    row = run_tfner(sample, dev, test, seed, {})
+                elif contender == "new-crf":
+                    row = run_tfner(sample, dev, test, seed, {"head": "crf"})
+                elif contender == "search":
+                    row = run_search(sample, dev, test, seed, args.search_trials)
+                else:
+                    row = run_torch(args.torch_python, size, seed)
+                rows.append({"cell": cell, "corpus": corpus, "size": size or len(train_all), "seed": seed,
+                             "contender": contender, **row})
+                f1 = "-" if row["test_f1"] is None else f"{row['test_f1']:.4f}"
+                print(f"{cell:18s} seed {seed} {contender:7s} test F1 {f1} ({row['seconds']:.0f} s"
+                      + (f", {row['updates']} updates" if "updates" in row else "") + ")", flush=True)
+                record_rows(path, args, cells, seeds, rows)
+    print("\n" + table(rows))
+    print(f"wrote {path}")
+    return 0
+
+
+def record_rows(path: Path, args, cells, seeds, rows) -> None:
+    body = {"when": path.stem.split("-", 1)[1], "command": " ".join(["bench/recipe.py", *sys.argv[1:]]),
+            "machine": record.machine(), "cells": cells, "seeds": seeds, "contenders": args.contenders,
+            "old_defaults": OLD, "search_space": {k: list(v) for k, v in SEARCH_SPACE.items()}, "rows": rows,
+            "table": table(rows)}
+    path.write_text(json.dumps(body, indent=2, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
