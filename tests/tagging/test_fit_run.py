@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import tfner
@@ -24,39 +26,31 @@ def test_a_backup_is_not_resumed_with_other_training_data(tiny_encoder, tmp_path
     assert tagger.train_stats_["resumed_at_step"] == 4 + 1  # epoch 1 and the step of epoch 2 before the crash
 
 
-def test_the_default_schedule_scores_dev_by_updates_stops_and_says_so(tiny_encoder, monkeypatch, capsys):
+def test_the_default_recipe_holds_out_dev_scores_it_by_updates_stops_and_says_so(tiny_encoder, monkeypatch,
+                                                                                  capsys, tmp_path):
+    from tfner.tagging import recipe
     from tfner.training import schedule
 
     monkeypatch.setattr(schedule, "MIN_UPDATES", 16)  # the tiny corpus's budget: 10 passes, not 600 updates
+    monkeypatch.setattr(recipe, "HOLDOUT_FROM", 20)  # no dev: the tiny corpus counts as large, so a slice is held out
     # a learning rate too small to change a prediction: dev F1 is flat, so the run stops after PATIENCE rounds
-    tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, pretrained=False, max_length=32, window_overlap=4,
-                       learning_rate=1e-9, verbose=2)
+    tagger = tfner.fit(TRAIN, encoder=tiny_encoder, pretrained=False, max_length=32, window_overlap=4,
+                       learning_rate=1e-9, verbose=2, output_dir=tmp_path)
     stats = tagger.train_stats_
-    steps = stats["steps_per_epoch"]  # 32 sentences in batches of 16 (the recipe's, under 5,000 sentences)
+    assert stats["recipe"]["dev"] == "held out" and stats["windows"] == 29  # round(0.1 * 32) = 3 held out
+    assert json.loads((tmp_path / "run.json").read_text())["recipe"] == stats["recipe"]
+    steps = stats["steps_per_epoch"]  # 29 sentences in batches of 16 (the recipe's, under 5,000 sentences)
     assert tagger.config_.batch_size == 16 and tagger.config_.epochs is None
     per_round = -(-10 * steps // 8)  # 10 passes (above the patched minimum), in 8 rounds
     assert stats["schedule"]["round_updates"] == per_round and stats["schedule"]["rounds"] == 8
     assert stats["total_steps"] == 8 * per_round  # the learning-rate schedule spans the whole budget
     assert [e.f1 for e in tagger.dev_evaluations_] == [tagger.dev_evaluations_[0].f1] * 4  # flat, 4 rounds
-    assert (tagger.best_epoch_, tagger.stopped_epoch_, len(tagger.dev_evaluations_)) == (0, 3, 4)
+    assert (tagger.best_epoch_, tagger.stopped_epoch_) == (0, 3)
     assert int(tagger.model_.optimizer.iterations) == 4 * per_round
     out = capsys.readouterr().out
     assert ("recipe: batch 16 (under 5,000 train sentences), learning rate 1e-09 (as asked); "
             f"{8 * per_round} updates ({8 * per_round / steps:.1f} epochs of {steps}; 10 epochs), dev scored every "
-            f"{per_round}, stopping after 3 without a better dev F1; dev: 4 sentences given") in out
+            f"{per_round}, stopping after 3 without a better dev F1; dev: none given: 3 of 32 train sentences held "
+            "out (seed 0)") in out
     assert "round 4/8:" in out and "round 5/8" not in out
     assert "has not risen more than 0.0 for 3 round(s) since round 1" in out and "weights of round 1" in out
-    assert stats["recipe"]["learning_rate_reason"] == "as asked"
-
-
-def test_without_dev_a_large_enough_corpus_holds_out_a_slice(tiny_encoder, monkeypatch):
-    from tfner.tagging import recipe
-    from tfner.training import schedule
-
-    monkeypatch.setattr(schedule, "MIN_UPDATES", 8)
-    monkeypatch.setattr(recipe, "HOLDOUT_FROM", 20)  # the tiny corpus counts as large
-    tagger = tfner.fit(TRAIN, encoder=tiny_encoder, pretrained=False, max_length=32, window_overlap=4, verbose=0)
-    assert tagger.train_stats_["recipe"]["dev"] == "held out"
-    assert "3 of 32 train sentences held out (seed 0)" in tagger.train_stats_["recipe"]["dev_reason"]
-    assert tagger.train_stats_["windows"] == 29 and len(tagger.dev_evaluations_) >= 1
-    assert tagger.config_.learning_rate == 1e-4  # the tiny encoder's hidden size (32) takes the small-encoder rate

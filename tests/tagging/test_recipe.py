@@ -64,3 +64,12 @@ def test_choose_holds_out_dev_only_for_a_large_corpus_with_the_schedule_left_ope
     with pytest.raises(tfner.ConfigError, match="patience"):
         recipe.choose(TaggerConfig(patience=2), corpus(sentences(10)), 384)
     assert dataclasses.asdict(r) == r.to_dict()
+
+
+def test_the_learning_rate_follows_the_encoders_own_config(tiny_encoder):
+    from tfner.modeling import encoder
+
+    assert encoder.hidden_size(tiny_encoder) == 32  # conftest's tiny BERT
+    assert encoder.hidden_size("all-MiniLM-L6-v2") == 384  # the offline encoder
+    with pytest.raises(tfner.EncoderError):
+        encoder.hidden_size("/nonexistent/encoder")
