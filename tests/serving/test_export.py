@@ -14,24 +14,35 @@ import tensorflow as tf
 import tfner
 from tests.conftest import SHARED_DATA, TRAIN, reference_spans
 
+# One process that imports only TensorFlow (and TF-Text) answers every question the tests below ask of it:
+# a TensorFlow start-up is paid once.
 TF_ONLY = r"""
 import json, sys
 import tensorflow as tf
 import tensorflow_text  # registers the WordPiece op, as TF Serving links it
-path, ids, mask, texts = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
+path, asked = sys.argv[1], json.load(open(sys.argv[2], encoding="utf-8"))
 loaded = tf.saved_model.load(path)
 fn = loaded.signatures["serving_default"]
-out = fn(input_ids=tf.constant(ids, tf.int32), attention_mask=tf.constant(mask, tf.int32))
+out = fn(input_ids=tf.constant(asked["ids"], tf.int32), attention_mask=tf.constant(asked["mask"], tf.int32))
 labels = json.load(open(path + "/assets/labels.json"))
 text_fn = loaded.signatures["predict_text"]
-ents = {k: v.numpy() for k, v in text_fn(text=tf.constant(texts)).items()}
-spans = [[(int(ents["entity_start"][i, j]), int(ents["entity_end"][i, j]), ents["entity_label"][i, j].decode(),
-           float(ents["entity_score"][i, j])) for j in range(int(ents["num_entities"][i]))] for i in range(len(texts))]
+
+def spans_of(texts, batch=32):
+    spans = []
+    for i in range(0, len(texts), batch):
+        ents = {k: v.numpy() for k, v in text_fn(text=tf.constant(texts[i:i + batch])).items()}
+        spans += [[(int(ents["entity_start"][r, j]), int(ents["entity_end"][r, j]), ents["entity_label"][r, j].decode(),
+                    float(ents["entity_score"][r, j])) for j in range(int(ents["num_entities"][r]))]
+                  for r in range(len(texts[i:i + batch]))]
+    return spans
+
+texts = asked["texts"]
 print(json.dumps(dict(
     tags=[[t.decode() for t in row] for row in out["tags"].numpy()],
     label_ids=out["label_ids"].numpy().tolist(), scores=out["scores"].numpy().tolist(), labels=labels,
-    outputs=sorted(fn.structured_outputs), text_outputs=sorted(text_fn.structured_outputs), spans=spans,
+    outputs=sorted(fn.structured_outputs), text_outputs=sorted(text_fn.structured_outputs), spans=spans_of(texts),
     dense=all(isinstance(v, tf.Tensor) for v in text_fn(text=tf.constant(texts)).values()),
+    corpora={name: spans_of(t) for name, t in asked["corpora"].items()},
     foreign=sorted(m for m in ("tfner", "transformers", "tf_keras") if m in sys.modules))))
 """
 # saved_model_cli with TF-Text's ops registered first (it has no flag to load an op library).
@@ -72,17 +83,37 @@ def test_export_layout_and_versions(fitted, exported, tmp_path):
         fitted.export(other / "2")  # a version folder is not a base path
 
 
-@pytest.mark.slow
-def test_reload_in_tensorflow_only_process_gives_same_tags(fitted, exported):
-    _, version = exported
-    sentences = [["Alice", "flew", "to", "Paris"], ["Carol", "met", "Bob", "in", "London", "."]]
-    batch = batch_for(fitted, sentences)
-    proc = subprocess.run(
-        [sys.executable, "-c", TF_ONLY, str(version), json.dumps(batch["input_ids"].tolist()),
-         json.dumps(batch["attention_mask"].tolist()), json.dumps(TEXTS)],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+SENTENCES = [["Alice", "flew", "to", "Paris"], ["Carol", "met", "Bob", "in", "London", "."]]
+CORPORA = {"wnut17": None, "conll2003": SHARED_DATA / "conll2003" / "eng.testb"}
+
+
+def corpus_texts(name: str) -> list[str] | None:
+    """The first 200 test sentences of ``name`` as texts; None where the corpus is absent (CoNLL-2003 is not shipped)."""
+    from tfner.data.datasets import wnut17_path
+    from tfner.data.readers import read_conll
+
+    path = CORPORA[name] or wnut17_path("test")
+    return [" ".join(s.words) for s in read_conll(path)[:200]] if path.exists() else None
+
+
+@pytest.fixture(scope="module")
+def tf_only(fitted, exported, tmp_path_factory):
+    """What the export answers in a process that imports only TensorFlow and TF-Text."""
+    batch = batch_for(fitted, SENTENCES)
+    corpora = {name: texts for name in CORPORA if (texts := corpus_texts(name)) is not None}
+    asked = tmp_path_factory.mktemp("tf-only") / "asked.json"
+    asked.write_text(json.dumps({"ids": batch["input_ids"].tolist(), "mask": batch["attention_mask"].tolist(),
+                                 "texts": TEXTS, "corpora": corpora}), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", TF_ONLY, str(exported[1]), str(asked)], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    return batch, corpora, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_reload_in_tensorflow_only_process_gives_same_tags(fitted, tf_only):
+    batch, _, r = tf_only
+    sentences = SENTENCES
     assert r["foreign"] == []  # nothing but TensorFlow (and TF-Text's ops) was needed
     assert r["outputs"] == ["label_ids", "probs", "scores", "tags"]
     assert r["text_outputs"] == TEXT_OUTPUTS and r["dense"]
@@ -159,46 +190,21 @@ def test_load_rejects_what_is_not_a_tagger(tmp_path):
         tfner.load(tmp_path)
 
 
-TEXT_ONLY = r"""
-import json, sys
-import tensorflow as tf
-import tensorflow_text  # noqa: F401
-path, texts = sys.argv[1], json.load(open(sys.argv[2], encoding="utf-8"))
-fn = tf.saved_model.load(path).signatures["predict_text"]
-spans = []
-for i in range(0, len(texts), 32):
-    out = {k: v.numpy() for k, v in fn(text=tf.constant(texts[i:i + 32])).items()}
-    for r in range(len(texts[i:i + 32])):
-        spans.append([(int(out["entity_start"][r, j]), int(out["entity_end"][r, j]), out["entity_label"][r, j].decode(),
-                       float(out["entity_score"][r, j])) for j in range(int(out["num_entities"][r]))])
-print(json.dumps(dict(spans=spans, foreign=sorted(m for m in ("tfner", "transformers", "tf_keras") if m in sys.modules))))
-"""
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("corpus", ["wnut17", "conll2003"])
-def test_predict_text_in_a_tensorflow_only_process_on_200_real_sentences(fitted, exported, tmp_path, corpus):
-    from tfner.data.datasets import wnut17_path
-    from tfner.data.readers import read_conll
-
-    path = wnut17_path("test") if corpus == "wnut17" else SHARED_DATA / "conll2003" / "eng.testb"
-    if not path.exists():
-        pytest.skip(f"CoNLL-2003 not found at {path}; it is research-only and read from ../shared/data")
-    texts = [" ".join(s.words) for s in read_conll(path)[:200]]
-    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-c", TEXT_ONLY, str(exported[1]), str(tmp_path / "texts.json")],
-                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"},
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert r["foreign"] == [] and len(r["spans"]) == 200
+def test_predict_text_in_a_tensorflow_only_process_on_200_real_sentences(fitted, tf_only, corpus):
+    _, corpora, r = tf_only
+    if corpus not in corpora:
+        pytest.skip(f"CoNLL-2003 not found at {CORPORA[corpus]}; it is research-only and read from ../shared/data")
+    texts = corpora[corpus]
+    assert r["foreign"] == [] and len(r["corpora"][corpus]) == 200
     in_memory = fitted.predict(texts)
     differences = []
-    for text, served, mem in zip(texts, r["spans"], in_memory, strict=True):
+    for text, served, mem in zip(texts, r["corpora"][corpus], in_memory, strict=True):
         want = reference_spans(fitted, text)
         if [tuple(x[:3]) for x in served] != [(s.start, s.end, s.label) for s in mem] or \
                 [tuple(x[:3]) for x in served] != [w[:3] for w in want]:
             differences.append(text)
         np.testing.assert_allclose([x[3] for x in served], [w[3] for w in want], atol=1e-4)
     assert differences == []
-    assert sum(len(x) for x in r["spans"]) > 20  # the toy model tags something in real text
+    assert sum(len(x) for x in r["corpora"][corpus]) > 20  # the toy model tags something in real text
