@@ -40,6 +40,9 @@ def main() -> int:
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--window-overlap", type=int, default=32, help="context shared by consecutive windows")
+    parser.add_argument("--predict-overlap", type=int, default=None,
+                        help="window overlap at evaluation (default: --window-overlap); test is also scored with the "
+                             "training overlap")
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--no-bucketing", action="store_true", help="pad batches of random lengths (one bucket)")
@@ -76,7 +79,7 @@ def main() -> int:
     train = tfner.read_conll(files["train"], aux_columns={"pos": 1, "chunk": 2} if tasks else None)[:args.train_limit]
     tagger = tfner.fit(train, str(files["dev"]), **tasks, epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, max_length=args.max_length, verbose=2,
-                       window_overlap=args.window_overlap,
+                       window_overlap=args.window_overlap, predict_overlap=args.predict_overlap,
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                        length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
                        context=args.context, freeze_embeddings=args.freeze_embeddings,
@@ -84,7 +87,13 @@ def main() -> int:
     stats = tagger.train_stats_
     test = tagger.evaluate(str(files["test"]))
     strict = tagger.evaluate(str(files["test"]), mode="strict")
-    constrained = None
+    constrained = train_overlap = None
+    if args.predict_overlap is not None:  # the same model with the training windows' overlap at evaluation
+        wide = tagger.config_
+        tagger.config_ = wide.replace(predict_overlap=None)
+        train_overlap = tagger.evaluate(str(files["test"]))
+        tagger.config_ = wide
+        print(f"\ntest with the training overlap ({args.window_overlap}) at evaluation: entity F1 {train_overlap.f1:.4f}")
     if args.head == "softmax":  # the same model, its tags re-decoded: the best IOB2-valid sequence
         argmax_config = tagger.config_
         tagger.config_ = argmax_config.replace(decode="constrained")
@@ -123,6 +132,8 @@ def main() -> int:
                         "entities": strict.entities},
         "real_tokens_per_s": tokens_s, "labelled_words_per_s": words_s,
         "padding": padding.padding_figures(tagger.config_, tagger.tokenizer_, train),
+        "test_train_overlap": None if train_overlap is None else {
+            "f1": train_overlap.f1, "precision": train_overlap.precision, "recall": train_overlap.recall},
         "test_constrained": None if constrained is None else {
             "f1": constrained.f1, "precision": constrained.precision, "recall": constrained.recall,
             "entities": constrained.entities, "token_accuracy": constrained.tokens["accuracy"]},

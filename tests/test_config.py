@@ -246,3 +246,12 @@ def test_errors_are_value_errors():
 def test_nan_weight_decay_is_rejected():
     with pytest.raises(ConfigError):
         TaggerConfig(weight_decay=float("nan"))
+
+
+def test_predict_overlap_is_checked_like_window_overlap():
+    from tfner.data.alignment import Windowing
+
+    assert TaggerConfig(max_length=32, window_overlap=2, predict_overlap=15).predict_windowing == Windowing(32, 15)
+    for bad in (-1, 16):
+        with pytest.raises(ConfigError, match="predict_overlap must be in"):
+            TaggerConfig(max_length=32, window_overlap=4, predict_overlap=bad)

@@ -52,6 +52,11 @@ class TaggerConfig:
     window_overlap: int = _field(
         32, "Sub-word tokens of context shared by consecutive windows of a sentence longer than max_length."
     )
+    predict_overlap: int | None = _field(
+        None, "window_overlap at prediction, evaluation and export (the stride of question answering's long "
+        "contexts): more context at a window's edge where it is cheap, while training windows overlap by "
+        "window_overlap. None: window_overlap."
+    )
     label_all_subtokens: bool = _field(
         False, "Train on every sub-token (continuations of B-X get I-X) instead of the first of each word."
     )
@@ -172,6 +177,11 @@ class TaggerConfig:
                 f"window_overlap must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}], "
                 f"got {self.window_overlap}"
             )
+        if self.predict_overlap is not None and not 0 <= self.predict_overlap <= (self.max_length - 2) // 2:
+            raise ConfigError(
+                f"predict_overlap must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}] or None, "
+                f"got {self.predict_overlap}"
+            )
         if self.scheme not in SCHEMES:
             raise ConfigError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
         for f in dataclasses.fields(self):  # every Literal field: one of its choices
@@ -259,6 +269,12 @@ class TaggerConfig:
         if self.learning_rate is None:
             raise ConfigError("learning_rate is left to the recipe (tfner.tagging.recipe.choose), which has not run")
         return self.learning_rate
+
+    @property
+    def predict_windowing(self) -> Windowing:
+        """The windowing of prediction, evaluation and export: ``predict_overlap`` (else ``window_overlap``)."""
+        overlap = self.window_overlap if self.predict_overlap is None else self.predict_overlap
+        return Windowing(self.max_length, overlap, self.label_all_subtokens)
 
     def task_weight(self, name: str) -> float:
         return float(dict(self.task_weights or ()).get(name, 1.0))

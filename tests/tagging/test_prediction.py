@@ -47,3 +47,31 @@ def test_predict_returns_each_texts_spans_in_the_input_order(fitted):
         assert [e.score for e in spans] == pytest.approx([e.score for e in single], abs=1e-5)
     assert any(batched)  # some entities were found, so the comparison compares something
 
+
+
+def test_prediction_windows_overlap_by_predict_overlap(fitted, monkeypatch):
+    import dataclasses
+
+    from tfner import Tagger
+    from tfner.data import alignment
+
+    def tagger_with(**changes) -> Tagger:
+        state = fitted._check_fitted()
+        tagger = Tagger()
+        tagger._take(dataclasses.replace(state, config=state.config.replace(**changes)))
+        return tagger
+
+    seen: list[int] = []
+    encode = alignment.encode
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["overlap"])
+        return encode(*args, **kwargs)
+
+    monkeypatch.setattr(alignment, "encode", spy)
+    long = [s for s in mixed_sentences(40, seed=5) if len(s) >= 17]
+    assert max(map(len, long)) == 40  # longer than a window of 32 sub-tokens: cut into overlapping windows
+    wide = tagger_with(predict_overlap=12)  # trained with window_overlap=4
+    assert wide.predict_tags(long) == tagger_with(window_overlap=12).predict_tags(long)
+    assert seen == [12, 12]
+    assert fitted.config_.predict_windowing == fitted.config_.windowing  # None: the training overlap

@@ -39,7 +39,7 @@ def tag_tasks(state: TaggerState, sentences: Sequence[Sequence[str]], documents:
         documents = None
     elif documents is None:
         documents = [0] * len(sentences)
-    windows = cfg.windowing.encode(state.tokenizer, sentences, documents=documents, packed=cfg.context == "packed")
+    windows = cfg.predict_windowing.encode(state.tokenizer, sentences, documents=documents, packed=cfg.context == "packed")
     keys = ["probs" if task is None else f"{task.name}_probs" for task in tasks]
     probs_out = _window_outputs(state, windows, keys)
     lengths = [len(s) for s in sentences]

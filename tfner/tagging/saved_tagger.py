@@ -106,7 +106,7 @@ def warmup_requests(state: TaggerState) -> list[tuple[str, dict[str, np.ndarray]
     """Real requests for both signatures, replayed by TF Serving when it loads the export."""
     texts = [t.encode("utf-8") for t in WARMUP_TEXTS]
     sentences = [[w for w, _, _ in split_words(t)] for t in WARMUP_TEXTS[:2]]
-    windows = state.config.windowing.encode(state.tokenizer, sentences)
+    windows = state.config.predict_windowing.encode(state.tokenizer, sentences)
     batch = pipeline.pad_batch(windows, state.tokenizer.pad_token_id)
     ids_request = (export_lib.SIGNATURE, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]})
     if state.predict_text is None:
