@@ -32,6 +32,7 @@ DATA = REPO.parent / "shared" / "data" / "conll2003"
 
 ELEMENTWISE = "tfner float32, tf-keras element-wise AdamW update"
 PACKED = "tfner float32, packed windows (batch 8, overlap 63)"
+PACKED_BF16 = "tfner mixed_bfloat16, packed windows (batch 8, overlap 63)"
 #: tfner contenders: TaggerConfig options on top of the shared settings.
 TFNER = {
     "tfner float32": {},
@@ -41,6 +42,7 @@ TFNER = {
     "tfner float32, CRF head": {"head": "crf"},
     # documents packed into full, overlapping windows (issue 22): tokens counted once, as sentence windows hold them
     PACKED: {"context": "packed", "batch_size": 8, "window_overlap": 63},
+    PACKED_BF16: {"context": "packed", "batch_size": 8, "window_overlap": 63, "precision": "mixed_bfloat16"},
     # the same as "tfner float32" with tf-keras' own element-wise AdamW update (tfner before its fused kernel)
     ELEMENTWISE: {},
 }
