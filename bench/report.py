@@ -250,6 +250,36 @@ def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> l
     return lines
 
 
+def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
+    """Every full (not --quick) recipe row, the newest per (cell, seed, contender), each with its file."""
+    latest: dict[tuple, dict] = {}
+    for stem, r in runs:
+        if "--quick" in r["command"]:
+            continue
+        for row in r["rows"]:
+            latest[(row["cell"], row["seed"], row["contender"])] = {**row, "file": stem}
+    return list(latest.values())
+
+
+def recipe(rows: list[dict]) -> list[str]:
+    contenders = [c for c in ("old", "new", "new-crf", "search", "torch") if any(r["contender"] == c for r in rows)]
+    cells = list(dict.fromkeys(r["cell"] for r in rows))
+    lines = ["### The defaults matrix: test entity F1, mean over the seeds run (`results/recipe-*.json`, "
+             "`bench/recipe.py`)", "",
+             "`old`: 3 epochs, 5e-5, batch 32, softmax; `new`: `tfner.fit(train, dev)` with no option; `new-crf`: "
+             "the same with `head=\"crf\"`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
+             "| cell | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
+    for cell in cells:
+        out = []
+        for c in contenders:
+            got = [r for r in rows if r["cell"] == cell and r["contender"] == c and r["test_f1"] is not None]
+            out.append("" if not got else f"{_pct(sum(r['test_f1'] for r in got) / len(got))} "
+                       f"({sum(r['seconds'] for r in got) / len(got):.0f} s; seeds "
+                       f"{', '.join(str(r['seed']) for r in got)})")
+        lines.append(f"| {cell} | " + " | ".join(out) + " |")
+    return lines
+
+
 def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
     import matplotlib
 
@@ -305,6 +335,23 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
         ax.set_title(f"One training step ({stem})", fontsize=9)
         made.append(_save(fig, out / "step_breakdown.png"))
+    rows = recipe_rows(suites.get("recipe", []))
+    if rows:
+        contenders = [c for c in ("old", "new", "new-crf", "search", "torch") if any(r["contender"] == c for r in rows)]
+        cells = list(dict.fromkeys(r["cell"] for r in rows))
+        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(cells), 4.0))
+        width = 0.8 / len(contenders)
+        for k, c in enumerate(contenders):
+            means = []
+            for cell in cells:
+                got = [r["test_f1"] for r in rows if r["cell"] == cell and r["contender"] == c and r["test_f1"] is not None]
+                means.append(100 * sum(got) / len(got) if got else 0.0)
+            ax.bar([i + k * width for i in range(len(cells))], means, width, label=c)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cells))], cells, fontsize=7)
+        ax.set_ylabel("test entity F1 (mean over seeds)")
+        ax.set_title("The defaults matrix (bench/recipe.py)", fontsize=9)
+        ax.legend(fontsize=7)
+        made.append(_save(fig, out / "recipe.png"))
     full = [(s, r) for s, r in suites.get("few-shot", []) if not r.get("quick")]
     if full:
         stem, r = full[-1]
@@ -360,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     full_multi = [(s, r) for s, r in suites.get("multitask-conll2003", []) if r["train_stats"]["windows"] > 14_000]
     if full_multi:
         body += multitask(full_multi, suites.get("conll2003", [])) + [""]
+    if recipe_rows(suites.get("recipe", [])):
+        body += recipe(recipe_rows(suites["recipe"])) + [""]
     if suites.get("prepared-memory"):
         body += memory(*suites["prepared-memory"][-1]) + [""]
     if suites.get("data-speed"):
