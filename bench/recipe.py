@@ -12,6 +12,8 @@ on its test set:
 * ``new``     ``tfner.fit(train, dev)`` with no option: the recipe (tfner.tagging.recipe,
   tfner.training.schedule) chooses;
 * ``new-crf`` the same with ``head="crf"`` (is the CRF head the better default?);
+* ``new-nodev`` ``tfner.fit(train)``: no dev (the recipe holds out a slice of train, or runs its
+  whole budget), scored on test like the others;
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
   (``--search-trials``), its best tagger scored on test;
 * ``torch``   the PyTorch reference loop (3 epochs, 5e-5, batch 32: the usual Hugging Face
@@ -136,7 +138,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-crf", "search", "torch"),
+    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-crf", "new-nodev", "search", "torch"),
                         default=["old", "new", "new-crf"])
     parser.add_argument("--search-trials", type=int, default=8)
     parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
@@ -173,6 +175,8 @@ def main() -> int:
                     row = run_tfner(sample, dev, test, seed, {})
                 elif contender == "new-crf":
                     row = run_tfner(sample, dev, test, seed, {"head": "crf"})
+                elif contender == "new-nodev":
+                    row = run_tfner(sample, None, test, seed, {})
                 elif contender == "search":
                     row = run_search(sample, dev, test, seed, args.search_trials)
                 else:

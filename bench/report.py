@@ -250,6 +250,10 @@ def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> l
     return lines
 
 
+#: the recipe suite's contenders, in the table's order
+CONTENDERS = ("old", "new", "new-crf", "new-nodev", "search", "torch")
+
+
 def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
     """Every full (not --quick) recipe row, the newest per (cell, seed, contender), each with its file."""
     latest: dict[tuple, dict] = {}
@@ -262,12 +266,12 @@ def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
 
 
 def recipe(rows: list[dict]) -> list[str]:
-    contenders = [c for c in ("old", "new", "new-crf", "search", "torch") if any(r["contender"] == c for r in rows)]
+    contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in rows)]
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     lines = ["### The defaults matrix: test entity F1, mean over the seeds run (`results/recipe-*.json`, "
              "`bench/recipe.py`)", "",
              "`old`: 3 epochs, 5e-5, batch 32, softmax; `new`: `tfner.fit(train, dev)` with no option; `new-crf`: "
-             "the same with `head=\"crf\"`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
+             "the same with `head=\"crf\"`; `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
              "| cell | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
     for cell in cells:
         out = []
@@ -337,7 +341,7 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
         made.append(_save(fig, out / "step_breakdown.png"))
     rows = recipe_rows(suites.get("recipe", []))
     if rows:
-        contenders = [c for c in ("old", "new", "new-crf", "search", "torch") if any(r["contender"] == c for r in rows)]
+        contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in rows)]
         cells = list(dict.fromkeys(r["cell"] for r in rows))
         fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(cells), 4.0))
         width = 0.8 / len(contenders)
