@@ -17,6 +17,7 @@ CHANGED = dict(
     init_from="/runs/wnut17/tagger",
     max_length=256,
     window_overlap=64,
+    predict_overlap=96,
     label_all_subtokens=True,
     scheme="iob1",
     invalid_tags="repair",

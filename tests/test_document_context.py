@@ -59,8 +59,8 @@ def test_packed_windows_resolve_by_document_and_every_route_tags_alike(tiny_enco
     predict_tags, evaluate's predictions file and a reloaded export give the same tags; the CRF decodes
     each sentence on its own, so no sentence starts inside an entity of the one before."""
     sentences = tfner.read_conll(corpus)
-    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="packed", head="crf",
-                       **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2})  # as many updates as with 48 windows of 8
+    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="packed",
+                       **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2, "head": "crf"})  # as many updates as with 48 windows of 8
     # a document (6 one-piece words) fits one window of max_length 32: 16 windows, where sentences are 48
     assert packed.train_stats_["windows"] == 16
     assert acme_tags(packed, corpus) == ["B-PER", "B-LOC"] * 8

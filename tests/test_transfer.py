@@ -40,12 +40,12 @@ def saved(fitted, tmp_path_factory):
 def test_shared_labels_keep_their_rows_and_new_ones_train(fitted, saved, tmp_path, head):
     source = fitted
     if head == "crf":  # a CRF source, so its transition scores can carry over too
-        source = tfner.fit(TRAIN, encoder=fitted.config_.encoder, head="crf", verbose=0,
-                           **{**TINY_OPTIONS, "epochs": 3})
+        source = tfner.fit(TRAIN, encoder=fitted.config_.encoder, verbose=0,
+                           **{**TINY_OPTIONS, "epochs": 3, "head": "crf"})
         saved = source.save(tmp_path / "crf-tagger")
     capture = Capture()
-    new = tfner.fit(NEW, init_from=str(saved), head=head, verbose=0, callbacks=[capture],
-                    **{**TINY_OPTIONS, "epochs": 2})
+    new = tfner.fit(NEW, init_from=str(saved), verbose=0, callbacks=[capture],
+                    **{**TINY_OPTIONS, "epochs": 2, "head": head})
     assert new.labels_ == ["O", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     assert new.transferred_labels_ == ["O", "B-PER", "I-PER"]
     start = dict(zip([_key(v) for v in new.model_.weights], capture.start, strict=True))
@@ -96,8 +96,8 @@ class EpochWeights(tf.keras.callbacks.Callback):
 @pytest.mark.parametrize("head,freeze_embeddings", [("softmax", True), ("crf", False)])
 def test_the_encoder_stays_fixed_for_the_first_epochs_then_trains(saved, head, freeze_embeddings):
     seen = EpochWeights()
-    new = tfner.fit(NEW, init_from=str(saved), head=head, freeze_encoder_epochs=1, freeze_embeddings=freeze_embeddings,
-                    verbose=0, callbacks=[seen], **{**TINY_OPTIONS, "epochs": 3})
+    new = tfner.fit(NEW, init_from=str(saved), freeze_encoder_epochs=1, freeze_embeddings=freeze_embeddings,
+                    verbose=0, callbacks=[seen], **{**TINY_OPTIONS, "epochs": 3, "head": head})
     start, first, second = seen.epochs[0], seen.epochs[1], seen.epochs[2]
     body = [n for n in start if n.startswith("bert/")]
     embeddings = [n for n in body if "/embeddings/" in n]

@@ -116,9 +116,11 @@ class TaggerConfig:
         "'packed': a document's sentences end to end, cut into full windows that overlap by window_overlap, each "
         "word labelled in the one window where it has the most context."
     )
-    head: Literal["softmax", "crf"] = _field(
-        "softmax", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
-        "the words: sequence likelihood, Viterbi decoding; IOB2's forbidden transitions are hard constraints)."
+    head: Literal["auto", "softmax", "crf"] = _field(
+        "auto", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
+        "the words: sequence likelihood, Viterbi decoding; IOB2's forbidden transitions are hard constraints). "
+        "'auto': the CRF, which won every cell of the defaults matrix it was run on, and softmax with "
+        "label_all_subtokens (the CRF scores one tag per word)."
     )
     decode: Literal["argmax", "constrained"] = _field(
         "argmax", "How word tags are chosen: 'argmax' per word, or 'constrained': the most probable tag sequence "

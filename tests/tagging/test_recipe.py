@@ -45,7 +45,9 @@ def test_holdout_of_a_corpus_without_documents_takes_sentences_and_is_capped():
 
 def test_choose_fills_only_what_is_left_open():
     cfg, _, r = recipe.choose(TaggerConfig(), corpus(sentences(50), sentences(5)), hidden_size=384)
-    assert (cfg.batch_size, cfg.learning_rate, r.dev) == (16, 1e-4, "given")
+    assert (cfg.batch_size, cfg.learning_rate, cfg.head, r.dev) == (16, 1e-4, "crf", "given")
+    assert recipe.choose(TaggerConfig(label_all_subtokens=True), corpus(sentences(5)), 384)[0].head == "softmax"
+    assert recipe.choose(TaggerConfig(head="softmax"), corpus(sentences(5)), 384)[2].head_reason == "as asked"
     assert "under 5,000 train sentences" in r.batch_size_reason and "384" in r.learning_rate_reason
     cfg, _, r = recipe.choose(TaggerConfig(batch_size=8, learning_rate=2e-5), corpus(sentences(50)), 768)
     assert (cfg.batch_size, cfg.learning_rate) == (8, 2e-5)

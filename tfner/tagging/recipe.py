@@ -1,7 +1,7 @@
-"""The recipe of a fit whose options are left to tfner: batch size, learning rate, a held-out dev slice.
+"""The recipe of a fit whose options are left to tfner: batch size, learning rate, head, a held-out dev slice.
 
-``TaggerConfig`` leaves ``batch_size``, ``learning_rate`` and ``epochs`` at ``None`` by default;
-:func:`choose` fills the first two by rules that depend on the corpus and the encoder, not on
+``TaggerConfig`` leaves ``batch_size``, ``learning_rate`` and ``epochs`` at ``None`` and ``head`` at
+``"auto"`` by default; :func:`choose` fills all but ``epochs`` by rules that depend on the corpus and the encoder, not on
 any one data set (the schedule's budget is :mod:`tfner.training.schedule`'s), and says why.
 An option the user sets is kept as it is.
 
@@ -9,6 +9,7 @@ An option the user sets is kept as it is.
   noisier updates where data is scarce), else ``LARGE_BATCH``;
 * **learning rate** by the encoder's hidden size: small encoders (MiniLM, hidden <= 512) take
   1e-4, BERT-base sizes 5e-5, larger ones 3e-5 (the usual fine-tuning ranges by size);
+* **head** (``head="auto"``): the CRF, softmax where ``label_all_subtokens`` labels every sub-token;
 * **no dev data** (and ``epochs`` left to the schedule): from ``HOLDOUT_FROM`` training
   sentences on, a seeded slice (``HOLDOUT_FRACTION``, at most ``HOLDOUT_MAX`` sentences; whole
   documents where the corpus marks them) is held out to score, stop early and pick the best
@@ -43,13 +44,16 @@ class Recipe:
     batch_size_reason: str
     learning_rate: float
     learning_rate_reason: str
+    head: str
+    head_reason: str
     dev: str  # "given", "held out" or "none"
     dev_reason: str
 
     def describe(self, schedule: str) -> str:
         """The console's one line."""
         return (f"recipe: batch {self.batch_size} ({self.batch_size_reason}), learning rate {self.learning_rate:g} "
-                f"({self.learning_rate_reason}); {schedule}; dev: {self.dev_reason}")
+                f"({self.learning_rate_reason}), {self.head} head ({self.head_reason}); {schedule}; "
+                f"dev: {self.dev_reason}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -68,6 +72,13 @@ def learning_rate(hidden_size: int) -> tuple[float, str]:
         if largest is None or hidden_size <= largest:
             return rate, f"encoder hidden size {hidden_size}"
     raise AssertionError("LEARNING_RATES ends with a catch-all")
+
+
+def head(label_all_subtokens: bool) -> tuple[str, str]:
+    """The default head, and why."""
+    if label_all_subtokens:
+        return "softmax", "label_all_subtokens: the CRF scores one tag per word"
+    return "crf", "the default"
 
 
 def holdout(sentences: Sequence[Sentence], seed: int) -> tuple[list[Sentence], list[Sentence]]:
@@ -103,6 +114,10 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int) -> tuple[TaggerC
         rate, rate_why = learning_rate(hidden_size)
     else:
         rate, rate_why = cfg.learning_rate, "as asked"
+    if cfg.head == "auto":
+        chosen_head, head_why = head(cfg.label_all_subtokens)
+    else:
+        chosen_head, head_why = cfg.head, "as asked"
     if corpus.dev:
         dev, dev_why = "given", f"{len(corpus.dev):,} sentences given"
     elif cfg.epochs is None and corpus.manifest is None and len(corpus.train) >= HOLDOUT_FROM:
@@ -117,5 +132,5 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int) -> tuple[TaggerC
                         "schedule, and the final weights are kept")
     if cfg.patience is not None and not corpus.dev:
         raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
-    return cfg.replace(batch_size=size, learning_rate=rate), corpus, Recipe(size, size_why, rate, rate_why, dev,
-                                                                            dev_why)
+    return (cfg.replace(batch_size=size, learning_rate=rate, head=chosen_head), corpus,
+            Recipe(size, size_why, rate, rate_why, chosen_head, head_why, dev, dev_why))
