@@ -119,8 +119,8 @@ class TaggerConfig:
     head: Literal["auto", "softmax", "crf"] = _field(
         "auto", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
         "the words: sequence likelihood, Viterbi decoding; IOB2's forbidden transitions are hard constraints). "
-        "'auto': the CRF, which won every cell of the defaults matrix it was run on, and softmax with "
-        "label_all_subtokens (the CRF scores one tag per word)."
+        "'auto': the CRF (on the defaults matrix, +1.6 to +2.4 F1 over softmax on CoNLL-2003 200 and 1,000 and NCBI "
+        "200, -1.8 on WNUT-17; one seed each), softmax with label_all_subtokens (the CRF scores one tag per word)."
     )
     decode: Literal["argmax", "constrained"] = _field(
         "argmax", "How word tags are chosen: 'argmax' per word, or 'constrained': the most probable tag sequence "
