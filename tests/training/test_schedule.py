@@ -57,6 +57,7 @@ def test_the_line_says_why():
     assert "the minimum for a small corpus" in plan(4, None, None, True).describe()
     assert "10 epochs" in plan(100, None, None, True).describe()
     assert "the cap for a large corpus" in plan(439, None, None, True).describe()
+    assert "at least 3 epochs" in plan(1000, None, None, True).describe()  # 3 passes (3,000) above the cap
     assert "stopping after 3" in plan(4, None, None, True).describe()
     assert "stopping" not in plan(4, None, None, False).describe()
     assert plan(439, 3, None, True).describe() == "3 epochs as asked (1,317 updates)"

@@ -9,11 +9,14 @@ An option the user sets is kept as it is.
   noisier updates where data is scarce), else ``LARGE_BATCH``;
 * **learning rate** by the encoder's hidden size: small encoders (MiniLM, hidden <= 512) take
   1e-4, BERT-base sizes 5e-5, larger ones 3e-5 (the usual fine-tuning ranges by size);
-* **head** (``head="auto"``): the CRF, softmax where ``label_all_subtokens`` labels every sub-token;
+* **head** (``head="auto"``): the CRF; softmax where ``label_all_subtokens`` labels every sub-token
+  or a ``decode`` other than argmax is asked (the CRF decodes with its own Viterbi);
 * **no dev data** (and ``epochs`` left to the schedule): from ``HOLDOUT_FROM`` training
   sentences on, a seeded slice (``HOLDOUT_FRACTION``, at most ``HOLDOUT_MAX`` sentences; whole
-  documents where the corpus marks them) is held out to score, stop early and pick the best
-  weights; below that the schedule runs to its end on all of train.
+  documents where the corpus marks ten or more and they fit, else a run of consecutive sentences
+  under document context, single sentences otherwise) is held out to score, stop early and pick
+  the best weights; below that the schedule runs to its end on all of train. Labels come from all
+  of train: a type only the slice holds gets a classifier row that never trains.
 """
 
 from __future__ import annotations
@@ -74,16 +77,21 @@ def learning_rate(hidden_size: int) -> tuple[float, str]:
     raise AssertionError("LEARNING_RATES ends with a catch-all")
 
 
-def head(label_all_subtokens: bool) -> tuple[str, str]:
+def head(label_all_subtokens: bool, decode: str = "argmax") -> tuple[str, str]:
     """The default head, and why."""
     if label_all_subtokens:
         return "softmax", "label_all_subtokens: the CRF scores one tag per word"
+    if decode != "argmax":
+        return "softmax", f"decode={decode!r} asked: the CRF decodes with its own Viterbi"
     return "crf", "the default"
 
 
-def holdout(sentences: Sequence[Sentence], seed: int) -> tuple[list[Sentence], list[Sentence]]:
-    """``(kept, held_out)``: a seeded ``HOLDOUT_FRACTION`` of ``sentences`` (at most ``HOLDOUT_MAX``), whole
-    documents where there are at least ten, else single sentences; both keep the file's order."""
+def holdout(sentences: Sequence[Sentence], seed: int, contiguous: bool = False) -> tuple[list[Sentence], list[Sentence]]:
+    """``(kept, held_out)``: a seeded ``HOLDOUT_FRACTION`` of ``sentences`` (at most ``HOLDOUT_MAX``); both keep the
+    file's order. Whole documents where there are at least ten and enough of them fit the size (a document that
+    would overshoot it is passed over); else single sentences, or with ``contiguous`` (document context, whose
+    windows take a sentence's neighbours) one seeded run of consecutive sentences, so no sentence gains a
+    neighbour it did not have but at the run's two ends."""
     want = min(HOLDOUT_MAX, max(1, round(HOLDOUT_FRACTION * len(sentences))))
     rng = random.Random(seed)
     documents: dict[int, list[int]] = {}
@@ -94,11 +102,16 @@ def holdout(sentences: Sequence[Sentence], seed: int) -> tuple[list[Sentence], l
         order = list(documents)
         rng.shuffle(order)
         for d in order:
-            if len(held) >= want:
-                break
-            held.update(documents[d])
-    else:
-        held = set(rng.sample(range(len(sentences)), want))
+            if len(held) + len(documents[d]) <= want:
+                held.update(documents[d])
+        if len(held) < want // 2:  # the documents are too large to make up the slice
+            held = set()
+    if not held:
+        if contiguous:
+            start = rng.randrange(len(sentences) - want + 1)
+            held = set(range(start, start + want))
+        else:
+            held = set(rng.sample(range(len(sentences)), want))
     return ([s for i, s in enumerate(sentences) if i not in held],
             [s for i, s in enumerate(sentences) if i in held])
 
@@ -115,13 +128,13 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int) -> tuple[TaggerC
     else:
         rate, rate_why = cfg.learning_rate, "as asked"
     if cfg.head == "auto":
-        chosen_head, head_why = head(cfg.label_all_subtokens)
+        chosen_head, head_why = head(cfg.label_all_subtokens, cfg.decode)
     else:
         chosen_head, head_why = cfg.head, "as asked"
     if corpus.dev:
         dev, dev_why = "given", f"{len(corpus.dev):,} sentences given"
     elif cfg.epochs is None and corpus.manifest is None and len(corpus.train) >= HOLDOUT_FROM:
-        kept, held = holdout(corpus.train, cfg.seed)
+        kept, held = holdout(corpus.train, cfg.seed, contiguous=cfg.context != "sentence")
         corpus = dataclasses.replace(corpus, train=kept, dev=held)
         dev, dev_why = "held out", (f"none given: {len(held):,} of {sentences:,} train sentences held out "
                                     f"(seed {cfg.seed}) to score, stop early and keep the best weights")

@@ -6,12 +6,16 @@ default config counts steps rather than epochs:
 
 * **updates** = ``UPDATES_PER_EPOCH`` passes' worth, but at least ``MIN_UPDATES`` (a corpus of 50
   sentences gets hundreds of updates, not six) and at most ``MAX_UPDATES`` (a large corpus gets a
-  bounded budget), and never less than ``MIN_EPOCHS`` passes (every sentence seen a few times);
+  bounded budget), and never less than ``MIN_EPOCHS`` passes (every sentence seen a few times),
+  rounded up to ``EVALUATIONS`` equal rounds (1,500 becomes 1,504);
 * dev is scored ``EVALUATIONS`` times, evenly spaced in updates (small and large corpora get the
   same number of evaluations, each costing one pass over dev);
 * with dev data, training stops after ``PATIENCE`` evaluations in a row without a better dev
   entity F1, and ends with the best evaluation's weights; the learning-rate schedule spans the
-  whole budget (stopping early only cuts its tail, where the rate is already small).
+  whole budget (the earliest stop, after round 4 of 8, leaves the rate at about half its peak).
+
+``freeze_encoder_epochs`` counts whole rounds under this budget: the first rounds that cover
+that many passes (:meth:`Schedule.rounds_for_epochs`).
 
 A "round" below is what Keras calls an epoch of the run: the updates between two evaluations.
 """
@@ -61,8 +65,10 @@ class Schedule:
         if not self.auto:
             return (f"{self.rounds} epoch{'s' * (self.rounds != 1)} as asked "
                     f"({self.updates:,} update{'s' * (self.updates != 1)})")
-        why = ("the minimum for a small corpus" if self.updates >= MIN_UPDATES > UPDATES_PER_EPOCH * self.steps_per_epoch
-               else "the cap for a large corpus" if UPDATES_PER_EPOCH * self.steps_per_epoch > MAX_UPDATES
+        s = self.steps_per_epoch
+        why = ("the minimum for a small corpus" if MIN_UPDATES > UPDATES_PER_EPOCH * s
+               else f"at least {MIN_EPOCHS} epochs" if MIN_EPOCHS * s > MAX_UPDATES
+               else "the cap for a large corpus" if UPDATES_PER_EPOCH * s > MAX_UPDATES
                else f"{UPDATES_PER_EPOCH} epochs")
         stop = f", stopping after {self.patience} without a better dev F1" if self.patience else ""
         return (f"{self.updates:,} updates ({self.epochs:.1f} epochs of {self.steps_per_epoch:,}; {why}), "
