@@ -51,7 +51,7 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
     "few-shot": [("few_shot.py", [], ["--quick"])],
     "multitask": [("conll2003.py", ["--multitask", "--epochs", "3", "--seed", "1"],
                    ["--multitask", "--epochs", "1", "--train-limit", "300"])],
-    "recipe": [("recipe.py", ["--contenders", "old", "new", "new-crf", "search", "torch"], ["--quick"])],
+    "recipe": [("recipe.py", ["--contenders", "old", "new", "new-softmax", "search", "torch"], ["--quick"])],
 }
 
 

@@ -250,33 +250,41 @@ def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> l
     return lines
 
 
-#: the recipe suite's contenders, in the table's order
-CONTENDERS = ("old", "new", "new-crf", "new-nodev", "search", "torch")
+#: the recipe table's columns, in order; the recipe's own rows (``new``, ``new-softmax``, ``new-crf``) go to the
+#: column of the head they trained (their config), since ``new`` meant the softmax head before ``head="auto"``
+CONTENDERS = ("old", "new softmax", "new crf", "new-nodev", "search", "torch")
+
+
+def recipe_column(row: dict) -> str:
+    if row["contender"] in ("new", "new-softmax", "new-crf") and row.get("config"):
+        return f"new {row['config']['head']}"
+    return row["contender"]
 
 
 def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
-    """Every full (not --quick) recipe row, the newest per (cell, seed, contender), each with its file."""
+    """Every full (not --quick) recipe row, the newest per (cell, seed, column), each with its file."""
     latest: dict[tuple, dict] = {}
     for stem, r in runs:
         if "--quick" in r["command"]:
             continue
         for row in r["rows"]:
-            latest[(row["cell"], row["seed"], row["contender"])] = {**row, "file": stem}
+            latest[(row["cell"], row["seed"], recipe_column(row))] = {**row, "column": recipe_column(row), "file": stem}
     return list(latest.values())
 
 
 def recipe(rows: list[dict]) -> list[str]:
-    contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in rows)]
+    contenders = [c for c in CONTENDERS if any(r["column"] == c for r in rows)]
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     lines = ["### The defaults matrix: test entity F1, mean over the seeds run (`results/recipe-*.json`, "
              "`bench/recipe.py`)", "",
-             "`old`: 3 epochs, 5e-5, batch 32, softmax; `new`: `tfner.fit(train, dev)` with no option; `new-crf`: "
-             "the same with `head=\"crf\"`; `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
+             "`old`: 3 epochs, 5e-5, batch 32, softmax; `new crf`: `tfner.fit(train, dev)` with no option (`head=\"auto\"` "
+             "chooses the CRF); `new softmax`: the same with `head=\"softmax\"` (the default before `head=\"auto\"`); "
+             "`new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
              "| cell | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
     for cell in cells:
         out = []
         for c in contenders:
-            got = [r for r in rows if r["cell"] == cell and r["contender"] == c and r["test_f1"] is not None]
+            got = [r for r in rows if r["cell"] == cell and r["column"] == c and r["test_f1"] is not None]
             out.append("" if not got else f"{_pct(sum(r['test_f1'] for r in got) / len(got))} "
                        f"({sum(r['seconds'] for r in got) / len(got):.0f} s; seeds "
                        f"{', '.join(str(r['seed']) for r in got)})")
@@ -341,14 +349,14 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
         made.append(_save(fig, out / "step_breakdown.png"))
     rows = recipe_rows(suites.get("recipe", []))
     if rows:
-        contenders = [c for c in CONTENDERS if any(r["contender"] == c for r in rows)]
+        contenders = [c for c in CONTENDERS if any(r["column"] == c for r in rows)]
         cells = list(dict.fromkeys(r["cell"] for r in rows))
         fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(cells), 4.0))
         width = 0.8 / len(contenders)
         for k, c in enumerate(contenders):
             means = []
             for cell in cells:
-                got = [r["test_f1"] for r in rows if r["cell"] == cell and r["contender"] == c and r["test_f1"] is not None]
+                got = [r["test_f1"] for r in rows if r["cell"] == cell and r["column"] == c and r["test_f1"] is not None]
                 means.append(100 * sum(got) / len(got) if got else 0.0)
             ax.bar([i + k * width for i in range(len(cells))], means, width, label=c)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cells))], cells, fontsize=7)
