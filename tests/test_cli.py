@@ -83,7 +83,7 @@ def test_train_evaluate_predict_export_inspect_serve_config(tiny_encoder, tmp_pa
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["tagger"] == str(run / "tagger") and (run / "tagger").is_dir()
-    assert len(summary["dev_entity_f1"]) == 8
+    assert len(summary["dev_entity_f1"]) == 8 and summary["unit"] == "epoch"  # --epochs: dev after each epoch
 
     predictions = tmp_path / "pred.conll"
     code, stdout, err = run_cli(capsys, "evaluate", str(run), dev, "--predictions", str(predictions))

@@ -286,6 +286,7 @@ def test_plot_history_draws_every_epoch(fitted, tmp_path):
     fig = fitted.plot_history(tmp_path / "history.png")
     loss_ax, f1_ax = fig.axes
     assert len(loss_ax.lines[0].get_xdata()) == fitted.config_.epochs
+    assert loss_ax.get_xlabel() == f1_ax.get_xlabel() == "epoch"  # epochs= given: dev after each epoch
     assert {line.get_label() for line in f1_ax.lines} == {"all entities", "LOC", "PER"}
     assert list(f1_ax.lines[0].get_ydata()) in [fitted.history_[k] for k in fitted.history_ if "f1" in k]
     image = matplotlib.image.imread(tmp_path / "history.png")

@@ -96,13 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="fine-tune a tagger on CoNLL files")
     train.add_argument("train", help="training data: a CoNLL column file")
-    train.add_argument("dev", nargs="?", help="dev data, scored after every epoch")
+    train.add_argument("dev", nargs="?", help="dev data, scored after every round (an epoch with --epochs)")
     train.add_argument("--output-dir", required=True, type=Path,
                        help="where the tagger (DIR/tagger), logs (DIR/logs) and backups go; rerun to resume")
     train.add_argument("--config", type=Path,
                        help="a JSON or YAML (.yaml/.yml) file of TaggerConfig fields (flags override it)")
     train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
-                       help="tfner's console: 0 silent, 1 a progress bar per epoch, 2 a line per epoch (the "
+                       help="tfner's console: 0 silent, 1 a progress bar per round, 2 a line per round (the "
                             "libraries' logs come with --debug)")
     _add_config_flags(train)
 
@@ -168,9 +168,10 @@ def _train(args) -> int:
     names = {f.name for f in dataclasses.fields(TaggerConfig)}
     options.update({k: v for k, v in vars(args).items() if k in names})
     tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
-    with logs.quiet_libraries(0):  # --verbose 2 is a line per epoch here; --debug shows the libraries' logs
+    with logs.quiet_libraries(0):  # --verbose 2 is a line per round here; --debug shows the libraries' logs
         tagger.fit(args.train, args.dev)
-    print(json.dumps({"tagger": str(_tagger_path(args.output_dir)), "best_epoch": tagger.best_epoch_,
+    unit = "round" if tagger.train_stats_["schedule"]["auto"] else "epoch"  # what best_epoch and the F1s count
+    print(json.dumps({"tagger": str(_tagger_path(args.output_dir)), "best_epoch": tagger.best_epoch_, "unit": unit,
                       "dev_entity_f1": tagger.history_.get("val_entity_f1")}))
     return 0
 

@@ -3,7 +3,8 @@
 Run with ``make demo`` (which installs first) or ``python -m tfner.demo``: ``tfner.fit(train, dev)`` with
 tfner's default recipe (batch size, learning rate and budget chosen from the corpus and the encoder, said on
 the console). ``--epochs``, ``--learning-rate`` and ``--batch-size`` override it; ``--max-sentences N`` reads
-only each split's first N sentences (a quick check of the whole path).
+only each split's first N sentences (a quick check of the whole path: add ``--epochs 1``, or the recipe's
+minimum budget of updates for a small corpus applies).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, help="windows a batch (default: the recipe's)")
     parser.add_argument("--export-dir", default="saved_models/wnut17")
     parser.add_argument("--logdir", default="runs/wnut17")
-    parser.add_argument("--max-sentences", type=int, help="only the first N sentences of each split")
+    parser.add_argument("--max-sentences", type=int, help="only the first N sentences of each split (with --epochs 1 for a quick check: "
+                        "the recipe gives a small corpus at least 600 updates)")
     args = parser.parse_args(argv)
 
     from tfner import logs  # tfner first: it selects tf-keras before anything touches tf.keras
 
-    # A line per epoch (verbose=2) without the libraries' logs that come with it in the library
+    # A line per round (verbose=2) without the libraries' logs that come with it in the library
     # (the demo is an application; TFNER_LIBRARY_LOGS=1 shows them).
     with logs.quiet_libraries(0):
         run(args)
@@ -60,9 +62,9 @@ def run(args: argparse.Namespace) -> None:
     curves, confusion = os.path.join(args.logdir, "history.png"), os.path.join(args.logdir, "dev_confusion.png")
     tagger.plot_history(curves)
     ev.plot_confusion(confusion)
-    print(f"pictures: {curves} (loss and dev F1 per epoch), {confusion} (dev entity types, gold vs predicted)")
+    print(f"pictures: {curves} (loss and dev F1 per round), {confusion} (dev entity types, gold vs predicted)")
     test = tagger.evaluate(split("test"))
-    print(f"WNUT-17 test (held out; dev chose the epoch): entity F1 {test.f1:.4f} "
+    print(f"WNUT-17 test (held out; dev chose the round): entity F1 {test.f1:.4f} "
           f"(P {test.precision:.4f}, R {test.recall:.4f})")
 
     path = tagger.export(args.export_dir)

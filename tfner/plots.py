@@ -52,27 +52,28 @@ def confusion_figure(counts: np.ndarray, names: Sequence[str], title: str = "ent
     return fig
 
 
-def history_figure(history: Mapping[str, Sequence[float]]):
-    """Loss (train and dev) and dev entity F1 (overall and per type) per epoch."""
+def history_figure(history: Mapping[str, Sequence[float]], unit: str = "epoch"):
+    """Loss (train and dev) and dev entity F1 (overall and per type) per ``unit`` (``"round"`` for the
+    recipe's schedule, :mod:`tfner.training.schedule`)."""
     fig = _figure(11, 4)
     loss_ax, f1_ax = fig.subplots(1, 2)
     for key, label in (("loss", "train"), ("val_loss", "dev")):
         if history.get(key):
             loss_ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", label=label)
     loss_ax.set_title("loss")
-    loss_ax.set_xlabel("epoch")
+    loss_ax.set_xlabel(unit)
     loss_ax.legend()
     for key in sorted(k for k in history if k.startswith("val_f1_") or k == "val_entity_f1"):
         label = "all entities" if key == "val_entity_f1" else key[len("val_f1_"):]
         style = {"linewidth": 3, "color": "black"} if key == "val_entity_f1" else {}
         f1_ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", label=label, **style)
     f1_ax.set_title("dev entity F1")
-    f1_ax.set_xlabel("epoch")
+    f1_ax.set_xlabel(unit)
     f1_ax.set_ylim(0, 1)
     from matplotlib.ticker import MaxNLocator
 
     for ax in (loss_ax, f1_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds and epochs are whole numbers
     if f1_ax.lines:
         f1_ax.legend(fontsize="small")
     fig.tight_layout()

@@ -66,10 +66,13 @@ class Tagger:
             ``tf.distribute.Strategy``.
         logdir: TensorBoard log directory (train/dev loss, learning rate, dev F1 per type);
             with ``output_dir`` and no ``logdir``, ``output_dir/logs``.
-        verbose: 0 silent; 1 what is loaded, data counts, a progress bar per epoch and its dev
-            scores; 2 one line per epoch, and the libraries' own logs (:mod:`tfner.logs`).
+        verbose: 0 silent; 1 what is loaded, data counts, the recipe, a progress bar per round and
+            its dev scores; 2 one line per round, and the libraries' own logs (:mod:`tfner.logs`).
+            A round is one of the schedule's equal parts (:mod:`tfner.training.schedule`), an
+            epoch when ``epochs=`` is given; ``history_``, ``best_epoch_`` and
+            ``dev_evaluations_`` count rounds.
         output_dir: makes training crash-safe (:mod:`tfner.training.backup`): backups every
-            ``backup_every`` steps and at each epoch's end; calling ``fit`` again with the same
+            ``backup_every`` steps and at each round's end; calling ``fit`` again with the same
             folder after a crash resumes where the last backup left off; the finished tagger
             is saved to ``output_dir/tagger``.
         callbacks: more Keras callbacks for ``model.fit`` (run before tfner's own).
@@ -91,7 +94,12 @@ class Tagger:
 
     # --- training ------------------------------------------------------------------
     def fit(self, train: DataLike, dev: DataLike | None = None) -> Tagger:
-        """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each epoch."""
+        """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each round.
+
+        Options left ``None`` (``epochs``, ``batch_size``, ``learning_rate``; ``head="auto"``) are
+        chosen by the recipe (:mod:`tfner.tagging.recipe`), which also holds out a slice of a large
+        ``train`` as dev when no ``dev`` is given; ``train_stats_["recipe"]`` says what and why.
+        """
         if self.config is not None and not isinstance(self.config, TaggerConfig):
             raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
         check_options(self.options)
@@ -147,13 +155,14 @@ class Tagger:
                            self._serve, self._predict_text, getattr(self, "module_", None), self._loaded)
 
     def plot_history(self, path: str | os.PathLike | None = None):
-        """Loss and dev entity F1 (overall and per type) per epoch: a matplotlib figure (and a PNG at ``path``)."""
+        """Loss and dev entity F1 (overall and per type) per round: a matplotlib figure (and a PNG at ``path``)."""
         from tfner import plots
 
         self._check_fitted()
         if not getattr(self, "history_", None):
             raise NotFittedError("this tagger has no training history (it was loaded, not fitted)")
-        return plots.save(plots.history_figure(self.history_), path)
+        auto = getattr(self, "train_stats_", {}).get("schedule", {}).get("auto", False)
+        return plots.save(plots.history_figure(self.history_, unit="round" if auto else "epoch"), path)
 
     # --- prediction ----------------------------------------------------------------
     def _tag_words(self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None,
@@ -246,7 +255,8 @@ class Tagger:
 def fit(train: DataLike, dev: DataLike | None = None, *, strategy: Any = "auto",
         logdir: str | os.PathLike | None = None, verbose: int = 1, output_dir: str | os.PathLike | None = None,
         backup_every: int = 200, callbacks: Sequence[tf.keras.callbacks.Callback] = (), **options: Any) -> Tagger:
-    """Fine-tune a tagger: ``tfner.fit("train.conll", "dev.conll", epochs=3)``.
+    """Fine-tune a tagger: ``tfner.fit("train.conll", "dev.conll")`` (the recipe chooses what is not given), or
+    ``tfner.fit("train.conll", "dev.conll", epochs=3, learning_rate=5e-5)``.
 
     ``options`` are :class:`TaggerConfig` fields; an unknown one raises ``ConfigError``. The
     keyword arguments before them are :class:`Tagger`'s.

@@ -3,7 +3,8 @@
 >>> space = {"learning_rate": (1e-5, 1e-4, "log"), "batch_size": [16, 32], "epochs": [2, 3]}
 >>> result = tfner.search("train.conll", "dev.conll", space=space, trials=10)  # doctest: +SKIP
 >>> print(result.table())                                    # doctest: +SKIP
->>> tagger = tfner.fit("train.conll", "dev.conll", config=result.best_config)  # doctest: +SKIP
+>>> tagger = result.best_tagger                               # doctest: +SKIP
+>>> again = tfner.Tagger(result.best_config).fit("train.conll", "dev.conll")  # doctest: +SKIP
 
 A space maps :class:`~tfner.config.TaggerConfig` fields to what a trial may pick:
 
@@ -13,10 +14,11 @@ A space maps :class:`~tfner.config.TaggerConfig` fields to what a trial may pick
 * an Optuna distribution (``optuna.distributions.FloatDistribution(...)``), used as it is.
 
 Each trial fits a tagger with the picked values (everything else from ``config`` and
-``**options``) and scores dev entity F1 after every epoch; the pruner (Optuna's median rule by
-default: stop a trial whose dev F1 after an epoch is below the median of earlier trials' at the
-same epoch) ends weak trials early. A trial's value is the dev F1 of the tagger ``fit`` returns
-(the best epoch's with ``restore_best``, the default). The result lists every trial, best first,
+``**options``) and scores dev entity F1 after every round (an epoch when the trial's ``epochs`` is
+set; the recipe's equal parts of its budget when not, :mod:`tfner.training.schedule`); the pruner
+(Optuna's median rule by default: stop a trial whose dev F1 after a round is below the median of
+earlier trials' at the same round) ends weak trials early. A trial's value is the dev F1 of the
+tagger ``fit`` returns (the best round's with ``restore_best``, the default). The result lists every trial, best first,
 and keeps the best trial's fitted tagger, so the search needs no refit.
 
 Optuna is an optional dependency: ``pip install "tfner[search]"``.

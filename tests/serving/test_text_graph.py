@@ -73,6 +73,26 @@ def test_long_texts_are_windowed_like_the_python_path(fitted):
         assert_same_spans(got, reference_spans(fitted, text), text[:40])
 
 
+def test_predict_overlap_windows_the_graph_like_the_python_path(fitted):
+    """``predict_overlap`` (here 12; trained with 4) reaches the text graph an export saves, not only Python."""
+    from tfner import Tagger
+    from tfner.tagging.state import from_model
+
+    state = fitted._check_fitted()
+    wide = Tagger()
+    wide._take(from_model(state.config.replace(predict_overlap=12), state.labels, state.tokenizer, state.model,
+                          state.tasks))
+    rng = random.Random(8)
+    vocab = ["Alice", "Bob", "Carol", "Paris", "London", "Rome", "flew", "to", "went", "met", "in", "and", "."]
+    texts = [" ".join(rng.choice(vocab) for _ in range(n)) for n in (40, 90, 300)]
+    got = graph_spans(wide, texts)
+    for text, spans in zip(texts, got, strict=True):
+        assert_same_spans(spans, reference_spans(wide, text), text[:40])
+    narrow = graph_spans(fitted, texts)
+    assert any(len(a) != len(b) or any(abs(x[3] - y[3]) > 1e-4 for x, y in zip(a, b, strict=False))
+               for a, b in zip(got, narrow, strict=True))  # the overlap changes what comes out: 12 is not 4
+
+
 def test_offsets_index_the_text_in_code_points_and_bytes(fitted):
     texts = ["😀 Alice met Bob in Rome", "Ｃａｒｏｌ flew to Paris", "中文Alice中 Bob"]
     out = {k: v.numpy() for k, v in fitted.module_.predict_text(tf.constant([t.encode() for t in texts])).items()}

@@ -55,3 +55,35 @@ def test_the_default_recipe_holds_out_dev_scores_it_by_updates_stops_and_says_so
             "out (seed 0)") in out
     assert "round 4/8:" in out and "round 5/8" not in out
     assert "has not risen more than 0.0 for 3 round(s) since round 1" in out and "weights of round 1" in out
+    assert [ax.get_xlabel() for ax in tagger.plot_history().axes] == ["round", "round"]
+
+
+def test_a_run_on_the_recipes_budget_resumes_mid_round_to_the_uninterrupted_weights(tiny_encoder, monkeypatch,
+                                                                                     tmp_path):
+    """The default budget counts rounds, not passes: 3 updates a round over 4 batches a pass, so the crash
+    (round 2's third update, before its backup) falls inside the second pass over train, and the resumed run must pick
+    up the data order, the learning rate and the dev history mid-round."""
+    import numpy as np
+
+    from tfner.training import schedule
+
+    monkeypatch.setattr(schedule, "MIN_UPDATES", 16)
+    monkeypatch.setattr(schedule, "UPDATES_PER_EPOCH", 6)  # 6 passes of 4 batches: 24 updates, 8 rounds of 3
+    options = {**TINY_OPTIONS, "epochs": None, "patience": 8}  # batch 8 as given; every round runs
+
+    def weights(tagger):
+        return [w.numpy() for w in tagger.model_.trainable_weights]
+
+    whole = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, **options)
+    assert whole.train_stats_["steps_per_epoch"] == 4 and whole.train_stats_["schedule"]["round_updates"] == 3
+    with pytest.raises(RuntimeError, match="crash"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1,
+                  callbacks=[CrashInSecondEpoch(batch=2)], **options)
+    resumed = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
+    # round 1, and the 2 of round 2's updates backed up before the crash: the 2nd pass's first batch is done
+    assert resumed.train_stats_["resumed_at_step"] == 3 + 2
+    assert int(resumed.model_.optimizer.iterations) == int(whole.model_.optimizer.iterations) == 24
+    assert resumed.history_["val_entity_f1"] == whole.history_["val_entity_f1"]
+    assert len(resumed.dev_evaluations_) == 8 and resumed.best_epoch_ == whole.best_epoch_
+    for a, b in zip(weights(resumed), weights(whole), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -6,7 +6,10 @@ any one data set (the schedule's budget is :mod:`tfner.training.schedule`'s), an
 An option the user sets is kept as it is.
 
 * **batch size**: ``SMALL_BATCH`` windows below ``LARGE_CORPUS`` training sentences (more,
-  noisier updates where data is scarce), else ``LARGE_BATCH``;
+  noisier updates where data is scarce), else ``LARGE_BATCH``. The rule counts sentences and a batch
+  counts windows: under ``context="packed"`` a window holds several sentences, so the same batch
+  carries more words and an epoch has fewer updates (the schedule's budget follows the updates,
+  not the sentences). The matrix measured sentence context only; packed runs set their batch;
 * **learning rate** by the encoder's hidden size: small encoders (MiniLM, hidden <= 512) take
   1e-4, BERT-base sizes 5e-5, larger ones 3e-5 (the usual fine-tuning ranges by size);
 * **head** (``head="auto"``): the CRF; softmax where ``label_all_subtokens`` labels every sub-token
