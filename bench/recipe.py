@@ -14,6 +14,8 @@ on its test set:
 * ``new-softmax`` the same with ``head="softmax"``: the recipe's head is ``"auto"`` (a CRF), so this
   asks whether the CRF is the better default; ``new-crf`` (``head="crf"``) is kept for the runs made
   before ``head="auto"``, when ``new`` meant the softmax head;
+* ``new-sentence`` the same with ``context="sentence"`` (where ``context="auto"`` packs documents: does
+  packing win?);
 * ``new-nodev`` ``tfner.fit(train)``: no dev (the recipe holds out a slice of train, or runs its
   whole budget), scored on test like the others;
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
@@ -22,9 +24,11 @@ on its test set:
   settings), where ``--torch-python`` names an environment with torch (CoNLL-2003 cells only: the
   loop reads CoNLL-2003's files).
 
-Every row records test F1, wall time (fit and scoring) and, for tfner, the updates and epochs
-run. Results are written after every row (``results/recipe-<UTC time>.json``), so a long matrix
-stopped halfway keeps what it measured; the table is printed at the end. Corpora are read from
+Every row records test F1, wall time (fit and scoring; not the extra scoring below) and, for
+tfner, the updates and epochs run; a model trained with document context is also scored with each
+test sentence alone (``test_f1_sentence_by_sentence``: every sentence its own document, so no
+window holds a neighbour). Results are written after every row (``results/recipe-<UTC time>.json``),
+so a long matrix stopped halfway keeps what it measured; the table is printed at the end. Corpora are read from
 ../shared/data (CoNLL-2003 is research-only and never shipped; a missing corpus is skipped
 with a message); WNUT-17 ships with tfner.
 """
@@ -84,11 +88,18 @@ def run_tfner(sample, dev, test, seed: int, options: dict) -> dict:
     t0 = time.perf_counter()
     tagger = tfner.fit(sample, dev, seed=seed, verbose=0, **options)
     score = tagger.evaluate(test)
+    seconds = time.perf_counter() - t0
     stats = tagger.train_stats_
     updates = stats["schedule"]["round_updates"] * len(stats["epoch_seconds"])
-    return {"test_f1": score.f1, "seconds": time.perf_counter() - t0, "updates": updates,
-            "epochs_run": updates / stats["steps_per_epoch"], "recipe": stats["recipe"],
-            "schedule": stats["schedule"], "config": tagger.config_.to_dict()}
+    row = {"test_f1": score.f1, "seconds": seconds, "updates": updates,
+           "epochs_run": updates / stats["steps_per_epoch"], "recipe": stats["recipe"],
+           "schedule": stats["schedule"], "config": tagger.config_.to_dict()}
+    if tagger.config_.context != "sentence":  # the same model, each test sentence its own document: no context
+        import dataclasses
+
+        alone = [dataclasses.replace(s, document=i) for i, s in enumerate(test)]
+        row["test_f1_sentence_by_sentence"] = tagger.evaluate(alone).f1
+    return row
 
 
 def run_search(sample, dev, test, seed: int, trials: int) -> dict:
@@ -140,8 +151,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-nodev", "search",
-                                                          "torch"),
+    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-sentence", "new-nodev",
+                                                          "search", "torch"),
                         default=["old", "new", "new-softmax"])
     parser.add_argument("--search-trials", type=int, default=8)
     parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
@@ -178,6 +189,8 @@ def main() -> int:
                     row = run_tfner(sample, dev, test, seed, {})
                 elif contender in ("new-softmax", "new-crf"):
                     row = run_tfner(sample, dev, test, seed, {"head": contender.removeprefix("new-")})
+                elif contender == "new-sentence":
+                    row = run_tfner(sample, dev, test, seed, {"context": "sentence"})
                 elif contender == "new-nodev":
                     row = run_tfner(sample, None, test, seed, {})
                 elif contender == "search":

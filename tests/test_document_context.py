@@ -1,4 +1,5 @@
-"""context="document": a word that only its document can resolve is tagged by its document."""
+"""context="document" and "packed" (the default where train marks documents): a word that only its document can
+resolve is tagged by its document."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_document_context_resolves_what_the_sentence_cannot(tiny_encoder, corpus
     assert with_context.predict_tags([w for w, _ in PLACES])[1] == ["B-LOC"]
     # the same words, each sentence alone: the one-word sentence is the same input in both
     # kinds of document, so at most half of them can be right
-    alone = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, **options)
+    alone = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="sentence", **options)
     assert len(set(acme_tags(alone, corpus))) == 1
 
 
@@ -59,8 +60,9 @@ def test_packed_windows_resolve_by_document_and_every_route_tags_alike(tiny_enco
     predict_tags, evaluate's predictions file and a reloaded export give the same tags; the CRF decodes
     each sentence on its own, so no sentence starts inside an entity of the one before."""
     sentences = tfner.read_conll(corpus)
-    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="packed",
+    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0,  # context="auto": 16 documents of 3 sentences
                        **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2, "head": "crf"})  # as many updates as with 48 windows of 8
+    assert packed.config_.context == "packed" and packed.train_stats_["recipe"]["context"] == "packed"
     # a document (6 one-piece words) fits one window of max_length 32: 16 windows, where sentences are 48
     assert packed.train_stats_["windows"] == 16
     assert acme_tags(packed, corpus) == ["B-PER", "B-LOC"] * 8

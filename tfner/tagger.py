@@ -117,7 +117,7 @@ class Tagger:
             encoder_name = str(source.folder) if source else cfg.encoder
             tokenizer = encoder.load_tokenizer(encoder_name)
             hidden = encoder.hidden_size(encoder_name) if cfg.learning_rate is None else 0
-            cfg, corpus, chosen_recipe = recipe.choose(cfg, corpus, hidden)  # the options left open, filled
+            cfg, corpus, chosen_recipe = recipe.choose(cfg, corpus, hidden, tokenizer)  # the options left open, filled
             data = inputs.build_inputs(cfg, corpus, tokenizer, train)
             plan = schedule.plan(data.steps, cfg.epochs, cfg.patience, bool(corpus.dev))
             chosen = model_setup.choose_precision(cfg)

@@ -92,3 +92,59 @@ def test_the_learning_rate_follows_the_encoders_own_config(tiny_encoder):
     assert encoder.hidden_size("all-MiniLM-L6-v2") == 384  # the offline encoder
     with pytest.raises(tfner.EncoderError):
         encoder.hidden_size("/nonexistent/encoder")
+
+
+class CountingTokenizer:
+    """Two sub-words a word, as a fast tokenizer would count them (no special tokens)."""
+
+    def __call__(self, words, is_split_into_words, add_special_tokens):
+        assert is_split_into_words and not add_special_tokens
+        return {"input_ids": [[7] * (2 * len(w)) for w in words]}
+
+
+def with_words(train: list[Sentence], n: int) -> list[Sentence]:
+    return [Sentence([f"w{i}"] * n, ["O"] * n, document=s.document) for i, s in enumerate(train)]
+
+
+def test_context_is_packed_only_where_documents_give_a_sentence_neighbours():
+    def chosen(train, **options):
+        cfg, _, r = recipe.choose(TaggerConfig(**options), corpus(train), 384)
+        return cfg.context, r.context_reason
+
+    assert chosen(sentences(60)) == ("sentence", "no documents marked")  # a file without -DOCSTART-: one document
+    assert chosen(sentences(60, per_document=1))[0] == "sentence"  # JSONL lines, or a random sample of a corpus
+    assert chosen(sentences(60, per_document=2)) == ("sentence", "documents of 2.0 sentences on average, under 3")
+    assert chosen(sentences(60, per_document=3)) == ("packed", "20 documents of 3.0 sentences on average")
+    assert chosen(sentences(60, per_document=3), context="sentence") == ("sentence", "as asked")
+
+
+def test_packed_windows_overlap_by_the_most_allowed_unless_asked():
+    cfg, _, _ = recipe.choose(TaggerConfig(), corpus(sentences(60, per_document=6)), 384)
+    assert (cfg.context, cfg.window_overlap, cfg.windowing.overlap) == ("packed", 63, 63)  # (128 - 2) // 2
+    cfg, _, _ = recipe.choose(TaggerConfig(), corpus(sentences(60)), 384)
+    assert (cfg.context, cfg.window_overlap) == ("sentence", 32)
+    assert TaggerConfig(max_length=32).windowing.overlap == 15  # 32 does not fit a window of 32: the most allowed
+    assert TaggerConfig(context="packed", max_length=64).windowing.overlap == 31
+    cfg, _, _ = recipe.choose(TaggerConfig(window_overlap=10), corpus(sentences(60, per_document=6)), 384)
+    assert cfg.window_overlap == 10  # asked
+
+
+def test_a_packed_batch_holds_about_as_many_sentences_as_the_sentence_rules_batch():
+    tokenizer = CountingTokenizer()
+    large = with_words(sentences(6_000, per_document=20), 8)  # 16 sub-words a sentence
+    cfg, _, r = recipe.choose(TaggerConfig(), corpus(large), 384, tokenizer)
+    # 32 sentences of 16 sub-words = 512; a window of 128 overlapping by 63 brings 128 - 2 - 63 = 63 new ones
+    assert cfg.batch_size == round(32 * 16 / 63) == 8
+    assert "packed windows of 63 new sub-words holding 16.0 a sentence" in r.batch_size_reason
+    small = with_words(sentences(100, per_document=10), 8)
+    assert recipe.choose(TaggerConfig(), corpus(small), 384, tokenizer)[0].batch_size == round(16 * 16 / 63) == 4
+    assert recipe.choose(TaggerConfig(batch_size=32), corpus(large), 384, tokenizer)[0].batch_size == 32  # asked
+    unpacked = with_words(sentences(100), 8)
+    assert recipe.choose(TaggerConfig(), corpus(unpacked), 384, tokenizer)[0].batch_size == 16
+    assert recipe.packed_batch(4, 1.0, 128, 63) == 1  # never an empty batch
+
+
+def test_tokens_per_sentence_counts_the_tokenizers_sub_words(tiny_tokenizer):
+    train = [Sentence(["Alice", "flew", "to", "Paris"], ["O"] * 4), Sentence(["zzqx", "café", "!"], ["O"] * 3)]
+    brute = sum(len(tiny_tokenizer.tokenize(w)) for s in train for w in s.words) / len(train)
+    assert recipe.tokens_per_sentence(tiny_tokenizer, train, seed=0) == pytest.approx(brute)

@@ -83,7 +83,7 @@ def prepared_manifest(train: Any, cfg: TaggerConfig) -> dict | None:
     if manifest["encoder"] != cfg.encoder:
         raise ConfigError(f"{train} was prepared with encoder {manifest['encoder']!r}, not {cfg.encoder!r} "
                           "(the sub-word ids depend on its tokenizer)")
-    if cfg.context != "sentence":
+    if cfg.context not in ("sentence", "auto"):
         raise ConfigError(f"a prepared folder holds sentence windows; context={cfg.context!r} needs the files "
                           "themselves")
     if len(cfg.task_names) > 1:
@@ -142,8 +142,9 @@ class Inputs:
 
 def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence[Sentence]) -> list[alignment.Window]:
     """``sentences`` as windows, labelled for every task (one column per task with further tasks)."""
-    documents = [s.document for s in sentences] if cfg.context != "sentence" else None
-    packed = cfg.context == "packed"
+    context = cfg.chosen_context
+    documents = [s.document for s in sentences] if context != "sentence" else None
+    packed = context == "packed"
     words = [s.words for s in sentences]
     label_to_id = {t: i for i, t in enumerate(corpus.labels)}
     main = cfg.windowing.encode(tokenizer, words, [s.tags for s in sentences], label_to_id, documents, packed)
@@ -160,7 +161,7 @@ def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
     """The window-length buckets of ``cfg``'s training batches: ``length_buckets``, or the default for its context."""
     if cfg.length_buckets is not None:
         return tuple(cfg.length_buckets)
-    return pipeline.default_buckets(cfg.max_length, packed=cfg.context == "packed")
+    return pipeline.default_buckets(cfg.max_length, packed=cfg.chosen_context == "packed")
 
 
 def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) -> Inputs:

@@ -35,11 +35,12 @@ def tag_tasks(state: TaggerState, sentences: Sequence[Sequence[str]], documents:
     ``documents`` (an id per sentence) says otherwise; a further task's tag is its head's most probable
     label per word."""
     cfg = state.config
-    if cfg.context == "sentence":
+    context = cfg.chosen_context
+    if context == "sentence":
         documents = None
     elif documents is None:
         documents = [0] * len(sentences)
-    windows = cfg.predict_windowing.encode(state.tokenizer, sentences, documents=documents, packed=cfg.context == "packed")
+    windows = cfg.predict_windowing.encode(state.tokenizer, sentences, documents=documents, packed=context == "packed")
     keys = ["probs" if task is None else f"{task.name}_probs" for task in tasks]
     probs_out = _window_outputs(state, windows, keys)
     lengths = [len(s) for s in sentences]
