@@ -39,7 +39,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--window-overlap", type=int, default=32, help="context shared by consecutive windows")
+    parser.add_argument("--window-overlap", type=int, default=None,
+                        help="context shared by consecutive windows (default: tfner's, 63 packed, else 32)")
     parser.add_argument("--predict-overlap", type=int, default=None,
                         help="window overlap at evaluation (default: --window-overlap); test is also scored with the "
                              "training overlap")
@@ -93,7 +94,7 @@ def main() -> int:
         tagger.config_ = wide.replace(predict_overlap=None)
         train_overlap = tagger.evaluate(str(files["test"]))
         tagger.config_ = wide
-        print(f"\ntest with the training overlap ({args.window_overlap}) at evaluation: entity F1 {train_overlap.f1:.4f}")
+        print(f"\ntest with the training overlap ({tagger.config_.window_overlap}) at evaluation: entity F1 {train_overlap.f1:.4f}")
     if args.head == "softmax":  # the same model, its tags re-decoded: the best IOB2-valid sequence
         argmax_config = tagger.config_
         tagger.config_ = argmax_config.replace(decode="constrained")

@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--context", choices=("sentence", "document", "packed"), default="sentence")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--window-overlap", type=int, default=32)
+    parser.add_argument("--window-overlap", type=int, default=None, help="default: tfner's (63 packed, else 32)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--buckets", default=None, help="length bucket boundaries, comma-separated (default: fit's)")
     args = parser.parse_args()

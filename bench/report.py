@@ -262,6 +262,12 @@ def recipe_column(row: dict) -> str:
     return row["contender"]
 
 
+def columns(rows: list[dict]) -> list[str]:
+    """The table's columns: ``CONTENDERS``' order, then any other column the rows hold."""
+    held = list(dict.fromkeys(r["column"] for r in rows))
+    return [c for c in CONTENDERS if c in held] + [c for c in held if c not in CONTENDERS]
+
+
 def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
     """Every full (not --quick) recipe row, the newest per (cell, seed, column), each with its file."""
     latest: dict[tuple, dict] = {}
@@ -274,7 +280,7 @@ def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
 
 
 def recipe(rows: list[dict]) -> list[str]:
-    contenders = [c for c in CONTENDERS if any(r["column"] == c for r in rows)]
+    contenders = columns(rows)
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     lines = ["### The defaults matrix: test entity F1, mean over the seeds run (`results/recipe-*.json`, "
              "`bench/recipe.py`)", "",
@@ -350,7 +356,7 @@ def plots(suites: dict[str, list[tuple[str, dict]]], out: Path) -> list[str]:
         made.append(_save(fig, out / "step_breakdown.png"))
     rows = recipe_rows(suites.get("recipe", []))
     if rows:
-        contenders = [c for c in CONTENDERS if any(r["column"] == c for r in rows)]
+        contenders = columns(rows)
         cells = list(dict.fromkeys(r["cell"] for r in rows))
         fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(cells), 4.0))
         width = 0.8 / len(contenders)

@@ -32,6 +32,7 @@ CHANGED = dict(
     length_buckets=(16, 64, 128),
     precision="mixed_bfloat16",
     context="document",
+    sentences_alone=0.5,
     freeze_embeddings=True,
     freeze_encoder_epochs=2,
     patience=2,

@@ -19,6 +19,8 @@ DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 #: window_overlap=None outside packed context: sub-word tokens shared by a long sentence's windows (at most
 #: (max_length - 2) // 2)
 DEFAULT_OVERLAP = 32
+#: sentences_alone=None under packed context
+DEFAULT_SENTENCES_ALONE = 0.25
 
 
 def _field(default: Any, help: str) -> Any:
@@ -124,6 +126,11 @@ class TaggerConfig:
         "word labelled in the one window where it has the most context. 'auto' (tfner.tagging.recipe): 'packed' "
         "where train marks documents (-DOCSTART- lines) of 3 or more sentences on average, else 'sentence'."
     )
+    sentences_alone: float | None = _field(
+        None, "Under context='packed': the fraction of training sentences (a seeded draw, fixed for the run) that "
+        "get windows of their own, without their document, so that the model also tags a sentence given alone "
+        "(predict on single texts). None: 0.25 under packed context."
+    )
     head: Literal["auto", "softmax", "crf"] = _field(
         "auto", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
         "the words: sequence likelihood, Viterbi decoding; IOB2's forbidden transitions are hard constraints). "
@@ -192,6 +199,8 @@ class TaggerConfig:
                 f"predict_overlap must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}] or None, "
                 f"got {self.predict_overlap}"
             )
+        if self.sentences_alone is not None and not 0.0 <= self.sentences_alone <= 1.0:
+            raise ConfigError(f"sentences_alone must be in [0, 1] or None, got {self.sentences_alone}")
         if self.scheme not in SCHEMES:
             raise ConfigError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
         for f in dataclasses.fields(self):  # every Literal field: one of its choices
@@ -273,6 +282,13 @@ class TaggerConfig:
             return self.window_overlap
         most = (self.max_length - 2) // 2
         return most if self.context == "packed" else min(DEFAULT_OVERLAP, most)
+
+    @property
+    def chosen_sentences_alone(self) -> float:
+        """``sentences_alone``, or where it is ``None`` its default (0.25 under packed context, else 0)."""
+        if self.sentences_alone is not None:
+            return self.sentences_alone
+        return DEFAULT_SENTENCES_ALONE if self.context == "packed" else 0.0
 
     @property
     def chosen_context(self) -> str:

@@ -39,10 +39,10 @@ from tfner.config import TaggerConfig, check_options
 from tfner.errors import ConfigError, MissingDependencyError
 from tfner.tagger import DataLike, Tagger
 
-#: What ``space=None`` searches: the settings the BERT fine-tuning literature varies.
+#: What ``space=None`` searches: the settings the BERT fine-tuning literature varies, but the batch size, which
+#: the recipe sizes (in windows holding as many sentences under packed context: :mod:`tfner.tagging.recipe`).
 DEFAULT_SPACE: dict[str, Any] = {
     "learning_rate": (1e-5, 1e-4, "log"),
-    "batch_size": [16, 32],
     "epochs": [2, 3, 4],
     "warmup_ratio": (0.0, 0.2),
     "head": ["softmax", "crf"],

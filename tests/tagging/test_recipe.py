@@ -148,3 +148,34 @@ def test_tokens_per_sentence_counts_the_tokenizers_sub_words(tiny_tokenizer):
     train = [Sentence(["Alice", "flew", "to", "Paris"], ["O"] * 4), Sentence(["zzqx", "café", "!"], ["O"] * 3)]
     brute = sum(len(tiny_tokenizer.tokenize(w)) for s in train for w in s.words) / len(train)
     assert recipe.tokens_per_sentence(tiny_tokenizer, train, seed=0) == pytest.approx(brute)
+
+
+def test_a_shuffled_corpus_is_not_packed_though_its_sentences_keep_their_document_ids():
+    import random
+
+    ordered = sentences(600, per_document=5)  # 120 documents of 5, in file order: packed
+    assert recipe.context(ordered)[0] == "packed"
+    shuffled = random.Random(0).sample(ordered, len(ordered))  # a random sample: neighbours are of other documents
+    assert recipe.context(shuffled)[0] == "sentence"
+
+
+def test_a_prepared_folder_keeps_sentence_windows():
+    manifest = {"sentences": 6_000, "labels": ["O"]}
+    cfg, _, r = recipe.choose(TaggerConfig(), Corpus([], None, ["O"], [], manifest), 384)
+    assert (cfg.context, cfg.window_overlap, cfg.batch_size) == ("sentence", 32, 32)
+    assert r.context_reason == "a prepared folder holds sentence windows"
+
+
+def test_a_seeded_quarter_of_packed_training_sentences_get_windows_of_their_own():
+    from tfner.tagging.inputs import alone
+
+    train = sentences(400, per_document=10)
+    packed = TaggerConfig(context="packed", seed=3)
+    out = alone(train, packed)
+    moved = [i for i, (a, b) in enumerate(zip(train, out, strict=True)) if a.document != b.document]
+    assert len(moved) == 100  # 0.25 of 400
+    assert len({out[i].document for i in moved}) == 100 and min(out[i].document for i in moved) >= 40  # new ids
+    assert [s.words for s in out] == [s.words for s in train]  # the same sentences, in the same order
+    assert alone(train, packed) == out and alone(train, packed.replace(seed=4)) != out  # seeded
+    assert alone(train, packed.replace(sentences_alone=0.0)) == train
+    assert alone(train, TaggerConfig(context="sentence")) == train  # only packed windows have neighbours to drop

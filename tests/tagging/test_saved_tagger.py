@@ -50,3 +50,15 @@ def test_a_failed_export_writes_no_version(fitted, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         fitted.export(tmp_path / "ner")
     assert sorted(os.listdir(tmp_path / "ner")) == sorted([first.name, "batching_parameters.txt", "models.config"])
+
+
+def test_a_config_saved_before_the_auto_defaults_keeps_what_it_was_trained_with():
+    from tfner.config import TaggerConfig
+    from tfner.tagging.saved_tagger import stored_config
+
+    old = {"max_length": 64, "epochs": 3}  # saved before context, head and window_overlap had "auto"/None defaults
+    cfg = stored_config(old)
+    assert (cfg.context, cfg.head, cfg.max_length) == ("sentence", "softmax", 64)
+    assert cfg.windowing.overlap == 31  # the most a window of 64 allows, under 32
+    now = {"context": "packed", "head": "crf", "window_overlap": 31}
+    assert stored_config(now).replace() == TaggerConfig(**now)  # what a fit resolved is kept as it is

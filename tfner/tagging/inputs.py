@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import random
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -157,6 +158,17 @@ def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence
     return alignment.with_task_labels(main, *others)
 
 
+def alone(sentences: Sequence[Sentence], cfg: TaggerConfig) -> Sequence[Sentence]:
+    """Training sentences under packed context with a seeded ``sentences_alone`` fraction made documents of their
+    own (a new document id each), so their windows hold them alone; ``sentences`` as they are otherwise."""
+    fraction = cfg.chosen_sentences_alone
+    if cfg.chosen_context != "packed" or fraction <= 0 or not sentences:
+        return sentences
+    chosen = set(random.Random(cfg.seed).sample(range(len(sentences)), round(fraction * len(sentences))))
+    base = max(s.document for s in sentences) + 1
+    return [dataclasses.replace(s, document=base + i) if i in chosen else s for i, s in enumerate(sentences)]
+
+
 def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
     """The window-length buckets of ``cfg``'s training batches: ``length_buckets``, or the default for its context."""
     if cfg.length_buckets is not None:
@@ -169,7 +181,7 @@ def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) 
     buckets = bucket_boundaries(cfg)
     data = dict(batch_size=cfg.chosen_batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
     if corpus.manifest is None:
-        train_w = windows_of(cfg, tokenizer, corpus, corpus.train)
+        train_w = windows_of(cfg, tokenizer, corpus, alone(corpus.train, cfg))
         train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
         batches = pipeline.steps_per_epoch(train_w, cfg.chosen_batch_size, buckets)
         windows, tokens = len(train_w), int(sum(w.length for w in train_w))

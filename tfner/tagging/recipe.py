@@ -10,7 +10,8 @@ An option the user sets is kept as it is.
 * **learning rate** by the encoder's hidden size: small encoders (MiniLM, hidden <= 512) take
   1e-4, BERT-base sizes 5e-5, larger ones 3e-5 (the usual fine-tuning ranges by size);
 * **context** (``context="auto"``): ``"packed"`` where train marks at least ``MIN_DOCUMENTS`` documents
-  (``-DOCSTART-`` lines) of ``MIN_DOCUMENT_SENTENCES`` sentences or more on average, so that packing
+  (``-DOCSTART-`` lines; runs of consecutive sentences of one document) of ``MIN_DOCUMENT_SENTENCES``
+  sentences or more on average (a prepared folder: ``"sentence"``, its windows are cut), so that packing
   gives a sentence neighbours (CoNLL-2003 full, CRF, 3 epochs: packed windows 87.01 test F1 over two
   seeds, sentence windows 86.05; bench/README.md); else ``"sentence"`` (a file without document marks
   is one document whose sentences need not be related, JSONL lines are a document each, and a random
@@ -20,8 +21,10 @@ An option the user sets is kept as it is.
   sentences: ``round(batch x tokens per sentence / new tokens per window)`` (sub-word tokens per
   sentence estimated on up to ``TOKEN_SAMPLE`` train sentences; a window brings
   ``max_length - 2 - overlap`` new tokens), so an update sees about as many sentences as in
-  sentence context (CoNLL-2003: 32 sentences, 8 windows of 128 at overlap 63, the batch measured best;
-  batch 32 of such windows gave 91 updates an epoch and 0.717 dev F1 after the first);
+  sentence context (CoNLL-2003: 17.7 sub-words a sentence, so 32 sentences make 9 windows of 128 at
+  overlap 63, beside the 8 measured best; batch 32 of such windows gave 91 updates an epoch and 0.717
+  dev F1 after the first). A quarter of the training sentences get windows of their own
+  (``sentences_alone``), so the model also tags a sentence that comes without its document;
 * **head** (``head="auto"``): the CRF; softmax where ``label_all_subtokens`` labels every sub-token
   or a ``decode`` other than argmax is asked (the CRF decodes with its own Viterbi);
 * **no dev data** (and ``epochs`` left to the schedule): from ``HOLDOUT_FROM`` training
@@ -35,6 +38,7 @@ An option the user sets is kept as it is.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections.abc import Sequence
 
@@ -87,8 +91,9 @@ def batch_size(sentences: int) -> tuple[int, str]:
 
 
 def context(sentences: Sequence[Sentence]) -> tuple[str, str]:
-    """The default context for train ``sentences``, and why."""
-    documents = len({s.document for s in sentences})
+    """The default context for train ``sentences``, and why. A document counts as its runs of consecutive
+    sentences (packing joins only neighbours in the list): a shuffled corpus has about one sentence a run."""
+    documents = sum(1 for _ in itertools.groupby(s.document for s in sentences))
     mean = len(sentences) / max(documents, 1)
     if documents >= MIN_DOCUMENTS and mean >= MIN_DOCUMENT_SENTENCES:
         return "packed", f"{documents:,} documents of {mean:.1f} sentences on average"

@@ -125,6 +125,22 @@ def read_json(folder: Path, name: str):
     return json.loads(file.read_text(encoding="utf-8"))
 
 
+#: what a config saved before a field had its "auto"/None default meant: the default of that time
+BEFORE_AUTO = {"context": "sentence", "head": "softmax"}  # window_overlap=None is 32 under sentence context
+
+
+def stored_config(d: dict) -> TaggerConfig:
+    """The config of a saved tagger or export. One saved by an older tfner may lack a field whose default is now
+    ``"auto"``/``None`` (resolved by the recipe at fit time): it gets the default it was trained with."""
+    if not isinstance(d, dict):
+        raise ExportError(f"{CONFIG_FILE} must hold a JSON object, got {type(d).__name__}")
+    d = dict(d)
+    for name, before in BEFORE_AUTO.items():
+        if d.get(name) in (None, "auto"):
+            d[name] = before
+    return TaggerConfig.from_dict(d)
+
+
 def read_tasks(folder: Path) -> list[tasks_lib.AuxTask]:
     """A saved tagger's (or an export's assets') further tasks: ``tasks.json``, absent for one task."""
     file = folder / TASKS_FILE
@@ -170,7 +186,7 @@ def load(path: Path) -> TaggerState:
 
 
 def load_saved(path: Path) -> TaggerState:
-    cfg = TaggerConfig.from_json((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    cfg = stored_config(read_json(path, CONFIG_FILE))
     labels = read_json(path, LABELS_FILE)
     tasks = read_tasks(path)
     model = encoder.build_model(str(path), len(tasks_lib.head_names(labels, tasks)), pretrained=True, seed=None)
@@ -182,7 +198,7 @@ def load_saved(path: Path) -> TaggerState:
 
 def load_export(version: Path) -> TaggerState:
     assets = version / "assets"
-    cfg = TaggerConfig.from_dict(read_json(assets, CONFIG_FILE))
+    cfg = stored_config(read_json(assets, CONFIG_FILE))
     labels = list(read_json(assets, LABELS_FILE))
     loaded = tf.saved_model.load(str(version))
     tokenizer = encoder.load_tokenizer(str(assets))
@@ -223,7 +239,7 @@ def init_source(cfg: TaggerConfig) -> InitSource | None:
                               f"{SAVED_TAGGER_FILE}) nor a tfner export (no saved_model.pb, no version folders)")
         folder = saved_from_export(version)
     labels = read_json(folder, LABELS_FILE)
-    saved_cfg = TaggerConfig.from_json((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    saved_cfg = stored_config(read_json(folder, CONFIG_FILE))
     return InitSource(folder, labels, head_names(folder, labels), saved_cfg)
 
 
@@ -232,7 +248,7 @@ def saved_from_export(version: Path) -> Path:
     tagger in a temporary folder, removed when the process ends. The encoder's architecture comes from
     the export's ``config.json`` (exports before tfner wrote it: from its ``encoder`` option)."""
     assets = version / "assets"
-    cfg = TaggerConfig.from_dict(read_json(assets, CONFIG_FILE))
+    cfg = stored_config(read_json(assets, CONFIG_FILE))
     labels = list(read_json(assets, LABELS_FILE))
     out = Path(tempfile.mkdtemp(prefix="tfner-init-from-export-"))
     atexit.register(shutil.rmtree, out, True)
