@@ -60,7 +60,8 @@ def test_packed_windows_resolve_by_document_and_every_route_tags_alike(tiny_enco
     predict_tags, evaluate's predictions file and a reloaded export give the same tags; the CRF decodes
     each sentence on its own, so no sentence starts inside an entity of the one before."""
     sentences = tfner.read_conll(corpus)
-    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0,  # context="auto": 16 documents of 3 sentences
+    # context="auto": 16 documents of 3 sentences; no sentence alone (sentences_alone=0: a lone "acme" is either type)
+    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, sentences_alone=0.0,
                        **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2, "head": "crf"})  # as many updates as with 48 windows of 8
     assert packed.config_.context == "packed" and packed.train_stats_["recipe"]["context"] == "packed"
     # a document (6 one-piece words) fits one window of max_length 32: 16 windows, where sentences are 48

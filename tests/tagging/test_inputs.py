@@ -29,3 +29,27 @@ def test_an_unseen_entity_type_in_a_column_file_is_named_at_its_words_line(tiny_
     dev.write_text("Alice B-PER\nflew O\nto O\nParis B-LOC\n\nBob B-PER\nAcme B-ORG\n", encoding="utf-8")
     with pytest.raises(tfner.DataFormatError, match=r"dev\.conll:7: .*'ORG'"):
         tfner.fit(TRAIN[:4], str(dev), encoder=tiny_encoder, verbose=0, **{**TINY_OPTIONS, "epochs": 1})
+
+
+def test_packed_training_windows_hold_a_quarter_of_the_sentences_alone_and_dev_keeps_its_documents(tiny_encoder):
+    import itertools
+
+    from tfner.config import TaggerConfig
+    from tfner.data.readers import Sentence
+    from tfner.modeling.encoder import load_tokenizer
+    from tfner.tagging import inputs
+
+    words = ["Alice", "flew", "to", "Paris"]  # 4 one-piece words: 8 sentences (32 sub-words) fill 2 windows of 32
+    train = [Sentence(words, ["B-PER", "O", "O", "B-LOC"], document=i // 8) for i in range(64)]  # 8 documents of 8
+    cfg = TaggerConfig(context="packed", max_length=32, batch_size=4, learning_rate=1e-3, seed=2)
+    corpus = inputs.Corpus(train, train[:16], ["O", "B-LOC", "B-PER"], [], None)
+    data = inputs.build_inputs(cfg, corpus, load_tokenizer(tiny_encoder), train)
+    kept = inputs.alone(train, cfg)
+    assert sum(a.document != b.document for a, b in zip(train, kept, strict=True)) == 16  # 0.25 of 64
+    assert data.labelled == 64 * 4  # every word labelled once, alone or packed
+    runs = [len(list(g)) for _, g in itertools.groupby(s.document for s in kept)]
+    # a run of n sentences (4n sub-words) is cut into windows of 30 overlapping by 15: 1 window up to 7 sentences
+    assert data.windows == sum(1 if n <= 7 else 2 for n in runs)
+    # dev is scored with its documents whole: 2 documents of 8 sentences (32 sub-words), 2 windows each
+    assert len(data.dev_windows) == 2 * 2
+    assert all(len({int(i) for i in w.sentences if i >= 0}) > 1 for w in data.dev_windows)
