@@ -252,13 +252,17 @@ def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> l
 
 #: the recipe table's columns, in order; the recipe's own rows (``new``, ``new-softmax``, ``new-crf``) go to the
 #: column of the head they trained (their config), since ``new`` meant the softmax head before ``head="auto"``
-CONTENDERS = ("old", "new softmax", "new crf", "new crf, packed", "new-sentence", "new-nodev", "search", "torch")
+CONTENDERS = ("old", "new softmax", "new crf", "new crf, packed", "new crf, packed, 0.25 alone", "new-sentence", "new-nodev", "search", "torch")
 
 
 def recipe_column(row: dict) -> str:
     if row["contender"] in ("new", "new-softmax", "new-crf") and row.get("config"):
-        context = row["config"]["context"]
-        return f"new {row['config']['head']}" + ("" if context == "sentence" else f", {context}")
+        cfg = row["config"]
+        if cfg["context"] == "sentence":
+            return f"new {cfg['head']}"
+        alone = cfg.get("sentences_alone", 0.0)  # absent: trained before sentences_alone, with none alone
+        alone = (0.25 if cfg["context"] == "packed" else 0.0) if alone is None else alone
+        return f"new {cfg['head']}, {cfg['context']}" + (f", {alone:g} alone" if alone else "")
     return row["contender"]
 
 
@@ -286,7 +290,7 @@ def recipe(rows: list[dict]) -> list[str]:
              "`bench/recipe.py`)", "",
              "`old`: 3 epochs, 5e-5, batch 32, softmax; `new crf`: `tfner.fit(train, dev)` with no option (`head=\"auto\"` "
              "chooses the CRF); `new softmax`: the same with `head=\"softmax\"` (the default before `head=\"auto\"`); "
-             "`new crf, packed`: the same where `context=\"auto\"` packs documents (CoNLL-2003 full); `new-sentence`: the same with `context=\"sentence\"`; `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
+             "`new crf, packed`: the same where `context=\"auto\"` packs documents (CoNLL-2003 full), before `sentences_alone`; `new crf, packed, 0.25 alone`: with a quarter of the training sentences alone (the default now); `new-sentence`: the same with `context=\"sentence\"`; `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
              "| cell | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
     for cell in cells:
         out = []

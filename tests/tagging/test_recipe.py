@@ -121,8 +121,9 @@ def test_context_is_packed_only_where_documents_give_a_sentence_neighbours():
 def test_packed_windows_overlap_by_the_most_allowed_unless_asked():
     cfg, _, _ = recipe.choose(TaggerConfig(), corpus(sentences(60, per_document=6)), 384)
     assert (cfg.context, cfg.window_overlap, cfg.windowing.overlap) == ("packed", 63, 63)  # (128 - 2) // 2
+    assert cfg.sentences_alone == 0.25  # config_ records what trained
     cfg, _, _ = recipe.choose(TaggerConfig(), corpus(sentences(60)), 384)
-    assert (cfg.context, cfg.window_overlap) == ("sentence", 32)
+    assert (cfg.context, cfg.window_overlap, cfg.sentences_alone) == ("sentence", 32, 0.0)
     assert TaggerConfig(max_length=32).windowing.overlap == 15  # 32 does not fit a window of 32: the most allowed
     assert TaggerConfig(context="packed", max_length=64).windowing.overlap == 31
     cfg, _, _ = recipe.choose(TaggerConfig(window_overlap=10), corpus(sentences(60, per_document=6)), 384)

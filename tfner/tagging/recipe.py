@@ -178,7 +178,7 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int,
     else:
         chosen_context, context_why = context(corpus.train)
     cfg = cfg.replace(context=chosen_context)
-    cfg = cfg.replace(window_overlap=cfg.chosen_overlap)
+    cfg = cfg.replace(window_overlap=cfg.chosen_overlap, sentences_alone=cfg.chosen_sentences_alone)
     if cfg.batch_size is None:
         size, size_why = batch_size(sentences)
         if chosen_context == "packed" and tokenizer is not None:
