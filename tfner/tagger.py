@@ -96,8 +96,8 @@ class Tagger:
     def fit(self, train: DataLike, dev: DataLike | None = None) -> Tagger:
         """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each round.
 
-        Options left ``None`` (``epochs``, ``batch_size``, ``learning_rate``; ``head="auto"``) are
-        chosen by the recipe (:mod:`tfner.tagging.recipe`), which also holds out a slice of a large
+        Options left ``None`` or ``"auto"`` (``epochs``, ``batch_size``, ``learning_rate``, ``window_overlap``,
+        ``sentences_alone``; ``head``, ``context``) are chosen by the recipe (:mod:`tfner.tagging.recipe`), which also holds out a slice of a large
         ``train`` as dev when no ``dev`` is given; ``train_stats_["recipe"]`` says what and why.
         """
         if self.config is not None and not isinstance(self.config, TaggerConfig):
@@ -179,8 +179,9 @@ class Tagger:
         ``task``: the tags of one of a multi-task tagger's further tasks (``tasks_``; a span
         task's in ``scheme`` too) instead of the main task's.
 
-        Under ``context="document"`` or ``"packed"`` the list is one document, in order (as a file without
-        ``-DOCSTART-``): each sentence sees its neighbours.
+        Under ``context="document"`` or ``"packed"`` (``config_.context``; the default ``"auto"`` packs a corpus
+        that marks documents) the list is one document, in order (as a file without ``-DOCSTART-``): each
+        sentence sees its neighbours. Unrelated sentences: tag them one list each.
         """
         state = self._check_fitted()
         checked = prediction.checked_sentences(sentences)
