@@ -189,16 +189,10 @@ class TaggerConfig:
             object.__setattr__(self, "length_buckets", tuple(self.length_buckets))
         if self.max_length < 8 or self.max_length > 512:
             raise ConfigError(f"max_length must be in [8, 512], got {self.max_length}")
-        if self.window_overlap is not None and not 0 <= self.window_overlap <= (self.max_length - 2) // 2:
-            raise ConfigError(
-                f"window_overlap must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}], "
-                f"got {self.window_overlap}"
-            )
-        if self.predict_overlap is not None and not 0 <= self.predict_overlap <= (self.max_length - 2) // 2:
-            raise ConfigError(
-                f"predict_overlap must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}] or None, "
-                f"got {self.predict_overlap}"
-            )
+        for name in ("window_overlap", "predict_overlap"):
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= (self.max_length - 2) // 2:
+                raise ConfigError(f"{name} must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}] "
+                                  f"or None, got {getattr(self, name)}")
         if self.sentences_alone is not None and not 0.0 <= self.sentences_alone <= 1.0:
             raise ConfigError(f"sentences_alone must be in [0, 1] or None, got {self.sentences_alone}")
         if self.scheme not in SCHEMES:
