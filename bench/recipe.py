@@ -14,8 +14,9 @@ on its test set:
 * ``new-softmax`` the same with ``head="softmax"``: the recipe's head is ``"auto"`` (a CRF), so this
   asks whether the CRF is the better default; ``new-crf`` (``head="crf"``) is kept for the runs made
   before ``head="auto"``, when ``new`` meant the softmax head;
-* ``new-sentence`` the same with ``context="sentence"`` (where ``context="auto"`` packs documents: does
-  packing win?);
+* ``new-auto``  the same with ``context="auto"`` (packed windows where train marks documents: does packing
+  win?); ``new-sentence`` (``context="sentence"``) is kept for the runs made while ``"auto"`` was the
+  default (2026-12-03), now the same as ``new``;
 * ``new-nodev`` ``tfner.fit(train)``: no dev (the recipe holds out a slice of train, or runs its
   whole budget), scored on test like the others;
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
@@ -151,7 +152,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-sentence", "new-nodev",
+    parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-auto", "new-sentence", "new-nodev",
                                                           "search", "torch"),
                         default=["old", "new", "new-softmax"])
     parser.add_argument("--search-trials", type=int, default=8)
@@ -189,8 +190,8 @@ def main() -> int:
                     row = run_tfner(sample, dev, test, seed, {})
                 elif contender in ("new-softmax", "new-crf"):
                     row = run_tfner(sample, dev, test, seed, {"head": contender.removeprefix("new-")})
-                elif contender == "new-sentence":
-                    row = run_tfner(sample, dev, test, seed, {"context": "sentence"})
+                elif contender in ("new-auto", "new-sentence"):
+                    row = run_tfner(sample, dev, test, seed, {"context": contender.removeprefix("new-")})
                 elif contender == "new-nodev":
                     row = run_tfner(sample, None, test, seed, {})
                 elif contender == "search":

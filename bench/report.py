@@ -252,11 +252,11 @@ def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> l
 
 #: the recipe table's columns, in order; the recipe's own rows (``new``, ``new-softmax``, ``new-crf``) go to the
 #: column of the head they trained (their config), since ``new`` meant the softmax head before ``head="auto"``
-CONTENDERS = ("old", "new softmax", "new crf", "new crf, packed", "new crf, packed, 0.25 alone", "new-sentence", "new-nodev", "search", "torch")
+CONTENDERS = ("old", "new softmax", "new crf", "new crf, packed", "new crf, packed, 0.25 alone", "new-nodev", "search", "torch")
 
 
 def recipe_column(row: dict) -> str:
-    if row["contender"] in ("new", "new-softmax", "new-crf") and row.get("config"):
+    if row["contender"] in ("new", "new-softmax", "new-crf", "new-auto", "new-sentence") and row.get("config"):
         cfg = row["config"]
         if cfg["context"] == "sentence":
             return f"new {cfg['head']}"
@@ -289,16 +289,18 @@ def recipe(rows: list[dict]) -> list[str]:
     lines = ["### The defaults matrix: test entity F1, mean over the seeds run (`results/recipe-*.json`, "
              "`bench/recipe.py`)", "",
              "`old`: 3 epochs, 5e-5, batch 32, softmax; `new crf`: `tfner.fit(train, dev)` with no option (`head=\"auto\"` "
-             "chooses the CRF); `new softmax`: the same with `head=\"softmax\"` (the default before `head=\"auto\"`); "
-             "`new crf, packed`: the same where `context=\"auto\"` packs documents (CoNLL-2003 full), before `sentences_alone`; `new crf, packed, 0.25 alone`: with a quarter of the training sentences alone (the default now); `new-sentence`: the same with `context=\"sentence\"`; `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
+             "chooses the CRF; sentence windows, also the rows of `new-sentence`); `new softmax`: the same with `head=\"softmax\"` (the default before `head=\"auto\"`); "
+             "`new crf, packed`: the same where `context=\"auto\"` (the default on 2026-12-03 only) packed documents (CoNLL-2003 full), before `sentences_alone`; `new crf, packed, 0.25 alone`: with a quarter of the training sentences alone (packed cells: \"one by one\" is the same model's test F1 with each test sentence alone); `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
              "| cell | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
     for cell in cells:
         out = []
         for c in contenders:
             got = [r for r in rows if r["cell"] == cell and r["column"] == c and r["test_f1"] is not None]
+            alone = [r["test_f1_sentence_by_sentence"] for r in got if r.get("test_f1_sentence_by_sentence")]
             out.append("" if not got else f"{_pct(sum(r['test_f1'] for r in got) / len(got))} "
                        f"({sum(r['seconds'] for r in got) / len(got):.0f} s; seeds "
-                       f"{', '.join(str(r['seed']) for r in got)})")
+                       f"{', '.join(str(r['seed']) for r in got)}"
+                       + (f"; one by one {_pct(sum(alone) / len(alone))}" if alone else "") + ")")
         lines.append(f"| {cell} | " + " | ".join(out) + " |")
     return lines
 

@@ -36,7 +36,7 @@ def test_a_default_fit_shows_tfners_lines_and_not_the_libraries(tmp_path):
     text = "\n".join(lines)
     for expected in ("encoder: all-MiniLM-L6-v2 (pre-trained)", "train: 8 sentences", "precision: float32",
                      "Epoch 1/1", "epoch 1: dev entity F1",
-                     "recipe: sentence context (no documents marked), batch 8 (as asked), learning rate 0.001 (as asked), crf head (the default); 1 epoch as asked "
+                     "recipe: batch 8 (as asked), learning rate 0.001 (as asked), crf head (the default); 1 epoch as asked "
                      "(1 update); dev: 4 sentences given"):
         assert expected in text
     assert "val_loss" not in text  # Keras' own epoch line (which repeated every value) is off

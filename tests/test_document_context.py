@@ -1,4 +1,4 @@
-"""context="document" and "packed" (the default where train marks documents): a word that only its document can
+"""context="document" and "packed" (what context="auto" chooses where train marks documents): a word that only its document can
 resolve is tagged by its document."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_document_context_resolves_what_the_sentence_cannot(tiny_encoder, corpus
     assert with_context.predict_tags([w for w, _ in PLACES])[1] == ["B-LOC"]
     # the same words, each sentence alone: the one-word sentence is the same input in both
     # kinds of document, so at most half of them can be right
-    alone = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="sentence", **options)
+    alone = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, **options)  # the default: sentence windows
     assert len(set(acme_tags(alone, corpus))) == 1
 
 
@@ -61,7 +61,7 @@ def test_packed_windows_resolve_by_document_and_every_route_tags_alike(tiny_enco
     each sentence on its own, so no sentence starts inside an entity of the one before."""
     sentences = tfner.read_conll(corpus)
     # context="auto": 16 documents of 3 sentences; no sentence alone (sentences_alone=0: a lone "acme" is either type)
-    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, sentences_alone=0.0,
+    packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="auto", sentences_alone=0.0,
                        **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2, "head": "crf"})  # as many updates as with 48 windows of 8
     assert packed.config_.context == "packed" and packed.train_stats_["recipe"]["context"] == "packed"
     # a document (6 one-piece words) fits one window of max_length 32: 16 windows, where sentences are 48

@@ -120,11 +120,13 @@ class TaggerConfig:
         "init_from). A value >= epochs never trains the encoder (a linear probe)."
     )
     context: Literal["auto", "sentence", "document", "packed"] = _field(
-        "auto", "What a window holds: the sentence alone; 'document': the sentence with its neighbours from "
+        "sentence", "What a window holds: the sentence alone; 'document': the sentence with its neighbours from "
         "the same document filling the rest of max_length (labels and predictions on the sentence's words only); "
         "'packed': a document's sentences end to end, cut into full windows that overlap by window_overlap, each "
         "word labelled in the one window where it has the most context. 'auto' (tfner.tagging.recipe): 'packed' "
-        "where train marks documents (-DOCSTART- lines) of 3 or more sentences on average, else 'sentence'."
+        "where train marks documents (-DOCSTART- lines) of 3 or more sentences on average, else 'sentence'. Not the "
+        "default: under the recipe, CoNLL-2003 full (seed 0) scored 87.34 with sentence windows and 87.24 packed "
+        "with a quarter of the sentences alone (87.81 packed alone, but 83.16 when tagging sentences one by one)."
     )
     sentences_alone: float | None = _field(
         None, "Under context='packed': the fraction of training sentences (a seeded draw, fixed for the run) that "

@@ -49,7 +49,7 @@ def test_the_default_recipe_holds_out_dev_scores_it_by_updates_stops_and_says_so
     assert int(tagger.model_.optimizer.iterations) == 4 * per_round
     out = capsys.readouterr().out
     assert tagger.config_.head == "crf" and tagger.model_.crf_head is not None  # head="auto": the CRF
-    assert ("recipe: sentence context (no documents marked), batch 16 (under 5,000 train sentences), learning rate 1e-09 (as asked), crf head (the default); "
+    assert ("recipe: batch 16 (under 5,000 train sentences), learning rate 1e-09 (as asked), crf head (the default); "
             f"{8 * per_round} updates ({8 * per_round / steps:.1f} epochs of {steps}; 10 epochs), dev scored every "
             f"{per_round}, stopping after 3 without a better dev F1; dev: none given: 3 of 32 train sentences held "
             "out (seed 0)") in out

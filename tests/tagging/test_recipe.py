@@ -108,7 +108,7 @@ def with_words(train: list[Sentence], n: int) -> list[Sentence]:
 
 def test_context_is_packed_only_where_documents_give_a_sentence_neighbours():
     def chosen(train, **options):
-        cfg, _, r = recipe.choose(TaggerConfig(**options), corpus(train), 384)
+        cfg, _, r = recipe.choose(TaggerConfig(**{"context": "auto", **options}), corpus(train), 384)
         return cfg.context, r.context_reason
 
     assert chosen(sentences(60)) == ("sentence", "no documents marked")  # a file without -DOCSTART-: one document
@@ -119,29 +119,35 @@ def test_context_is_packed_only_where_documents_give_a_sentence_neighbours():
 
 
 def test_packed_windows_overlap_by_the_most_allowed_unless_asked():
-    cfg, _, _ = recipe.choose(TaggerConfig(), corpus(sentences(60, per_document=6)), 384)
+    auto = TaggerConfig(context="auto")
+    cfg, _, _ = recipe.choose(auto, corpus(sentences(60, per_document=6)), 384)
     assert (cfg.context, cfg.window_overlap, cfg.windowing.overlap) == ("packed", 63, 63)  # (128 - 2) // 2
     assert cfg.sentences_alone == 0.25  # config_ records what trained
-    cfg, _, _ = recipe.choose(TaggerConfig(), corpus(sentences(60)), 384)
+    cfg, _, r = recipe.choose(auto, corpus(sentences(60)), 384)
     assert (cfg.context, cfg.window_overlap, cfg.sentences_alone) == ("sentence", 32, 0.0)
+    assert r.describe("x").startswith("recipe: sentence context (no documents marked), batch 16")
+    cfg, _, r = recipe.choose(TaggerConfig(), corpus(sentences(60, per_document=6)), 384)
+    assert (cfg.context, cfg.window_overlap) == ("sentence", 32)  # the default: sentence windows, as set
+    assert r.describe("x").startswith("recipe: batch 16")
     assert TaggerConfig(max_length=32).windowing.overlap == 15  # 32 does not fit a window of 32: the most allowed
     assert TaggerConfig(context="packed", max_length=64).windowing.overlap == 31
-    cfg, _, _ = recipe.choose(TaggerConfig(window_overlap=10), corpus(sentences(60, per_document=6)), 384)
+    cfg, _, _ = recipe.choose(auto.replace(window_overlap=10), corpus(sentences(60, per_document=6)), 384)
     assert cfg.window_overlap == 10  # asked
 
 
 def test_a_packed_batch_holds_about_as_many_sentences_as_the_sentence_rules_batch():
     tokenizer = CountingTokenizer()
     large = with_words(sentences(6_000, per_document=20), 8)  # 16 sub-words a sentence
-    cfg, _, r = recipe.choose(TaggerConfig(), corpus(large), 384, tokenizer)
+    auto = TaggerConfig(context="auto")
+    cfg, _, r = recipe.choose(auto, corpus(large), 384, tokenizer)
     # 32 sentences of 16 sub-words = 512; a window of 128 overlapping by 63 brings 128 - 2 - 63 = 63 new ones
     assert cfg.batch_size == round(32 * 16 / 63) == 8
     assert "packed windows of 63 new sub-words holding 16.0 a sentence" in r.batch_size_reason
     small = with_words(sentences(100, per_document=10), 8)
-    assert recipe.choose(TaggerConfig(), corpus(small), 384, tokenizer)[0].batch_size == round(16 * 16 / 63) == 4
-    assert recipe.choose(TaggerConfig(batch_size=32), corpus(large), 384, tokenizer)[0].batch_size == 32  # asked
+    assert recipe.choose(auto, corpus(small), 384, tokenizer)[0].batch_size == round(16 * 16 / 63) == 4
+    assert recipe.choose(auto.replace(batch_size=32), corpus(large), 384, tokenizer)[0].batch_size == 32  # asked
     unpacked = with_words(sentences(100), 8)
-    assert recipe.choose(TaggerConfig(), corpus(unpacked), 384, tokenizer)[0].batch_size == 16
+    assert recipe.choose(auto, corpus(unpacked), 384, tokenizer)[0].batch_size == 16
     assert recipe.packed_batch(4, 1.0, 128, 63) == 1  # never an empty batch
 
 
@@ -162,7 +168,7 @@ def test_a_shuffled_corpus_is_not_packed_though_its_sentences_keep_their_documen
 
 def test_a_prepared_folder_keeps_sentence_windows():
     manifest = {"sentences": 6_000, "labels": ["O"]}
-    cfg, _, r = recipe.choose(TaggerConfig(), Corpus([], None, ["O"], [], manifest), 384)
+    cfg, _, r = recipe.choose(TaggerConfig(context="auto"), Corpus([], None, ["O"], [], manifest), 384)
     assert (cfg.context, cfg.window_overlap, cfg.batch_size) == ("sentence", 32, 32)
     assert r.context_reason == "a prepared folder holds sentence windows"
 
