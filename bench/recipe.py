@@ -19,11 +19,14 @@ on its test set:
   default (2026-12-03), now the same as ``new``;
 * ``new-nodev`` ``tfner.fit(train)``: no dev (the recipe holds out a slice of train, or runs its
   whole budget), scored on test like the others;
+* ``multitask`` (CoNLL-2003) ``tfner.fit(train, dev, tasks={"ner": 3, "pos": 1, "chunk": 2})``: POS and
+  chunk heads beside NER at their default weights (``tfner.config.AUX_WEIGHT``); ``multitask-equal`` weighs
+  every task 1 (the default before); each scored on test NER, POS accuracy and chunk F1; compare with ``new``;
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
   (``--search-trials``), its best tagger scored on test;
 * ``torch``   the PyTorch reference loop (3 epochs, 5e-5, batch 32: the usual Hugging Face
-  settings), where ``--torch-python`` names an environment with torch (CoNLL-2003 cells only: the
-  loop reads CoNLL-2003's files).
+  settings), where ``--torch-python`` names an environment with torch; the loop reads the cell's
+  files with its own few lines (a sized cell: its first N sentences, not the seeded sample).
 
 Every row records test F1, wall time (fit and scoring; not the extra scoring below) and, for
 tfner, the updates and epochs run; a model trained with document context is also scored with each
@@ -55,6 +58,7 @@ CELLS = ("conll2003:50", "conll2003:200", "conll2003:1000", "conll2003:full", "w
          "ncbi_disease:full")
 #: the defaults before the recipe, spelled out
 OLD = {"epochs": 3, "learning_rate": 5e-5, "batch_size": 32, "head": "softmax", "context": "sentence"}
+MULTITASK = {"ner": 3, "pos": 1, "chunk": 2}
 SEARCH_SPACE = {"learning_rate": (2e-5, 2e-4, "log"), "batch_size": [8, 16, 32], "epochs": [3, 5, 10, 20],
                 "head": ["softmax", "crf"], "context": ["sentence", "packed"]}
 
@@ -95,11 +99,22 @@ def run_tfner(sample, dev, test, seed: int, options: dict) -> dict:
     row = {"test_f1": score.f1, "seconds": seconds, "updates": updates,
            "epochs_run": updates / stats["steps_per_epoch"], "recipe": stats["recipe"],
            "schedule": stats["schedule"], "config": tagger.config_.to_dict()}
+    if "tasks" in options:  # run_multitask scores the further tasks
+        row["tagger"] = tagger
     if tagger.config_.context != "sentence":  # the same model, each test sentence its own document: no context
         import dataclasses
 
         alone = [dataclasses.replace(s, document=i) for i, s in enumerate(test)]
         row["test_f1_sentence_by_sentence"] = tagger.evaluate(alone).f1
+    return row
+
+
+def run_multitask(sample, dev, test, seed: int, weights: dict | None) -> dict:
+    row = run_tfner(sample, dev, test, seed, {"tasks": MULTITASK, "task_weights": weights})
+    tagger = row.pop("tagger")
+    row["test_pos_accuracy"] = tagger.evaluate_task(test, "pos").accuracy
+    row["test_chunk_f1"] = tagger.evaluate_task(test, "chunk").f1
+    row["task_weights"] = [[t.name, t.weight] for t in tagger.tasks_]
     return row
 
 
@@ -115,12 +130,12 @@ def run_search(sample, dev, test, seed: int, trials: int) -> dict:
             "best_dev_f1": result.best_f1, "best_config": result.best_config.to_dict()}
 
 
-def run_torch(python: str, size: int | None, seed: int) -> dict:
+def run_torch(python: str, corpus: str, files: dict[str, Path], size: int | None, seed: int) -> dict:
     from tfner.config import TaggerConfig
     from tfner.modeling.encoder import resolve
 
     cmd = [python, str(REPO / "bench" / "torch_reference.py"), "--encoder", resolve(TaggerConfig().encoder),
-           "--data", str(SHARED / "conll2003"), "--epochs", "3", "--seed", str(seed), "--warmup-ratio", "0.1",
+           "--files", str(files["train"]), str(files["dev"]), str(files["test"]), "--epochs", "3", "--seed", str(seed), "--warmup-ratio", "0.1",
            "--weight-decay", "0.01"]
     if size is not None:
         cmd += ["--train-limit", str(size)]
@@ -129,8 +144,10 @@ def run_torch(python: str, size: int | None, seed: int) -> dict:
     if done.returncode != 0:
         return {"test_f1": None, "error": done.stderr[-2000:], "seconds": time.perf_counter() - t0}
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"test_f1": result.get("test_f1"), "seconds": time.perf_counter() - t0,
-            "note": "trains on the first N sentences (the loop's own sampling), not the seeded sample"}
+    row = {"test_f1": result.get("test_f1"), "seconds": time.perf_counter() - t0, "torch": result.get("torch")}
+    if size is not None:
+        row["note"] = "trains on the first N sentences (the loop's own sampling), not the seeded sample"
+    return row
 
 
 def table(rows: list[dict]) -> str:
@@ -153,7 +170,7 @@ def main() -> int:
     parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-auto", "new-sentence", "new-nodev",
-                                                          "search", "torch"),
+                                                          "multitask", "multitask-equal", "search", "torch"),
                         default=["old", "new", "new-softmax"])
     parser.add_argument("--search-trials", type=int, default=8)
     parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
@@ -176,13 +193,14 @@ def main() -> int:
         if files is None:
             print(f"SKIPPED {cell}: {corpus} not found in {SHARED} (research-only corpora are never shipped)")
             continue
-        train_all = [s for s in tfner.read_conll(files["train"]) if s.words]
-        dev, test = tfner.read_conll(files["dev"]), tfner.read_conll(files["test"])
+        aux = {"pos": 1, "chunk": 2} if corpus == "conll2003" and any(c.startswith("multitask") for c in args.contenders) else None
+        train_all = [s for s in tfner.read_conll(files["train"], aux_columns=aux) if s.words]
+        dev, test = (tfner.read_conll(files[k], aux_columns=aux) for k in ("dev", "test"))
         size = None if size_text == "full" else int(size_text)
         for seed in seeds:
             sample = train_all if size is None else sample_with_every_type(train_all, size, seed)
             for contender in args.contenders:
-                if contender == "torch" and (args.torch_python is None or corpus != "conll2003"):
+                if (contender == "torch" and args.torch_python is None) or (contender.startswith("multitask") and aux is None):
                     continue
                 if contender == "old":
                     row = run_tfner(sample, dev, test, seed, OLD)
@@ -194,10 +212,12 @@ def main() -> int:
                     row = run_tfner(sample, dev, test, seed, {"context": contender.removeprefix("new-")})
                 elif contender == "new-nodev":
                     row = run_tfner(sample, None, test, seed, {})
+                elif contender.startswith("multitask"):
+                    row = run_multitask(sample, dev, test, seed, {"pos": 1.0, "chunk": 1.0} if contender.endswith("equal") else None)
                 elif contender == "search":
                     row = run_search(sample, dev, test, seed, args.search_trials)
                 else:
-                    row = run_torch(args.torch_python, size, seed)
+                    row = run_torch(args.torch_python, corpus, files, size, seed)
                 rows.append({"cell": cell, "corpus": corpus, "size": size or len(train_all), "seed": seed,
                              "contender": contender, **row})
                 f1 = "-" if row["test_f1"] is None else f"{row['test_f1']:.4f}"

@@ -6,7 +6,8 @@ Not part of tfner and not run by the tests. It needs its own environment with Py
     .venv-torch/bin/pip install torch==2.13.0 "transformers>=4.57,<4.58" seqeval==1.2.2 safetensors
     .venv-torch/bin/python bench/torch_reference.py --encoder <all-MiniLM-L6-v2 directory>
 
-It reads CoNLL-2003 with its own few lines (a second route, independent of tfner's reader),
+It reads CoNLL-2003 (or ``--files TRAIN DEV TEST``: WNUT-17, NCBI disease, any IOB1/IOB2 files whose
+last column is the tag, columns split by tabs or spaces) with its own few lines (a second route, independent of tfner's reader),
 labels each word's first sub-token, and trains BertForTokenClassification with AdamW
 (no decay on bias/LayerNorm), a linear schedule, global-norm clipping 1.0 and dynamic
 padding, then prints dev/test entity F1 (seqeval, default mode) and real tokens/s.
@@ -26,16 +27,17 @@ DATA = REPO.parent / "shared" / "data" / "conll2003"
 
 
 def read_iob1(path: Path) -> list[tuple[list[str], list[str]]]:
+    """IOB1 or IOB2 files (IOB2 passes through unchanged) as (words, IOB2 tags); a blank or tab-only line ends a sentence."""
     sentences, words, tags = [], [], []
     for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        cols = line.split()
-        if not cols or cols[0] == "-DOCSTART-":
+        cols = line.split("\t") if "\t" in line else line.split()
+        if not cols or not cols[0].strip() or cols[0] == "-DOCSTART-":
             if words:
                 sentences.append((words, tags))
             words, tags = [], []
             continue
         words.append(cols[0])
-        tags.append(cols[-1])
+        tags.append(cols[-1].strip())
     out = []
     for ws, ts in sentences:  # IOB1 -> IOB2
         prev, conv = "O", []
@@ -56,7 +58,8 @@ def main() -> int:
 
     p = argparse.ArgumentParser()
     p.add_argument("--encoder", required=True)
-    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--data", type=Path, default=DATA, help="the CoNLL-2003 folder")
+    p.add_argument("--files", type=Path, nargs=3, metavar=("TRAIN", "DEV", "TEST"), help="other files instead of --data")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=5e-5)
@@ -70,7 +73,8 @@ def main() -> int:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
-    train, dev, test = (read_iob1(args.data / f) for f in ("eng.train", "eng.testa", "eng.testb"))
+    paths = args.files or [args.data / f for f in ("eng.train", "eng.testa", "eng.testb")]
+    train, dev, test = (read_iob1(f) for f in paths)
     labels_from = train
     train = train[:args.train_limit]
     labels = ["O"] + [f"{p}-{k}" for k in sorted({t[2:] for _, ts in labels_from for t in ts if t != "O"}) for p in "BI"]

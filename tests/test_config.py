@@ -77,7 +77,9 @@ def test_tasks_keep_their_order_through_json_and_are_immutable():
     assert cfg.tasks == (("ner", 3), ("pos", 1), ("chunk", 2))  # the main task first, whatever to_json sorts
     assert TaggerConfig.from_json(cfg.to_json()).task_names == ("ner", "pos", "chunk")
     assert cfg.to_dict()["tasks"] == [["ner", 3], ["pos", 1], ["chunk", 2]]
-    assert (cfg.task_weight("pos"), cfg.task_weight("chunk")) == (0.5, 1.0)
+    assert (cfg.task_weight("ner"), cfg.task_weight("pos"), cfg.task_weight("chunk")) == (1.0, 0.5, 0.1)  # 0.2 / 2
+    four = TaggerConfig(tasks={"ner": 3, "pos": 1, "chunk": 2, "case": 4}, task_weights={"ner": 2.0})
+    assert [four.task_weight(n) for n in four.task_names] == [2.0, pytest.approx(0.2 / 3)] + [pytest.approx(0.2 / 3)] * 2
     assert TaggerConfig(tasks=[("ner", 3), ("pos", 1)]) == TaggerConfig(tasks={"ner": 3, "pos": 1})
     hash(cfg)
 

@@ -51,13 +51,14 @@ def kind_of(tags: Sequence[str]) -> str:
 
 
 def describe(train: Sequence[Sentence], names: Sequence[str], weights: dict[str, float]) -> list[AuxTask]:
-    """The further tasks ``names`` as the training sentences (already IOB2 for span tasks) show them."""
+    """The further tasks ``names`` as the training sentences (already IOB2 for span tasks) show them, each with its
+    loss weight ``weights[name]``."""
     out = []
     for name in names:
         tags = [t for s in train for t in s.aux_tags(name)]
         kind = kind_of(tags)
         labels = label_list(tags) if kind == SPANS else sorted(set(tags))
-        out.append(AuxTask(name, tuple(labels), kind, weights.get(name, 1.0)))
+        out.append(AuxTask(name, tuple(labels), kind, weights[name]))
     return out
 
 

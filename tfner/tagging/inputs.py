@@ -114,7 +114,7 @@ def read_corpus(cfg: TaggerConfig, train: DataLike, dev: DataLike | None) -> Cor
     """Train and dev data read and checked: the label list from train, dev's unseen types handled."""
     manifest = prepared_manifest(train, cfg)  # a folder written by tfner.prepare: streamed, never held
     train_s = read(train, "train", cfg) if manifest is None else []
-    tasks = tasks_lib.describe(train_s, cfg.task_names[1:], dict(cfg.task_weights or ()))
+    tasks = tasks_lib.describe(train_s, cfg.task_names[1:], {n: cfg.task_weight(n) for n in cfg.task_names[1:]})
     dev_s = read(dev, "dev", cfg, {t.name: t.kind for t in tasks}) if dev is not None else None
     if not train_s and manifest is None:
         raise DataFormatError("train", None, "no sentences to train on")
