@@ -252,7 +252,7 @@ def multitask(runs: list[tuple[str, dict]], single: list[tuple[str, dict]]) -> l
 
 #: the recipe table's columns, in order; the recipe's own rows (``new``, ``new-softmax``, ``new-crf``) go to the
 #: column of the head they trained (their config), since ``new`` meant the softmax head before ``head="auto"``
-CONTENDERS = ("old", "new softmax", "new crf", "new crf, packed", "new crf, packed, 0.25 alone", "new-nodev", "search", "torch")
+CONTENDERS = ("old", "new softmax", "new crf", "new crf, packed", "new crf, packed, 0.25 alone", "new-nodev", "multitask", "multitask-equal", "search", "torch")
 
 
 def recipe_column(row: dict) -> str:
@@ -290,7 +290,7 @@ def recipe(rows: list[dict]) -> list[str]:
              "`bench/recipe.py`)", "",
              "`old`: 3 epochs, 5e-5, batch 32, softmax; `new crf`: `tfner.fit(train, dev)` with no option (`head=\"auto\"` "
              "chooses the CRF; sentence windows, also the rows of `new-sentence`); `new softmax`: the same with `head=\"softmax\"` (the default before `head=\"auto\"`); "
-             "`new crf, packed`: the same where `context=\"auto\"` (the default on 2026-12-03 only) packed documents (CoNLL-2003 full), before `sentences_alone`; `new crf, packed, 0.25 alone`: with a quarter of the training sentences alone (packed cells: \"one by one\" is the same model's test F1 with each test sentence alone); `new-nodev`: `tfner.fit(train)`. Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
+             "`new crf, packed`: the same where `context=\"auto\"` (the default on 2026-12-03 only) packed documents (CoNLL-2003 full), before `sentences_alone`; `new crf, packed, 0.25 alone`: with a quarter of the training sentences alone (packed cells: \"one by one\" is the same model's test F1 with each test sentence alone); `new-nodev`: `tfner.fit(train)`; `multitask`: `tasks={\"ner\": 3, \"pos\": 1, \"chunk\": 2}` at the default weights (0.1 each for POS and chunks), `multitask-equal` weighing each 1, their F1 NER's (compare `new crf`); `torch`: the PyTorch loop (3 epochs, 5e-5, batch 32). Each cell: F1 (wall seconds of fit + test scoring; seeds).", "",
              "| cell | " + " | ".join(contenders) + " |", "|---|" + "---|" * len(contenders)]
     for cell in cells:
         out = []
