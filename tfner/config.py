@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
-import types
-import typing
 from typing import Any, Literal
 
+from tfner.config_checks import check_names, check_tasks, check_types, check_values
 from tfner.data.alignment import Windowing
-from tfner.data.schemes import SCHEMES
 from tfner.errors import ConfigError
 
 #: The default encoder name; it resolves to all-MiniLM-L6-v2 shipped offline (see ``tfner.modeling.encoder``).
@@ -186,83 +182,11 @@ class TaggerConfig:
                     object.__setattr__(self, name, tuple((k, v) for k, v in value))
                 except (TypeError, ValueError):
                     raise ConfigError(f"{name} must map task names to values, got {value!r}") from None
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            _check_type(f.name, value, hints[f.name])
+        check_types(self)
         if self.length_buckets is not None and isinstance(self.length_buckets, list):
             object.__setattr__(self, "length_buckets", tuple(self.length_buckets))
-        if self.max_length < 8 or self.max_length > 512:
-            raise ConfigError(f"max_length must be in [8, 512], got {self.max_length}")
-        for name in ("window_overlap", "predict_overlap"):
-            if getattr(self, name) is not None and not 0 <= getattr(self, name) <= (self.max_length - 2) // 2:
-                raise ConfigError(f"{name} must be in [0, (max_length - 2) // 2 = {(self.max_length - 2) // 2}] "
-                                  f"or None, got {getattr(self, name)}")
-        if self.sentences_alone is not None and not 0.0 <= self.sentences_alone <= 1.0:
-            raise ConfigError(f"sentences_alone must be in [0, 1] or None, got {self.sentences_alone}")
-        if self.scheme not in SCHEMES:
-            raise ConfigError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        for f in dataclasses.fields(self):  # every Literal field: one of its choices
-            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is Literal else ()
-            if choices and getattr(self, f.name) not in choices:
-                raise ConfigError(f"{f.name} must be one of {', '.join(map(repr, choices))}, "
-                                  f"got {getattr(self, f.name)!r}")
-        if self.head == "crf" and self.label_all_subtokens:
-            raise ConfigError("head='crf' scores one tag per word (its first sub-token); "
-                              "it cannot be combined with label_all_subtokens=True")
-        for name in ("batch_size", "epochs", "accumulate_steps"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.freeze_encoder_epochs < 0:
-            raise ConfigError(f"freeze_encoder_epochs must be >= 0, got {self.freeze_encoder_epochs}")
-        if self.patience is not None and self.patience < 1:
-            raise ConfigError(f"patience must be >= 1 or None, got {self.patience}")
-        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
-            raise ConfigError(f"min_delta must be a finite number >= 0, got {self.min_delta}")
-        for name in ("learning_rate", "warmup_ratio", "weight_decay", "clipnorm"):
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                raise ConfigError(f"{name} must be a finite number, got {value}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.clipnorm is not None and not self.clipnorm > 0:
-            raise ConfigError(f"clipnorm must be > 0 or None, got {self.clipnorm}")
-        self._check_tasks()
-        if self.length_buckets is not None:
-            b = self.length_buckets
-            if list(b) != sorted(set(b)) or not all(2 < x < self.max_length for x in b):
-                raise ConfigError(
-                    f"length_buckets must be strictly increasing and within (2, max_length), got {b}"
-                )
-
-    def _check_tasks(self) -> None:
-        if self.tasks is None:
-            if self.task_weights is not None:
-                raise ConfigError("task_weights needs tasks (task name -> tag column)")
-            return
-        names = [name for name, _ in self.tasks]
-        if not names:
-            raise ConfigError("tasks must name at least one task (or be None)")
-        if len(set(names)) != len(names) or any(not n or ":" in n for n in names):
-            raise ConfigError(f"task names must be distinct, non-empty and without ':', got {names}")
-        columns = [c for _, c in self.tasks]
-        if len(set(columns)) != len(columns):
-            raise ConfigError(f"tasks must read distinct columns, got {dict(self.tasks)}")
-        weights = dict(self.task_weights or ())
-        unknown = sorted(set(weights) - set(names))
-        if unknown:
-            raise ConfigError(f"task_weights names {unknown}, which are not among tasks {names}")
-        for name, w in weights.items():
-            if not (math.isfinite(w) and w >= 0):
-                raise ConfigError(f"task_weights[{name!r}] must be a finite number >= 0, got {w}")
-        if weights.get(names[0], 1.0) == 0:
-            raise ConfigError(f"the main task {names[0]!r} (the first of tasks) must have a weight > 0")
-        if len(names) > 1 and self.accumulate_steps > 1:
-            raise ConfigError("several tasks cannot be combined with accumulate_steps > 1 yet")
+        check_values(self)
+        check_tasks(self)
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -363,44 +287,4 @@ def option_names() -> tuple[str, ...]:
 
 def check_options(options: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` for a key that is not a TaggerConfig field."""
-    names = option_names()
-    for key in options:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; valid options: {', '.join(names)}"
-            raise ConfigError(f"unknown option {key!r}{hint}")
-
-
-def _check_type(name: str, value: Any, hint: Any) -> None:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        if value is None and type(None) in args:
-            return
-        hint = next(a for a in args if a is not type(None))
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{name} must be one of {args}, got {value!r}")
-        return
-    if origin is tuple and typing.get_origin(args[0]) is tuple:  # (name, value) pairs
-        kind = typing.get_args(args[0])[1]
-        for pair in value:
-            if not isinstance(pair[0], str):
-                raise ConfigError(f"{name}: names must be strings, got {pair[0]!r}")
-            _check_type(f"{name}[{pair[0]!r}]", pair[1], kind)
-        return
-    if origin is tuple:
-        if not isinstance(value, (tuple, list)) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value
-        ):
-            raise ConfigError(f"{name} must be a list of integers, got {value!r}")
-        return
-    ok = {
-        bool: lambda v: isinstance(v, bool),
-        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        str: lambda v: isinstance(v, str),
-    }[hint](value)
-    if not ok:
-        raise ConfigError(f"{name} must be of type {hint.__name__}, got {value!r}")
+    check_names(options, option_names())
