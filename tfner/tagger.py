@@ -97,8 +97,9 @@ class Tagger:
         """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each round.
 
         Options left ``None`` or ``"auto"`` (``epochs``, ``batch_size``, ``learning_rate``, ``window_overlap``,
-        ``sentences_alone``; ``head``, ``context``) are chosen by the recipe (:mod:`tfner.tagging.recipe`), which also holds out a slice of a large
-        ``train`` as dev when no ``dev`` is given; ``train_stats_["recipe"]`` says what and why.
+        ``sentences_alone``; ``head``, ``context``) are chosen by the recipe (:mod:`tfner.tagging.recipe`),
+        which also holds out a slice of a large ``train`` as dev when no ``dev`` is given;
+        ``train_stats_["recipe"]`` says what and why.
         """
         if self.config is not None and not isinstance(self.config, TaggerConfig):
             raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")

@@ -11,9 +11,10 @@ An option the user sets is kept as it is.
   1e-4, BERT-base sizes 5e-5, larger ones 3e-5 (the usual fine-tuning ranges by size);
 * **context**, where ``context="auto"`` is asked (the default is ``"sentence"``: on CoNLL-2003 full,
   seed 0, the recipe's sentence windows scored 87.34 and packed windows with a quarter of the
-  sentences alone 87.24, so packing did not win; bench/README.md): ``"packed"`` where train marks at least ``MIN_DOCUMENTS`` documents
-  (``-DOCSTART-`` lines; runs of consecutive sentences of one document) of ``MIN_DOCUMENT_SENTENCES``
-  sentences or more on average (a prepared folder: ``"sentence"``, its windows are cut), so that packing
+  sentences alone 87.24, so packing did not win; bench/README.md): ``"packed"`` where train marks at
+  least ``MIN_DOCUMENTS`` documents (``-DOCSTART-`` lines; runs of consecutive sentences of one
+  document) of ``MIN_DOCUMENT_SENTENCES`` sentences or more on average (a prepared folder:
+  ``"sentence"``, its windows are cut), so that packing
   gives a sentence neighbours (CoNLL-2003 full, CRF, 3 epochs: packed windows 87.01 test F1 over two
   seeds, sentence windows 86.05; bench/README.md); else ``"sentence"`` (a file without document marks
   is one document whose sentences need not be related, JSONL lines are a document each, and a random
