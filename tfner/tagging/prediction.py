@@ -57,7 +57,8 @@ def tag_tasks(state: TaggerState, sentences: Sequence[Sequence[str]], documents:
 
 def _window_outputs(state: TaggerState, windows: Sequence[alignment.Window], keys: Sequence[str]) -> list[list]:
     """``serving_default``'s outputs ``keys`` for each window, in the windows' order."""
-    order = sorted(range(len(windows)), key=lambda k: windows[k].length)
+    # ties broken by content, not position: the same windows form the same batches in any input order
+    order = sorted(range(len(windows)), key=lambda k: (windows[k].length, windows[k].input_ids.tobytes()))
     out_rows: list[list] = [[None] * len(windows) for _ in keys]
     for i in range(0, len(order), PREDICT_BATCH):
         chunk = order[i:i + PREDICT_BATCH]
@@ -125,7 +126,7 @@ def predict_texts(state: TaggerState, texts: Sequence[str]) -> list[list[Span]]:
     if state.predict_text is None:
         return _predict_in_python(state, texts)
     result: list[list[Span]] = [[] for _ in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), texts[i]))  # content breaks ties, as above
     for k in range(0, len(order), PREDICT_BATCH):
         chunk = order[k:k + PREDICT_BATCH]
         encoded = [clean_text(texts[i]).encode("utf-8") for i in chunk]
