@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -96,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="fine-tune a tagger on CoNLL files")
     train.add_argument("train", help="training data: a CoNLL column file")
-    train.add_argument("dev", nargs="?", help="dev data, scored after every round (an epoch with --epochs)")
+    train.add_argument("dev", nargs="?", help="dev data, scored after every round (an epoch with --epochs); "
+                       "or a number between 0 and 1: that fraction of train held out as dev")
     train.add_argument("--output-dir", required=True, type=Path,
                        help="where the tagger (DIR/tagger), logs (DIR/logs) and backups go; rerun to resume")
     train.add_argument("--config", type=Path,
@@ -161,6 +163,16 @@ def _read_config(path: Path) -> dict:
     return options
 
 
+def _dev(dev: str | None) -> str | float | None:
+    """The dev argument: a file, or a fraction of train where it reads as a number and names no file."""
+    if dev is None or os.path.exists(dev):
+        return dev
+    try:
+        return float(dev)
+    except ValueError:
+        return dev  # a missing file: fit names it
+
+
 def _train(args) -> int:
     import tfner
 
@@ -169,7 +181,7 @@ def _train(args) -> int:
     options.update({k: v for k, v in vars(args).items() if k in names})
     tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
     with logs.quiet_libraries(0):  # --verbose 2 is a line per round here; --debug shows the libraries' logs
-        tagger.fit(args.train, args.dev)
+        tagger.fit(args.train, _dev(args.dev))
     unit = "round" if tagger.train_stats_["schedule"]["auto"] else "epoch"  # what best_epoch and the F1s count
     print(json.dumps({"tagger": str(_tagger_path(args.output_dir)), "best_epoch": tagger.best_epoch_, "unit": unit,
                       "dev_entity_f1": tagger.history_.get("val_entity_f1")}))

@@ -93,8 +93,10 @@ class Tagger:
         self.options = options
 
     # --- training ------------------------------------------------------------------
-    def fit(self, train: DataLike, dev: DataLike | None = None) -> Tagger:
+    def fit(self, train: DataLike, dev: DataLike | float | None = None) -> Tagger:
         """Fine-tune on ``train`` (a CoNLL file path or ``(words, tags)`` pairs); score ``dev`` each round.
+        ``dev`` a number between 0 and 1 holds out that fraction of ``train`` (seeded; whole documents where
+        the corpus marks them) as dev, as Keras' ``validation_split``.
 
         Options left ``None`` or ``"auto"`` (``epochs``, ``batch_size``, ``learning_rate``, ``window_overlap``,
         ``sentences_alone``; ``head``, ``context``) are chosen by the recipe (:mod:`tfner.tagging.recipe`),
@@ -254,7 +256,7 @@ class Tagger:
         return saved_tagger.save(self._check_fitted(), Path(path))
 
 
-def fit(train: DataLike, dev: DataLike | None = None, *, strategy: Any = "auto",
+def fit(train: DataLike, dev: DataLike | float | None = None, *, strategy: Any = "auto",
         logdir: str | os.PathLike | None = None, verbose: int = 1, output_dir: str | os.PathLike | None = None,
         backup_every: int = 200, callbacks: Sequence[tf.keras.callbacks.Callback] = (), **options: Any) -> Tagger:
     """Fine-tune a tagger: ``tfner.fit("train.conll", "dev.conll")`` (the recipe chooses what is not given), or

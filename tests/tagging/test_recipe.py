@@ -85,6 +85,33 @@ def test_choose_holds_out_dev_only_for_a_large_corpus_with_the_schedule_left_ope
         recipe.choose(TaggerConfig(patience=2), corpus(sentences(10)), 384)
 
 
+def test_dev_given_as_a_fraction_holds_out_that_much_of_train_at_any_size():
+    from tfner.tagging.inputs import read_corpus
+
+    train = [(["alice", f"w{i}"], ["B-PER", "O"]) for i in range(40)]
+    read = read_corpus(TaggerConfig(), train, 0.25)
+    assert (read.dev, read.holdout, len(read.train)) == (None, 0.25, 40)
+    cfg, held, r = recipe.choose(TaggerConfig(epochs=2), read, 384)  # epochs given: the slice is still held out
+    assert (len(held.train), len(held.dev), r.dev) == (30, 10, "held out")  # round(0.25 * 40) = 10
+    assert held.train + held.dev != read.train and sorted(map(id, held.train + held.dev)) == sorted(map(id, read.train))
+    assert "10 of 40 train sentences held out as asked (dev=0.25, seed 0)" in r.dev_reason
+    assert recipe.choose(TaggerConfig(seed=1), read, 384)[1].dev != held.dev  # seeded
+    for bad in (0, 1, 1.5, -0.1, True):
+        with pytest.raises(tfner.ConfigError, match="dev"):
+            read_corpus(TaggerConfig(), train, bad)
+    with pytest.raises(tfner.ConfigError, match="leaves none to train on"):
+        recipe.choose(TaggerConfig(), read_corpus(TaggerConfig(), train[:1], 0.5), 384)
+
+
+def test_the_command_lines_dev_is_a_file_or_else_a_fraction(tmp_path, monkeypatch):
+    from tfner.cli import _dev
+
+    monkeypatch.chdir(tmp_path)
+    assert (_dev(None), _dev("0.1"), _dev("dev.conll")) == (None, 0.1, "dev.conll")
+    (tmp_path / "0.5").write_text("a O\n", encoding="utf-8")  # a file of that name wins
+    assert _dev("0.5") == "0.5"
+
+
 def test_the_learning_rate_follows_the_encoders_own_config(tiny_encoder):
     from tfner.modeling import encoder
 

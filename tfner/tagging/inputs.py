@@ -108,20 +108,37 @@ class Corpus:
     labels: list[str]
     tasks: list[tasks_lib.AuxTask]
     manifest: dict | None
+    holdout: float | None = None  # dev given as a fraction: the recipe holds out that much of train
 
 
-def read_corpus(cfg: TaggerConfig, train: DataLike, dev: DataLike | None) -> Corpus:
-    """Train and dev data read and checked: the label list from train, dev's unseen types handled."""
+def holdout_fraction(dev: object) -> float | None:
+    """``dev`` as a fraction of train to hold out (a number, as Keras' ``validation_split``), else None."""
+    if isinstance(dev, bool):
+        raise ConfigError(f"dev must be data (a file, a folder or sentences) or a fraction of train, got {dev!r}")
+    if not isinstance(dev, int | float):
+        return None
+    if not 0 < dev < 1:
+        raise ConfigError(f"dev as a number is the fraction of train held out to score: between 0 and 1, got {dev!r}")
+    return float(dev)
+
+
+def read_corpus(cfg: TaggerConfig, train: DataLike, dev: DataLike | float | None) -> Corpus:
+    """Train and dev data read and checked: the label list from train, dev's unseen types handled; ``dev`` a
+    number is a fraction of train to hold out as dev (:func:`tfner.tagging.recipe.holdout`)."""
     manifest = prepared_manifest(train, cfg)  # a folder written by tfner.prepare: streamed, never held
+    fraction = holdout_fraction(dev)
+    if fraction is not None and manifest is not None:
+        raise ConfigError("a prepared folder is streamed, so no slice of it can be held out: pass dev data")
+    dev_data = None if isinstance(dev, int | float) else dev  # a number: the fraction checked above
     train_s = read(train, "train", cfg) if manifest is None else []
     tasks = tasks_lib.describe(train_s, cfg.task_names[1:], {n: cfg.task_weight(n) for n in cfg.task_names[1:]})
-    dev_s = read(dev, "dev", cfg, {t.name: t.kind for t in tasks}) if dev is not None else None
+    dev_s = read(dev_data, "dev", cfg, {t.name: t.kind for t in tasks}) if dev_data is not None else None
     if not train_s and manifest is None:
         raise DataFormatError("train", None, "no sentences to train on")
     labels = label_list(t for s in train_s for t in s.tags) if manifest is None else list(manifest["labels"])
     if dev_s:
         dev_s = known_types_only(dev_s, labels, cfg.unseen_labels, "dev")
-    return Corpus(train_s, dev_s or None, labels, tasks, manifest)
+    return Corpus(train_s, dev_s or None, labels, tasks, manifest, fraction)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -139,13 +139,16 @@ def head(label_all_subtokens: bool, decode: str = "argmax") -> tuple[str, str]:
     return "crf", "the default"
 
 
-def holdout(sentences: Sequence[Sentence], seed: int, contiguous: bool = False) -> tuple[list[Sentence], list[Sentence]]:
-    """``(kept, held_out)``: a seeded ``HOLDOUT_FRACTION`` of ``sentences`` (at most ``HOLDOUT_MAX``); both keep the
+def holdout(sentences: Sequence[Sentence], seed: int, contiguous: bool = False,
+            fraction: float = HOLDOUT_FRACTION) -> tuple[list[Sentence], list[Sentence]]:
+    """``(kept, held_out)``: a seeded ``fraction`` of ``sentences`` (at most ``HOLDOUT_MAX``); both keep the
     file's order. Whole documents where there are at least ten and enough of them fit the size (a document that
     would overshoot it is passed over); else single sentences, or with ``contiguous`` (document context, whose
     windows take a sentence's neighbours) one seeded run of consecutive sentences, so no sentence gains a
     neighbour it did not have but at the run's two ends."""
-    want = min(HOLDOUT_MAX, max(1, round(HOLDOUT_FRACTION * len(sentences))))
+    want = min(HOLDOUT_MAX, max(1, round(fraction * len(sentences))))
+    if want >= len(sentences):
+        raise ConfigError(f"holding out {fraction} of {len(sentences)} train sentences leaves none to train on")
     rng = random.Random(seed)
     documents: dict[int, list[int]] = {}
     for i, s in enumerate(sentences):
@@ -202,6 +205,11 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int,
         chosen_head, head_why = cfg.head, "as asked"
     if corpus.dev:
         dev, dev_why = "given", f"{len(corpus.dev):,} sentences given"
+    elif corpus.holdout is not None:
+        kept, held = holdout(corpus.train, cfg.seed, contiguous=chosen_context != "sentence", fraction=corpus.holdout)
+        corpus = dataclasses.replace(corpus, train=kept, dev=held)
+        dev, dev_why = "held out", (f"{len(held):,} of {sentences:,} train sentences held out as asked (dev="
+                                    f"{corpus.holdout:g}, seed {cfg.seed}) to score, stop early and keep the best weights")
     elif cfg.epochs is None and corpus.manifest is None and len(corpus.train) >= HOLDOUT_FROM:
         kept, held = holdout(corpus.train, cfg.seed, contiguous=chosen_context != "sentence")
         corpus = dataclasses.replace(corpus, train=kept, dev=held)
