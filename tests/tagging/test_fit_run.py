@@ -26,15 +26,14 @@ def test_a_backup_is_not_resumed_with_other_training_data(tiny_encoder, tmp_path
     assert tagger.train_stats_["resumed_at_step"] == 4 + 1  # epoch 1 and the step of epoch 2 before the crash
 
 
-def test_the_default_recipe_holds_out_dev_scores_it_by_updates_stops_and_says_so(tiny_encoder, monkeypatch,
+def test_the_default_recipe_scores_a_held_out_tenth_by_updates_stops_and_says_so(tiny_encoder, monkeypatch,
                                                                                   capsys, tmp_path):
-    from tfner.tagging import recipe
     from tfner.training import schedule
 
     monkeypatch.setattr(schedule, "MIN_UPDATES", 16)  # the tiny corpus's budget: 10 passes, not 600 updates
-    monkeypatch.setattr(recipe, "HOLDOUT_FROM", 20)  # no dev: the tiny corpus counts as large, so a slice is held out
-    # a learning rate too small to change a prediction: dev F1 is flat, so the run stops after PATIENCE rounds
-    tagger = tfner.fit(TRAIN, encoder=tiny_encoder, pretrained=False, max_length=32, window_overlap=4,
+    # dev=0.1: a tenth of train held out; a learning rate too small to change a prediction: dev F1 is flat, so the
+    # run stops after PATIENCE rounds
+    tagger = tfner.fit(TRAIN, 0.1, encoder=tiny_encoder, pretrained=False, max_length=32, window_overlap=4,
                        learning_rate=1e-9, verbose=2, output_dir=tmp_path)
     stats = tagger.train_stats_
     assert stats["recipe"]["dev"] == "held out" and stats["windows"] == 29  # round(0.1 * 32) = 3 held out
@@ -51,8 +50,8 @@ def test_the_default_recipe_holds_out_dev_scores_it_by_updates_stops_and_says_so
     assert tagger.config_.head == "crf" and tagger.model_.crf_head is not None  # head="auto": the CRF
     assert ("recipe: batch 16 (under 5,000 train sentences), learning rate 1e-09 (as asked), crf head (the default); "
             f"{8 * per_round} updates ({8 * per_round / steps:.1f} epochs of {steps}; 10 epochs), dev scored every "
-            f"{per_round}, stopping after 3 without a better dev F1; dev: none given: 3 of 32 train sentences held "
-            "out (seed 0)") in out
+            f"{per_round}, stopping after 3 without a better dev F1; dev: 3 of 32 train sentences held out as "
+            "asked (dev=0.1, seed 0)") in out
     assert "round 4/8:" in out and "round 5/8" not in out
     assert "has not risen more than 0.0 for 3 round(s) since round 1" in out and "weights of round 1" in out
     assert [ax.get_xlabel() for ax in tagger.plot_history().axes] == ["round", "round"]
