@@ -17,10 +17,11 @@ on its test set:
 * ``new-auto``  the same with ``context="auto"`` (packed windows where train marks documents: does packing
   win?); ``new-sentence`` (``context="sentence"``) is kept for the runs made while ``"auto"`` was the
   default (2026-12-03), now the same as ``new``;
-* ``new-nodev`` ``tfner.fit(train)``: no dev (the recipe holds out a slice of train, or runs its
-  whole budget), scored on test like the others; ``new-nodev-all`` the same with no slice held out
-  at any size (``HOLDOUT_FROM`` lifted for the run): every sentence trains, the schedule alone ends
-  the run, so the two ask which no-dev policy wins;
+* ``new-nodev`` ``tfner.fit(train)``: no dev, scored on test like the others (all of train trains for the
+  whole schedule; before, a seeded tenth was held out from 1,000 sentences on: the ``new-nodev`` rows of
+  results/recipe-20261204T005757Z measured that rule, and ``new-nodev-all`` the one that replaced it,
+  now the same as ``new-nodev``);
+  ``new-holdout`` ``tfner.fit(train, 0.1)``: a tenth of train held out to select;
 * ``multitask`` (CoNLL-2003) ``tfner.fit(train, dev, tasks={"ner": 3, "pos": 1, "chunk": 2})``: POS and
   chunk heads beside NER at their default weights (``tfner.config.AUX_WEIGHT``); ``multitask-equal`` weighs
   every task 1 (the default before); each scored on test NER, POS accuracy and chunk F1; compare with ``new``;
@@ -172,7 +173,7 @@ def main() -> int:
     parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-auto", "new-sentence", "new-nodev",
-                                                          "new-nodev-all",
+                                                          "new-nodev-all", "new-holdout",
                                                           "multitask", "multitask-equal", "search", "torch"),
                         default=["old", "new", "new-softmax"])
     parser.add_argument("--search-trials", type=int, default=8)
@@ -213,16 +214,10 @@ def main() -> int:
                     row = run_tfner(sample, dev, test, seed, {"head": contender.removeprefix("new-")})
                 elif contender in ("new-auto", "new-sentence"):
                     row = run_tfner(sample, dev, test, seed, {"context": contender.removeprefix("new-")})
-                elif contender == "new-nodev":
+                elif contender in ("new-nodev", "new-nodev-all"):
                     row = run_tfner(sample, None, test, seed, {})
-                elif contender == "new-nodev-all":
-                    from tfner.tagging import recipe as recipe_rules
-
-                    kept, recipe_rules.HOLDOUT_FROM = recipe_rules.HOLDOUT_FROM, sys.maxsize
-                    try:
-                        row = run_tfner(sample, None, test, seed, {})
-                    finally:
-                        recipe_rules.HOLDOUT_FROM = kept
+                elif contender == "new-holdout":
+                    row = run_tfner(sample, 0.1, test, seed, {})
                 elif contender.startswith("multitask"):
                     row = run_multitask(sample, dev, test, seed, {"pos": 1.0, "chunk": 1.0} if contender.endswith("equal") else None)
                 elif contender == "search":

@@ -100,7 +100,7 @@ class Tagger:
 
         Options left ``None`` or ``"auto"`` (``epochs``, ``batch_size``, ``learning_rate``, ``window_overlap``,
         ``sentences_alone``; ``head``, ``context``) are chosen by the recipe (:mod:`tfner.tagging.recipe`),
-        which also holds out a slice of a large ``train`` as dev when no ``dev`` is given;
+        (with no ``dev``, all of ``train`` trains for the whole schedule and the final weights are kept);
         ``train_stats_["recipe"]`` says what and why.
         """
         if self.config is not None and not isinstance(self.config, TaggerConfig):

@@ -55,10 +55,10 @@ def test_an_asked_decoding_keeps_the_softmax_head():
     assert cfg.head == "softmax" and "decode='constrained'" in r.head_reason
 
 
-def test_holdout_of_a_corpus_without_documents_takes_sentences_and_is_capped():
+def test_holdout_of_a_corpus_without_documents_takes_sentences_as_asked():
     kept, held = recipe.holdout(sentences(1_500), seed=3)
     assert len(held) == 150 and len(kept) == 1_350
-    assert len(recipe.holdout(sentences(30_000), seed=0)[1]) == 1_000  # at most HOLDOUT_MAX
+    assert len(recipe.holdout(sentences(30_000), seed=0, fraction=0.2)[1]) == 6_000  # the fraction asked, no cap
 
 
 def test_choose_fills_only_what_is_left_open():
@@ -72,15 +72,13 @@ def test_choose_fills_only_what_is_left_open():
     assert r.batch_size_reason == r.learning_rate_reason == "as asked"
 
 
-def test_choose_holds_out_dev_only_for_a_large_corpus_with_the_schedule_left_open():
-    big = corpus(sentences(1_000))
-    _, held, r = recipe.choose(TaggerConfig(), big, 384)
-    assert (len(held.train), len(held.dev), r.dev) == (900, 100, "held out")
-    assert "100 of 1,000 train sentences held out" in r.describe("x")
-    _, small, r = recipe.choose(TaggerConfig(), corpus(sentences(999)), 384)
-    assert (small.dev, r.dev) == (None, "none") and "under 1,000" in r.dev_reason
-    _, asked, r = recipe.choose(TaggerConfig(epochs=2), big, 384)  # epochs given: train on everything, as asked
-    assert asked.dev is None and len(asked.train) == 1_000
+def test_without_dev_all_of_train_trains_at_any_size():
+    for n in (10, 1_000, 50_000):
+        _, kept, r = recipe.choose(TaggerConfig(), corpus(sentences(n)), 384)
+        assert (len(kept.train), kept.dev, r.dev) == (n, None, "none")
+        assert "all of train trains for the whole schedule" in r.dev_reason and "fit(train, 0.1)" in r.dev_reason
+    _, asked, r = recipe.choose(TaggerConfig(epochs=2), corpus(sentences(1_000)), 384)
+    assert asked.dev is None and len(asked.train) == 1_000 and "no early stopping" in r.dev_reason
     with pytest.raises(tfner.ConfigError, match="patience"):
         recipe.choose(TaggerConfig(patience=2), corpus(sentences(10)), 384)
 
