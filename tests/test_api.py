@@ -11,7 +11,7 @@ import inspect
 import tfner
 
 SIGNATURES = {
-    "fit": "(train: 'DataLike', dev: 'DataLike | None' = None, *, strategy: 'Any' = 'auto', "
+    "fit": "(train: 'DataLike', dev: 'DataLike | float | None' = None, *, strategy: 'Any' = 'auto', "
            "logdir: 'str | os.PathLike | None' = None, verbose: 'int' = 1, output_dir: 'str | os.PathLike | None' = None, "
            "backup_every: 'int' = 200, callbacks: 'Sequence[tf.keras.callbacks.Callback]' = (), **options: 'Any') "
            "-> 'Tagger'",
@@ -28,7 +28,7 @@ SIGNATURES = {
                             "'str | os.PathLike | None' = None) -> 'Evaluation | TagEvaluation'",
     "Tagger.export": "(self, path: 'str | os.PathLike', *, serving_version: 'str' = '2.14', "
                      "allow_unservable: 'bool' = False) -> 'Path'",
-    "Tagger.fit": "(self, train: 'DataLike', dev: 'DataLike | None' = None) -> 'Tagger'",
+    "Tagger.fit": "(self, train: 'DataLike', dev: 'DataLike | float | None' = None) -> 'Tagger'",
     "Tagger.plot_history": "(self, path: 'str | os.PathLike | None' = None)",
     "Tagger.predict": "(self, texts: 'Sequence[str]') -> 'list[list[Span]]'",
     "Tagger.predict_tags": "(self, sentences: 'Sequence[Sequence[str]]', *, scheme: 'str' = 'iob2', "

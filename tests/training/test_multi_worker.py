@@ -35,6 +35,13 @@ class Kill(tf.keras.callbacks.Callback):  # every worker dies after the same ste
 
     def on_train_batch_end(self, batch, logs=None):
         if self.epoch == 1 and batch == 2:
+            # a barrier in files, not a collective: a worker killed while its peer still waits for
+            # the step's last all-reduce message fails the peer with an error (rc 1), not the kill
+            import pathlib, time
+            here = pathlib.Path(os.environ["KILL"])
+            (here / str(json.loads(os.environ["TF_CONFIG"])["task"]["index"])).touch()
+            while len(list(here.iterdir())) < 2:
+                time.sleep(0.01)
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -82,17 +89,18 @@ def no_dropout_encoder(path):
     return enc
 
 
-def two_workers(env: dict, *, killed: bool = False) -> list[dict]:
+def two_workers(env: dict, *, killed: Path | None = None) -> list[dict]:
+    """Two workers on loopback; with ``killed`` (an empty folder for their barrier), both die after the same step."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}  # loopback only: the gRPC server listens on all interfaces
-    workers = [run({**env, "STRATEGY": "multi_worker", "KILL": "1" if killed else "",
+    workers = [run({**env, "STRATEGY": "multi_worker", "KILL": str(killed) if killed else "",
                     "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, 300)
                for i in range(2)]
     try:
         if killed:
             for w in workers:
-                w.communicate(timeout=300)
-                assert w.returncode == -signal.SIGKILL, w.returncode
+                _, err = w.communicate(timeout=300)
+                assert w.returncode == -signal.SIGKILL, (w.returncode, err[-4000:])
             return []
         return [result(w, 300) for w in workers]
     finally:
@@ -137,7 +145,9 @@ def test_two_workers_killed_mid_epoch_resume_from_the_chiefs_backup(encoder, uni
     results, plain = uninterrupted
     plain_result = results[0]  # the chief's
     killed = tmp_path / "killed"
-    two_workers({"ENC": str(encoder), "OUT": str(killed)}, killed=True)
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    two_workers({"ENC": str(encoder), "OUT": str(killed)}, killed=barrier)
     assert (killed / "backup" / "chief").is_dir() and not (killed / "tagger").exists()
     assert [p.name for p in (killed / "backup").iterdir()] == ["chief"]  # the other worker's copies were temporary
     resumed = two_workers({"ENC": str(encoder), "OUT": str(killed)})
