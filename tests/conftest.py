@@ -17,6 +17,37 @@ import pytest
 
 import tfner  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 
+
+def pytest_configure(config):
+    """Split the CPU into two logical devices before TensorFlow's runtime starts in a test process.
+
+    MirroredStrategy's tests then run in the test process (``two_devices``), not each in a fresh
+    interpreter paying TensorFlow's start-up. Nothing else sees a difference: ops go to
+    ``/cpu:0`` as before, both devices share the process' thread pools, and ``strategy="auto"``
+    counts GPUs only. A hook, not import-time code: the subprocesses of other tests import this
+    module for its data and must keep their one device (multi-worker training among them).
+    """
+    import tensorflow as tf
+
+    try:
+        tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                                   [tf.config.LogicalDeviceConfiguration()] * 2)
+    except RuntimeError:  # the runtime had started (a plugin ran an op): two_devices says so
+        pass
+
+
+@pytest.fixture(scope="session")
+def two_devices():
+    """A MirroredStrategy over the test process' two logical CPUs (see ``pytest_configure``)."""
+    import tensorflow as tf
+
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(cpus) < 2:
+        pytest.fail(f"the test process has {len(cpus)} logical CPU device(s): TensorFlow's runtime started "
+                    "before conftest's pytest_configure could split the CPU in two")
+    return tf.distribute.MirroredStrategy(cpus[:2])
+
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import tfner
-from tests.conftest import TINY_OPTIONS, run_python
+from tests.conftest import TINY_OPTIONS
+from tfner.data import pipeline
 from tfner.data import tasks as tasks_lib
 from tfner.data.alignment import IGNORE
 from tfner.errors import ConfigError, DataFormatError
@@ -234,44 +235,23 @@ def test_the_command_line_scores_each_task(multi, files, tmp_path, capsys):
     assert (args.tasks, args.task_weights) == ((("ner", 3), ("pos", 1)), (("pos", 0.5),))
 
 
-MIRRORED = r"""
-import json, os, sys
-import tfner
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pathlib import Path
-from tests.conftest import write_tiny_encoder
-from tests.test_multitask import OPTIONS, SENTENCES, TASKS, packed_windows, write
-from tfner.data import pipeline
-
-d = Path(os.environ["TINY_DIR"])
-enc = write_tiny_encoder(d / "enc")
-train = write(d / "train.txt")
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-tagger = tfner.fit(train, encoder=str(enc), strategy=strategy, verbose=0, tasks=TASKS, task_weights={"pos": 0.5},
-                   **dict(OPTIONS, batch_size=7))
-# one batch of the training pipeline: the loss summed over the replicas against one device's
-ds = pipeline.make_dataset(packed_windows(tagger, train)[:5], batch_size=5, boundaries=(), pad_id=0, shuffle=False,
-                           seed=0)
-x, y = next(iter(ds))
-loss = tagger.model_.loss.inner  # each replica's share of the global loss (the shown value aside)
-one = float(loss(y, tagger.model_(x, training=False).logits))
-per = strategy.run(lambda x, y: loss(y, tagger.model_(x, training=False).logits),
-                   args=next(iter(strategy.experimental_distribute_dataset(ds))))
-two = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None))
-print(json.dumps(dict(one=one, two=two, loss=tagger.history_["loss"], replicas=tagger.train_stats_["replicas"],
-                      pos=tagger.predict_tags([[r[0] for r in s] for s in SENTENCES], task="pos"))))
-"""
-
-
 @pytest.mark.slow
-def test_multitask_under_mirrored_strategy_on_two_logical_devices(tmp_path):
+def test_multitask_under_mirrored_strategy_on_two_logical_devices(tmp_path, tiny_encoder, two_devices):
     """Two replicas (3 and 2 rows of a 5-row batch: the per-task counts are global) give the one-device loss;
     a fit whose 160 windows in batches of 7 end with a 6-row batch learns every task."""
-    out = run_python(MIRRORED, env={"TINY_DIR": str(tmp_path)})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    assert r["replicas"] == 2
-    assert r["two"] == pytest.approx(r["one"], rel=1e-5)
-    assert r["loss"][-1] < 0.3 * r["loss"][0]
-    assert r["pos"] == column(1)
+    train = write(tmp_path / "train.txt")
+    tagger = tfner.fit(train, encoder=tiny_encoder, strategy=two_devices, verbose=0, tasks=TASKS,
+                       task_weights={"pos": 0.5}, **dict(OPTIONS, batch_size=7))
+    # one batch of the training pipeline: the loss summed over the replicas against one device's
+    ds = pipeline.make_dataset(packed_windows(tagger, train)[:5], batch_size=5, boundaries=(), pad_id=0,
+                               shuffle=False, seed=0)
+    x, y = next(iter(ds))
+    loss = tagger.model_.loss.inner  # each replica's share of the global loss (the shown value aside)
+    one = float(loss(y, tagger.model_(x, training=False).logits))
+    per = two_devices.run(lambda x, y: loss(y, tagger.model_(x, training=False).logits),
+                          args=next(iter(two_devices.experimental_distribute_dataset(ds))))
+    two = float(two_devices.reduce(tf.distribute.ReduceOp.SUM, per, axis=None))
+    assert tagger.train_stats_["replicas"] == 2
+    assert two == pytest.approx(one, rel=1e-5)
+    assert tagger.history_["loss"][-1] < 0.3 * tagger.history_["loss"][0]
+    assert tagger.predict_tags([[r[0] for r in s] for s in SENTENCES], task="pos") == column(1)

@@ -1,17 +1,18 @@
-"""The masked loss: a hand computation, and the same value/step on 1 and 2 replicas (one subprocess)."""
+"""The masked loss: a hand computation, and the same value/step on 1 and 2 replicas (conftest's two logical CPUs)."""
 
 from __future__ import annotations
 
-import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import run_python
+from tests.conftest import write_tiny_encoder
 from tfner.data.alignment import IGNORE
-from tfner.modeling.loss import MaskedTokenLoss
+from tfner.modeling.encoder import build_model
+from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
 
 
 def test_masked_loss_matches_hand_computation():
@@ -38,24 +39,7 @@ def test_all_ignored_batch_gives_zero_not_nan():
     assert float(MaskedTokenLoss()(labels, tf.zeros([2, 3, 4]))) == 0.0
 
 
-# Two logical CPU devices, set up before TensorFlow initialises (hence a fresh process): one
-# process computes what both tests below check (each pays TensorFlow's start-up otherwise).
-TWO_DEVICES = r"""
-import json, os
-import tfner
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pathlib import Path
-from tfner.modeling.encoder import build_model
-from tfner.modeling.loss import GlobalLossDisplay, MaskedTokenLoss
-from tests.conftest import write_tiny_encoder
-from transformers import BertConfig
-
-mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-
-
-def equal_on_one_and_two(enc):
+def equal_on_one_and_two(mirrored, enc: Path) -> dict:
     rng = np.random.default_rng(0)
     # Global batch of 4 rows; replica 0 gets rows 0-1 (many labelled tokens), replica 1 rows 2-3 (few).
     ids = rng.integers(5, 40, size=(4, 10)).astype(np.int32)
@@ -72,6 +56,8 @@ def equal_on_one_and_two(enc):
 
     # One SGD step of a dropout-free tiny BERT through Keras' fit, on 1 and on 2 replicas.
     write_tiny_encoder(enc)
+    from transformers import BertConfig
+
     cfg = BertConfig.from_pretrained(enc)
     cfg.hidden_dropout_prob = cfg.attention_probs_dropout_prob = 0.0
     cfg.save_pretrained(enc)
@@ -87,13 +73,13 @@ def equal_on_one_and_two(enc):
     w1, l1 = step(tf.distribute.get_strategy())
     w2, l2 = step(mirrored)
     w0 = build_model(str(enc), 5, pretrained=False, seed=3).get_weights()
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(w1, w0))
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(w1, w2))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(w1, w0, strict=True))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(w1, w2, strict=True))
     return dict(one=one, two=two, local=local, l1=l1, l2=l2, moved=moved, diff=diff,
                 replicas=mirrored.num_replicas_in_sync)
 
 
-def uneven(enc):
+def uneven(mirrored, enc: Path) -> dict:
     rng = np.random.default_rng(1)
     # 5 rows in batches of 3: a 2/1 split, then a 1/1 split; replicas hold different token counts.
     ids = rng.integers(5, 40, size=(5, 10)).astype(np.int32)
@@ -117,16 +103,11 @@ def uneven(enc):
     return dict(one=one, by_hand=by_hand, two_raw=two_raw, two=two)
 
 
-root = Path(os.environ["TINY_DIR"])
-print(json.dumps(dict(equal=equal_on_one_and_two(root / "dropout-free"), uneven=uneven(root / "tiny"))))
-"""
-
-
 @pytest.fixture(scope="module")
-def two_replicas(tmp_path_factory) -> dict:
-    """What ``TWO_DEVICES`` computed in its process: ``equal`` and ``uneven``'s results."""
-    out = run_python(TWO_DEVICES, env={"TINY_DIR": str(tmp_path_factory.mktemp("two_replicas"))})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def two_replicas(two_devices, tmp_path_factory) -> dict:
+    """``equal`` and ``uneven``'s results on the test process' two logical CPUs."""
+    root = tmp_path_factory.mktemp("two_replicas")
+    return dict(equal=equal_on_one_and_two(two_devices, root / "dropout-free"), uneven=uneven(two_devices, root / "tiny"))
 
 
 @pytest.mark.slow

@@ -15,14 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import DEV, TINY_OPTIONS, TRAIN, run_python, write_tiny_encoder
-from tfner.data.alignment import IGNORE
-from tfner.training import accumulate
-
-ROUTES = r"""
-import json
-import numpy as np
-import tensorflow as tf
+from tests.conftest import DEV, TINY_OPTIONS, TRAIN, write_tiny_encoder
 from tfner.data.alignment import IGNORE
 from tfner.modeling.crf_head import CrfHead, CrfLoss
 from tfner.modeling.encoder import build_model
@@ -48,6 +41,7 @@ def micro_batches(seed):
 
 def union(parts):
     width = max(p[1].shape[1] for p in parts)
+
     def pad(a, value):
         return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=value)
     x = {k: np.concatenate([pad(p[0][k], 0) for p in parts]) for k in ("input_ids", "attention_mask")}
@@ -75,7 +69,7 @@ def train(encoder, head, accumulating, strategy=None, updates=2):
     for u in range(updates):
         parts = micro_batches(u)
         if accumulating:
-            ds = tf.data.Dataset.from_generator(lambda: iter(parts), output_signature=(
+            ds = tf.data.Dataset.from_generator(lambda parts=parts: iter(parts), output_signature=(
                 {k: tf.TensorSpec([None, None], tf.int32) for k in ("input_ids", "attention_mask")},
                 tf.TensorSpec([None, None], tf.int32)))
             grouped = accumulate.group_batches(ds, len(parts), pad_id=0)
@@ -101,7 +95,6 @@ def separate_steps(encoder, head):
 
 def gap(a, b):
     return max(float(np.max(np.abs(p - q))) for p, q in zip(a, b, strict=True))
-"""
 
 
 def _no_dropout_encoder(path):
@@ -114,40 +107,24 @@ def _no_dropout_encoder(path):
 
 @pytest.mark.parametrize("head", ["softmax", "crf"])
 def test_accumulated_update_equals_one_update_on_the_union(tmp_path, head):
-    scope: dict = {}
-    exec(ROUTES, scope)  # noqa: S102  (the routes are shared with the two-replica test below)
     enc = _no_dropout_encoder(tmp_path / "enc")
-    reference, ref_loss, ref_steps = scope["train"](enc, head, accumulating=False)
-    accumulated, acc_loss, acc_steps = scope["train"](enc, head, accumulating=True)
+    reference, ref_loss, ref_steps = train(enc, head, accumulating=False)
+    accumulated, acc_loss, acc_steps = train(enc, head, accumulating=True)
     assert ref_steps == acc_steps == 2  # one optimizer update per group, not per micro-batch
-    assert scope["gap"](reference, accumulated) < 2e-5
+    assert gap(reference, accumulated) < 2e-5
     assert np.allclose(acc_loss, ref_loss, rtol=1e-5)  # the loss shown is the union's loss
     # The comparison can fail: three ordinary updates land somewhere else.
-    assert scope["gap"](reference, scope["separate_steps"](enc, head)) > 1e-3
-
-
-TWO_REPLICAS = r"""
-import tfner, json, os
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-""" + ROUTES + r"""
-enc = os.environ["ENC"]
-reference, ref_loss, _ = train(enc, "softmax", accumulating=False)
-mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-accumulated, acc_loss, steps = train(enc, "softmax", accumulating=True, strategy=mirrored)
-print(json.dumps({"gap": gap(reference, accumulated), "ref_loss": ref_loss, "acc_loss": acc_loss, "steps": steps}))
-"""
+    assert gap(reference, separate_steps(enc, head)) > 1e-3
 
 
 @pytest.mark.slow
-def test_accumulation_on_two_replicas_equals_one_device_on_the_union(tmp_path):
+def test_accumulation_on_two_replicas_equals_one_device_on_the_union(tmp_path, two_devices):
     enc = _no_dropout_encoder(tmp_path / "enc")
-    out = run_python(TWO_REPLICAS, env={"ENC": enc})
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    assert r["steps"] == 2
-    assert r["gap"] < 2e-5
-    assert np.allclose(r["acc_loss"], r["ref_loss"], rtol=1e-5)
+    reference, ref_loss, _ = train(enc, "softmax", accumulating=False)
+    accumulated, acc_loss, steps = train(enc, "softmax", accumulating=True, strategy=two_devices)
+    assert steps == 2
+    assert gap(reference, accumulated) < 2e-5
+    assert np.allclose(acc_loss, ref_loss, rtol=1e-5)
 
 
 def test_group_batches_stacks_k_batches_per_element_and_keeps_every_row():

@@ -1,34 +1,23 @@
-"""Training under MirroredStrategy on two logical CPU devices (one subprocess sets them up for both tests)."""
+"""Training under MirroredStrategy on the test process' two logical CPU devices (conftest's ``two_devices``)."""
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
-from tests.conftest import run_python
-
-# One process computes what both tests below check (each would pay TensorFlow's start-up).
-TWO_DEVICES = r"""
-import json, os
-import tfner
-import numpy as np, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
-from tests.conftest import DEV, TRAIN, TINY_OPTIONS, write_tiny_encoder
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfner
+from tests.conftest import DEV, TINY_OPTIONS, TRAIN, write_tiny_encoder
 from tests.modeling.test_decoding import SPANS_TRAIN
 from tfner.data import alignment, pipeline
 from tfner.data.schemes import iob2_violation
 from tfner.modeling.crf_head import CrfHead, CrfLoss
 from tfner.modeling.loss import MaskedTokenLoss
 
-root = Path(os.environ["TINY_DIR"])
-enc = write_tiny_encoder(root / "enc")
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
-
-def mirrored_fit():
+def mirrored_fit(strategy, enc: Path, root: Path) -> dict:
     opts = dict(TINY_OPTIONS, epochs=6)
     # 33 windows in batches of 8: the last batch has one row, so one replica gets an empty batch.
     tagger = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=str(enc), strategy=strategy, verbose=0, **opts)
@@ -61,7 +50,7 @@ def mirrored_fit():
         same_export=exported.predict(texts) == tagger.predict(texts))
 
 
-def crf_mirrored():
+def crf_mirrored(strategy, enc: Path) -> dict:
     tagger = tfner.fit(SPANS_TRAIN, None, encoder=str(enc), strategy=strategy, verbose=0,
                        **dict(TINY_OPTIONS, epochs=3, head="crf"))
     head = tagger.model_.crf_head
@@ -86,15 +75,12 @@ def crf_mirrored():
                 whole=whole, split=split, valid=all(iob2_violation(t) is None for t in tags))
 
 
-print(json.dumps(dict(softmax=mirrored_fit(), crf=crf_mirrored())))
-"""
-
-
 @pytest.fixture(scope="module")
-def mirrored(tmp_path_factory) -> dict:
-    """What ``TWO_DEVICES`` computed in its process: the ``softmax`` and the ``crf`` fit's results."""
-    out = run_python(TWO_DEVICES, env={"TINY_DIR": str(tmp_path_factory.mktemp("mirrored"))})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def mirrored(two_devices, tmp_path_factory) -> dict:
+    """The ``softmax`` and the ``crf`` fit under the two-device strategy: what the tests check."""
+    root = tmp_path_factory.mktemp("mirrored")
+    enc = write_tiny_encoder(root / "enc")
+    return dict(softmax=mirrored_fit(two_devices, enc, root), crf=crf_mirrored(two_devices, enc))
 
 
 @pytest.mark.slow

@@ -1,11 +1,14 @@
-"""Crash-safe training: a run killed with SIGKILL mid-epoch, then run again, ends as an uninterrupted one.
+"""Crash-safe training: a run killed mid-epoch, then run again, ends as an uninterrupted one.
 
 Dropout stays on (every real encoder has it: 0.1 here, BertConfig's default): its masks continue
 from the backup instead of restarting from the seed (issue 21, defect 4). One case per route a
 backup takes: ``fit`` with the softmax head, the CRF head and ``accumulate_steps`` (Keras'
-BackupAndRestore), and ``pretrain`` (its own checkpoint). Each case is killed in its own process
-(a process dies once); the test's own process (another one) then resumes every case and runs it
-uninterrupted.
+BackupAndRestore), and ``pretrain`` (its own checkpoint). The softmax case dies by SIGKILL in its
+own process (no ``finally``, no flush: the real thing); the others crash with an exception in the
+test's process at the same step, before the same backup (each SIGKILL paid TensorFlow's start-up
+again, and what they check is the backup's content: the dropout generators are built from the
+seed by every fit, so a missing restore fails in either process). The test's process then resumes
+every case and runs it uninterrupted.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import tensorflow as tf
 
 import tfner
 from tests.conftest import DEV, REPO, TINY_OPTIONS, TRAIN, write_pretrained_tiny_encoder
+from tests.killing import CrashInSecondEpoch
 
 FIT_CASES = {"softmax": {}, "crf": {"head": "crf"}, "accumulate": {"batch_size": 4, "accumulate_steps": 2}}
 CASES = [*FIT_CASES, "pretrain"]
+KILLED = "softmax"  # the case killed by SIGKILL in a process of its own
 STEPS = 4  # optimizer updates per epoch in every fit case (accumulate: 8 batches of 4, 2 per update)
 TEXTS = ["alice flew to paris and bob went to london .", "carol met bob in rome !",
          "alice and carol went to rome .", "bob flew to paris !"] * 6  # 18 windows to train on: 3 steps
@@ -92,9 +97,13 @@ def test_runs_killed_mid_epoch_resume_to_the_weights_of_uninterrupted_ones(tmp_p
     encoder = encoder_with_weights(tmp_path / "encoder")
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", "ROOT": str(tmp_path)}
     for case in CASES:
-        killed = subprocess.run([sys.executable, "-c", "from tests.training.test_resume_dropout import main; main()"],
-                                capture_output=True, text=True, env={**env, "KILL": case}, cwd=REPO, timeout=600)
-        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        if case == KILLED:
+            killed = subprocess.run([sys.executable, "-c", "from tests.training.test_resume_dropout import main; main()"],
+                                    capture_output=True, text=True, env={**env, "KILL": case}, cwd=REPO, timeout=600)
+            assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+        else:
+            with pytest.raises(RuntimeError, match="crash"):
+                train(case, encoder, tmp_path / case, [CrashInSecondEpoch(batch=2)])
         assert (tmp_path / case / "backup").is_dir() and not (tmp_path / case / "tagger").exists()
     progress = (tmp_path / "pretrain" / "backup" / "progress.json").read_text(encoding="utf-8")
     assert '"epoch": 1' in progress and '"step": 2' in progress  # epoch 2's second step: the last backed up
