@@ -27,8 +27,9 @@ def pytest_configure(config):
     counts GPUs only. A hook, not import-time code: the subprocesses of other tests import this
     module for its data and must keep their one device (multi-worker training among them).
     """
-    import tensorflow as tf
+    from tfner.logs import import_tensorflow
 
+    tf = import_tensorflow()  # its first device listing, with the start-up lines (cuInit's) hidden
     try:
         tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                                    [tf.config.LogicalDeviceConfiguration()] * 2)
