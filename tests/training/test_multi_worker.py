@@ -21,9 +21,7 @@ from tests.conftest import REPO, write_tiny_encoder
 
 WORKER = r"""
 import json, os
-import numpy as np
 import tfner
-from tests.conftest import DEV, TRAIN, TINY_OPTIONS
 
 import signal
 import tensorflow as tf
@@ -46,16 +44,27 @@ class Kill(tf.keras.callbacks.Callback):  # every worker dies after the same ste
 
 
 backups = dict(output_dir=os.environ["OUT"], backup_every=1) if os.environ.get("OUT") else {}
-# 33 windows in global batches of 8: the last batch has one row, so one worker's replica gets none
-t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=os.environ["ENC"], strategy=os.environ["STRATEGY"], verbose=0,
-              callbacks=[Kill()] if os.environ.get("KILL") else [],
-              **dict(TINY_OPTIONS, epochs=3, **backups))
-print(json.dumps(dict(
-    resumed=t.train_stats_["resumed_at_step"],
-    replicas=t.train_stats_["replicas"], iterations=int(t.model_.optimizer.iterations.numpy()),
-    weights={v.name.split("/", 1)[1]: float(np.abs(v.numpy()).sum()) for v in t.model_.trainable_variables},
-    loss=t.history_["loss"], f1=t.history_["val_entity_f1"])))
+from tests.training.test_multi_worker import fit_and_summarise
+
+print(json.dumps(fit_and_summarise(os.environ["ENC"], os.environ["STRATEGY"], [Kill()] if os.environ.get("KILL") else [],
+                                   **backups)))
 """
+
+
+def fit_and_summarise(encoder: str, strategy, callbacks=(), **backups) -> dict:
+    """The fit every run of this file makes (33 windows in global batches of 8: the last batch has one
+    row, so one worker's replica gets none), and what the tests compare of it."""
+    import numpy as np
+
+    import tfner
+    from tests.conftest import DEV, TINY_OPTIONS, TRAIN
+
+    t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=encoder, strategy=strategy, verbose=0, callbacks=list(callbacks),
+                  **dict(TINY_OPTIONS, epochs=3, **backups))
+    return dict(resumed=t.train_stats_["resumed_at_step"], replicas=t.train_stats_["replicas"],
+                iterations=int(t.model_.optimizer.iterations.numpy()),
+                weights={v.name.split("/", 1)[1]: float(np.abs(v.numpy()).sum()) for v in t.model_.trainable_variables},
+                loss=t.history_["loss"], f1=t.history_["val_entity_f1"])
 
 
 def free_ports(n: int) -> list[int]:
@@ -125,7 +134,7 @@ def uninterrupted(encoder, tmp_path_factory) -> tuple[list[dict], Path]:
 @pytest.mark.slow
 def test_two_workers_on_loopback_end_with_the_weights_of_one_process(encoder, uninterrupted):
     results, _ = uninterrupted
-    single = result(run({"ENC": str(encoder), "STRATEGY": "auto"}, 300), 300)
+    single = fit_and_summarise(str(encoder), "auto")  # one process: this one (its one device for "auto")
     assert [r["replicas"] for r in results] == [2, 2] and single["replicas"] == 1
     assert results[0]["iterations"] == results[1]["iterations"] == single["iterations"] == 3 * 5
     assert results[0]["weights"] == results[1]["weights"]  # kept identical by the all-reduce
