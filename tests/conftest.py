@@ -72,7 +72,8 @@ TINY_OPTIONS = dict(pretrained=False, epochs=12, learning_rate=3e-3, warmup_rati
                     window_overlap=4, seed=1, head="softmax")
 
 
-def write_tiny_encoder(path: Path) -> Path:
+def write_tiny_encoder(path: Path, *, dropout: float = 0.1) -> Path:
+    """The tiny encoder's folder; ``dropout=0.0`` where weights are compared to float precision."""
     from transformers import BertConfig
 
     path.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,8 @@ def write_tiny_encoder(path: Path) -> Path:
         json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": 512})
     )
     BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-               intermediate_size=64, max_position_embeddings=128).save_pretrained(path)
+               intermediate_size=64, max_position_embeddings=128, hidden_dropout_prob=dropout,
+               attention_probs_dropout_prob=dropout).save_pretrained(path)
     return path
 
 

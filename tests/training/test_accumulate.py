@@ -9,8 +9,6 @@ be wrong), with clipping active (so it must see the summed gradient).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -97,17 +95,9 @@ def gap(a, b):
     return max(float(np.max(np.abs(p - q))) for p, q in zip(a, b, strict=True))
 
 
-def _no_dropout_encoder(path):
-    enc = write_tiny_encoder(path)
-    config = json.loads((enc / "config.json").read_text())
-    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    (enc / "config.json").write_text(json.dumps(config))
-    return str(enc)
-
-
 @pytest.mark.parametrize("head", ["softmax", "crf"])
 def test_accumulated_update_equals_one_update_on_the_union(tmp_path, head):
-    enc = _no_dropout_encoder(tmp_path / "enc")
+    enc = str(write_tiny_encoder(tmp_path / "enc", dropout=0.0))
     reference, ref_loss, ref_steps = train(enc, head, accumulating=False)
     accumulated, acc_loss, acc_steps = train(enc, head, accumulating=True)
     assert ref_steps == acc_steps == 2  # one optimizer update per group, not per micro-batch
@@ -119,7 +109,7 @@ def test_accumulated_update_equals_one_update_on_the_union(tmp_path, head):
 
 @pytest.mark.slow
 def test_accumulation_on_two_replicas_equals_one_device_on_the_union(tmp_path, two_devices):
-    enc = _no_dropout_encoder(tmp_path / "enc")
+    enc = str(write_tiny_encoder(tmp_path / "enc", dropout=0.0))
     reference, ref_loss, _ = train(enc, "softmax", accumulating=False)
     accumulated, acc_loss, steps = train(enc, "softmax", accumulating=True, strategy=two_devices)
     assert steps == 2

@@ -20,10 +20,9 @@ import pytest
 from tests.conftest import REPO, write_tiny_encoder
 
 WORKER = r"""
-import json, os
+import json, os, pathlib, signal, time
 import tfner
 
-import signal
 import tensorflow as tf
 
 
@@ -35,7 +34,6 @@ class Kill(tf.keras.callbacks.Callback):  # every worker dies after the same ste
         if self.epoch == 1 and batch == 2:
             # a barrier in files, not a collective: a worker killed while its peer still waits for
             # the step's last all-reduce message fails the peer with an error (rc 1), not the kill
-            import pathlib, time
             here = pathlib.Path(os.environ["KILL"])
             (here / str(json.loads(os.environ["TF_CONFIG"])["task"]["index"])).touch()
             while len(list(here.iterdir())) < 2:
@@ -90,14 +88,6 @@ def result(proc: subprocess.Popen, timeout: float) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def no_dropout_encoder(path):
-    enc = write_tiny_encoder(path)
-    config = json.loads((enc / "config.json").read_text())
-    config["hidden_dropout_prob"] = config["attention_probs_dropout_prob"] = 0.0  # comparable to float precision
-    (enc / "config.json").write_text(json.dumps(config))
-    return enc
-
-
 def two_workers(env: dict, *, killed: Path | None = None) -> list[dict]:
     """Two workers on loopback; with ``killed`` (an empty folder for their barrier), both die after the same step."""
     ports = free_ports(2)
@@ -121,7 +111,7 @@ def two_workers(env: dict, *, killed: Path | None = None) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def encoder(tmp_path_factory):
-    return no_dropout_encoder(tmp_path_factory.mktemp("enc"))
+    return write_tiny_encoder(tmp_path_factory.mktemp("enc"), dropout=0.0)  # comparable to float precision
 
 
 @pytest.fixture(scope="module")
