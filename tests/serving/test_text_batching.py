@@ -137,3 +137,23 @@ def test_the_export_batches_like_memory_and_stays_servable(fitted_export, togeth
     predict_text = tf.saved_model.load(str(fitted_export)).signatures["predict_text"]
     assert_same_rows(rows(predict_text(text=encode(TEXTS))), together)
     assert rows(predict_text(text=tf.constant([], tf.string))) == []
+
+
+def test_the_model_computes_only_the_requests_windows(fitted):
+    """The encoder sees the request's windows and nothing more: a one-window text costs its own length
+    ([CLS] + its sub-tokens + [SEP], counted by the fast tokenizer), and a request without a word one
+    [CLS] [SEP] window (the call gives the outputs their shapes)."""
+    computed = tf.Variable(0, dtype=tf.int32)
+
+    def counting(ids, mask):
+        computed.assign_add(tf.size(ids))
+        return fitted.module_._logits(ids, mask)
+
+    tag = text_tagger(fitted, chunk_tokens=1 << 20, logits_fn=counting)
+    for text in ["Alice flew to Paris", "Bob met Carol in London and Rome ."]:
+        computed.assign(0)
+        rows(tag(encode([text])))
+        assert int(computed.numpy()) == len(fitted.tokenizer_(text)["input_ids"]) < fitted.config_.max_length
+    computed.assign(0)
+    assert rows(tag(encode(["", "   "]))) == [[], []]
+    assert int(computed.numpy()) == 2

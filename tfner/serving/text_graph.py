@@ -278,9 +278,13 @@ class TextTagger(tf.Module):
         win_row, win_start, win_end = self._plan(cost, words["row"], n_texts)
         q = pieces.row_splits
         tokens = tf.gather(pieces.flat_values, tf.ragged.range(tf.gather(q, win_start), tf.gather(q, win_end)))
-        # one spare [CLS] [SEP] window keeps the model call non-empty for an empty batch
-        spare = tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int32), tf.zeros([1], tf.int64))
-        logits = self._window_logits(tf.concat([tokens, spare], axis=0))
+        # A request without a word gets one empty [CLS] [SEP] window, so the model is still called
+        # (its output shapes come from the call); a request with words gets none (a spare window
+        # beside a real one was padded to the real one's length in its chunk: twice the encoder's
+        # work at batch 1)
+        spare = tf.zeros(tf.cast(tf.equal(tokens.nrows(), 0), tf.int32)[None], tf.int64)
+        body = tf.RaggedTensor.from_row_lengths(tokens.flat_values, tf.concat([tokens.row_lengths(), spare], 0))
+        logits = self._window_logits(body)
         parts = tf.split(logits, self.sizes, axis=-1) if self.task_names else [logits]
         probs = tf.nn.softmax(parts[0], axis=-1)
         own_start = self._own_starts(q, win_row, win_start, win_end)
