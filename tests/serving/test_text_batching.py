@@ -139,7 +139,8 @@ def test_the_export_batches_like_memory_and_stays_servable(fitted_export, togeth
     assert rows(predict_text(text=tf.constant([], tf.string))) == []
 
 
-def test_the_model_computes_only_the_requests_windows(fitted):
+@pytest.mark.parametrize("chunk_tokens", [1 << 20, 8])  # one call without sorting; the sorting loop
+def test_the_model_computes_only_the_requests_windows(fitted, chunk_tokens):
     """The encoder sees the request's windows and nothing more: a one-window text costs its own length
     ([CLS] + its sub-tokens + [SEP], counted by the fast tokenizer), and a request without a word one
     [CLS] [SEP] window (the call gives the outputs their shapes)."""
@@ -149,7 +150,7 @@ def test_the_model_computes_only_the_requests_windows(fitted):
         computed.assign_add(tf.size(ids))
         return fitted.module_._logits(ids, mask)
 
-    tag = text_tagger(fitted, chunk_tokens=1 << 20, logits_fn=counting)
+    tag = text_tagger(fitted, chunk_tokens=chunk_tokens, logits_fn=counting)
     for text in ["Alice flew to Paris", "Bob met Carol in London and Rome ."]:
         computed.assign(0)
         rows(tag(encode([text])))
