@@ -49,6 +49,9 @@ class CrfHead(tf.keras.layers.Layer):
             self.transitions = self.add_weight(name="transitions", shape=[n, n], initializer="zeros")
             self.start = self.add_weight(name="start", shape=[n], initializer="zeros")
             self.end = self.add_weight(name="end", shape=[n], initializer="zeros")
+        # the weights exist from here on: a layer left unbuilt is one Keras warns it cannot
+        # serialise in full at every SavedModel export
+        self.built = True
 
     def scores(self, *, at_text_start: bool = True, training: bool = False):
         """``(transitions, start, end)`` with the scheme's constraints applied."""
