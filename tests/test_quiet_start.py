@@ -140,60 +140,49 @@ def _noise(out: subprocess.CompletedProcess) -> list[str]:
             if any(n in line for n in NOISE) or TF_LOG_LINE.match(line)]
 
 
-#: A default fit from Python (the offline, pre-trained encoder), saved for ``tfner predict``.
-FIT = r"""
-import sys
-import tfner
-from tests.conftest import DEV, TRAIN
-tagger = tfner.fit(TRAIN[:8], DEV, epochs=1, batch_size=8, max_length=32, window_overlap=4, learning_rate=1e-3)
-tfner.load(tagger.save(sys.argv[1]))
-"""
-
 #: The lines a fit prints, and nothing else: not even what TensorFlow prints while its libraries load.
 OURS = re.compile(r"^(encoder|train|precision|recipe|Epoch|epoch|restoring|\d+/\d+ \[)")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """``tfner.fit`` on 8 sentences with dev, the default encoder, 1 epoch, in a fresh process; and the
-    CoNLL file the ``--debug`` run trains on."""
+def demo(tmp_path_factory):
+    """``make demo``'s program in a fresh process (no TF_CPP_* variable, as a user runs it): ``tfner.fit`` on
+    WNUT-17's first 8 sentences with the default (offline, pre-trained) encoder, 1 update, then evaluate,
+    export and predict; and the CoNLL file the ``--debug`` run trains on. One process serves both the fit's
+    lines and the demo's: each is a TensorFlow start-up and a MiniLM fit."""
     folder = tmp_path_factory.mktemp("quiet")
     (folder / "train.conll").write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in zip(*s, strict=True))
                                                     for s in TRAIN[:4]) + "\n", encoding="utf-8")
-    out = _run("-c", FIT, str(folder / "saved"), cwd=REPO)
+    out = _run("-m", "tfner.demo", "--epochs", "1", "--max-sentences", "8", "--batch-size", "8", "--learning-rate",
+               "1e-3", "--export-dir", str(folder / "export"), "--logdir", str(folder / "logs"), cwd=folder)
     return folder, out
 
 
 @pytest.mark.slow
-def test_a_default_fit_shows_tfners_lines_and_predict_too(trained):
-    folder, train = trained
-    lines = (train.stdout + train.stderr).splitlines()
-    assert not _noise(train)
-    assert train.stdout.startswith("encoder: all-MiniLM-L6-v2 (pre-trained)")
-    text = "\n".join(lines)
-    for expected in ("train: 8 sentences", "precision: float32", "Epoch 1/1", "epoch 1: dev entity F1",
-                     "recipe: batch 8 (as asked), learning rate 0.001 (as asked), crf head (the default); 1 epoch as asked "
-                     "(1 update); dev: 4 sentences given"):
-        assert expected in text
+def test_the_demo_and_its_fit_print_tfners_lines_only(demo):
+    folder, out = demo
+    assert not _noise(out)
+    assert out.stdout.startswith("Fine-tuning all-MiniLM-L6-v2") and "demo finished" in out.stdout
+    lines = out.stdout.splitlines()
+    fit = lines[1:next(i for i, line in enumerate(lines) if line.startswith("trained "))]  # what tfner.fit printed
+    assert fit[0].startswith("encoder: all-MiniLM-L6-v2 (pre-trained)")
+    text = "\n".join(fit)
+    for expected in ("train: 8 sentences", "precision: float32", "epoch 1/1: loss", "epoch 1: dev entity F1",
+                     "recipe: batch 8 (as asked), learning rate 0.001 (as asked), crf head (the default); 1 epoch as asked "):
+        assert expected in text, text
+    steps = re.search(r"(\d+) steps per epoch", text)[1]  # windows are batched by length: some batches are partial
+    assert f"1 epoch as asked ({steps} update{'s' * (steps != '1')}); dev: 8 sentences given" in text, text
     assert "val_loss" not in text  # Keras' own epoch line (which repeated every value) is off
-    assert all(OURS.match(line) for line in lines if line.strip()), lines
-    predict = _run("-m", "tfner", "predict", "saved", "Alice flew to Paris.", cwd=folder)
+    assert all(OURS.match(line) for line in fit + out.stderr.splitlines() if line.strip()), fit + [out.stderr]
+    predict = _run("-m", "tfner", "predict", "export", "Alice flew to Paris.", cwd=folder)  # the export's base folder
     assert not _noise(predict)
     assert predict.stdout.startswith('{"text": "Alice flew to Paris."')
 
 
 @pytest.mark.slow
-def test_the_demo_prints_tfners_lines_only(tmp_path):
-    out = _run("-m", "tfner.demo", "--epochs", "1", "--max-sentences", "8", "--export-dir", str(tmp_path / "export"),
-               "--logdir", str(tmp_path / "logs"), cwd=tmp_path)
-    assert not _noise(out)
-    assert out.stdout.startswith("Fine-tuning all-MiniLM-L6-v2") and "demo finished" in out.stdout
-
-
-@pytest.mark.slow
-def test_debug_shows_the_start_up_lines_and_transformers_messages(trained):
+def test_debug_shows_the_start_up_lines_and_transformers_messages(demo):
     """Any pre-trained encoder brings transformers' messages: the tiny one (with weights saved) is the cheapest."""
-    folder, _ = trained
+    folder, _ = demo
     encoder = write_pretrained_tiny_encoder(folder / "tiny-encoder")
     out = _run("-m", "tfner", "--debug", "train", "train.conll", "--epochs", "1", "--output-dir", "debug-run",
                "--encoder", str(encoder), cwd=folder)
