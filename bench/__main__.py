@@ -4,7 +4,8 @@ Suites (each a script in this folder writing ``bench/results/<name>-<UTC time>.j
 
 * ``accuracy``     CoNLL-2003 (../shared/data; skipped with a message when absent) and WNUT-17, 3 epochs, seeds 0 and 1
 * ``train-speed``  tfner configurations and the PyTorch loop, interleaved (``--torch-python`` for the loop)
-* ``serve-speed``  ``predict_text`` against ``serving_default`` + Python tokenization
+* ``serve-speed``  ``predict_text`` against ``serving_default`` + Python tokenization, then where its time goes
+                   (the text path, the model alone, chunk sizes) at batch 8 and 64
 * ``memory``       peak RSS of ``fit`` on 1x/4x/16x WNUT-17, files against prepared shards
 * ``data``         reading, alignment and tf.data against the training rate
 * ``parity``       the in-graph WordPiece against the fast tokenizer on the corpora
@@ -42,7 +43,8 @@ SUITES: dict[str, list[tuple[str, list[str], list[str]]]] = {
                   ["--corpus", "wnut17", "--epochs", "1", "--train-limit", "300"]),
                  ("conll2003.py", ["--corpus", "wnut17", "--epochs", "3", "--seed", "1"], [])],
     "train-speed": [("train_speed.py", [], ["--sentences", "200", "--epochs", "1", "--rounds", "1"])],
-    "serve-speed": [("serve_speed.py", [], ["--sentences", "64", "--rounds", "1"])],
+    "serve-speed": [("serve_speed.py", [], ["--sentences", "64", "--rounds", "1"]),
+                    ("serve_breakdown.py", [], ["--sentences", "128", "--rounds", "1"])],
     "memory": [("prepared_memory.py", ["--sizes", "1", "4", "16"], ["--sizes", "1", "2"])],
     "data": [("data_speed.py", ["--epochs", "3"], ["--epochs", "2"])],
     "parity": [("wordpiece_parity.py", [], [])],
