@@ -25,6 +25,11 @@ on its test set:
 * ``multitask`` (CoNLL-2003) ``tfner.fit(train, dev, tasks={"ner": 3, "pos": 1, "chunk": 2})``: POS and
   chunk heads beside NER at their default weights (``tfner.config.AUX_WEIGHT``); ``multitask-equal`` weighs
   every task 1 (the default before); each scored on test NER, POS accuracy and chunk F1; compare with ``new``;
+* ``new-rounds`` ``tfner.fit(train, dev)`` as ``new``, every round's weights kept in memory; after the fit each
+  round's weights score dev and test, with each sentence's entity counts (true positives, false positives,
+  false negatives, conlleval's chunking; one string, ``"tp,fp,fn tp,fp,fn ..."``), so any rule that picks a round from dev can be scored on test from
+  the record (``rounds``; ``test_f1`` is the round ``restore_best`` picks, the first of the best dev F1,
+  ``test_f1_final`` the last round's);
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
   (``--search-trials``), its best tagger scored on test;
 * ``torch``   the PyTorch reference loop (3 epochs, 5e-5, batch 32: the usual Hugging Face
@@ -115,6 +120,66 @@ def run_tfner(sample, dev, test, seed: int, options: dict) -> dict:
     return row
 
 
+def sentence_counts(gold_tags, pred_tags) -> list[list[int]]:
+    """Each sentence's ``[true positives, false positives, false negatives]`` under conlleval's chunking."""
+    from tfner.data.schemes import entities
+
+    counts = []
+    for gold, pred in zip(gold_tags, pred_tags, strict=True):
+        g, p = set(entities(gold)), set(entities(pred))
+        counts.append([len(g & p), len(p - g), len(g - p)])
+    return counts
+
+
+def f1_of(counts) -> float:
+    tp, fp, fn = (sum(c[i] for c in counts) for i in range(3))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def run_rounds(sample, dev, test, seed: int) -> dict:
+    """``new`` with every round's weights kept: each round scored on dev and test after the fit."""
+    import tensorflow as tf
+
+    import tfner
+    from tfner.tagging import inputs, scoring
+
+    class KeepRounds(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights_by_round = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights_by_round.append(self.model.get_weights())
+
+    keep = KeepRounds()
+    t0 = time.perf_counter()
+    tagger = tfner.fit(sample, dev, seed=seed, verbose=0, restore_best=False, callbacks=[keep])
+    seconds = time.perf_counter() - t0
+    state = tagger._check_fitted()
+    fit_dev_f1 = [float(v) for v in tagger.history_["val_entity_f1"]]
+    dev_sents, test_sents = (inputs.read(d, "data", state.config, main_only=True) for d in (dev, test))
+    rounds = []
+    for r, weights in enumerate(keep.weights_by_round):
+        keep.model.set_weights(weights)
+        scored = {}
+        for name, sents in (("dev", dev_sents), ("test", test_sents)):
+            kept: list = []
+            ev = scoring.score(state, sents, "default", kept)
+            counts = sentence_counts(kept[1], kept[2])
+            scored[f"{name}_f1"] = ev.f1
+            scored[f"{name}_f1_from_counts"] = f1_of(counts)
+            scored[f"{name}_counts"] = " ".join(",".join(map(str, c)) for c in counts)  # compact: one string
+        scored["dev_f1_during_fit"] = fit_dev_f1[r]
+        rounds.append(scored)
+    best = max(range(len(rounds)), key=lambda r: (fit_dev_f1[r], -r))  # the first of the best, as restore_best
+    stats = tagger.train_stats_
+    updates = stats["schedule"]["round_updates"] * len(stats["epoch_seconds"])
+    return {"test_f1": rounds[best]["test_f1"], "test_f1_final": rounds[-1]["test_f1"], "best_round": best,
+            "seconds": seconds, "updates": updates, "epochs_run": updates / stats["steps_per_epoch"],
+            "recipe": stats["recipe"], "schedule": stats["schedule"], "config": tagger.config_.to_dict(),
+            "rounds": rounds}
+
+
 def run_multitask(sample, dev, test, seed: int, weights: dict | None) -> dict:
     row = run_tfner(sample, dev, test, seed, {"tasks": MULTITASK, "task_weights": weights})
     tagger = row.pop("tagger")
@@ -176,7 +241,7 @@ def main() -> int:
     parser.add_argument("--cells", nargs="+", default=list(CELLS), help="corpus:size (size a number or 'full')")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--contenders", nargs="+", choices=("old", "new", "new-softmax", "new-crf", "new-auto", "new-sentence", "new-nodev",
-                                                          "new-nodev-all", "new-holdout",
+                                                          "new-nodev-all", "new-holdout", "new-rounds",
                                                           "multitask", "multitask-equal", "search", "torch"),
                         default=["old", "new", "new-softmax"])
     parser.add_argument("--search-trials", type=int, default=8)
@@ -219,6 +284,8 @@ def main() -> int:
                     row = run_tfner(sample, dev, test, seed, {"context": contender.removeprefix("new-")})
                 elif contender in ("new-nodev", "new-nodev-all"):
                     row = run_tfner(sample, None, test, seed, {})
+                elif contender == "new-rounds":
+                    row = run_rounds(sample, dev, test, seed)
                 elif contender == "new-holdout":
                     row = run_tfner(sample, 0.1, test, seed, {})
                 elif contender.startswith("multitask"):
