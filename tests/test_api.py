@@ -36,8 +36,8 @@ SIGNATURES = {
     "Tagger.save": "(self, path: 'str | os.PathLike') -> 'Path'",
 }
 
-FITTED = {"best_epoch_", "config_", "dev_evaluations_", "history_", "labels_", "model_", "module_", "stopped_epoch_",
-          "tasks_", "tokenizer_", "train_stats_", "transferred_labels_"}
+FITTED = {"best_epoch_", "config_", "dev_evaluations_", "history_", "kept_epoch_", "labels_", "model_", "module_",
+          "stopped_epoch_", "tasks_", "tokenizer_", "train_stats_", "transferred_labels_"}
 LOADED_SAVED = {"config_", "labels_", "model_", "module_", "tasks_", "tokenizer_"}
 LOADED_EXPORT = {"config_", "labels_", "model_", "tasks_", "tokenizer_"}
 

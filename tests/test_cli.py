@@ -43,6 +43,13 @@ def test_every_config_field_has_a_flag_with_its_help():
         assert f.metadata["help"] in flags[f.name].help
 
 
+@pytest.mark.parametrize(("text", "value"), [("significant", "significant"), ("false", False), ("True", True)])
+def test_restore_best_flag_reads_true_false_or_significant(text, value):
+    args = cli.build_parser().parse_args(["train", "x.conll", "--output-dir", "o", "--restore-best", text])
+    assert args.restore_best is value if isinstance(value, bool) else args.restore_best == value
+    assert TaggerConfig(restore_best=args.restore_best).restore_best == value
+
+
 def test_help_does_not_import_tensorflow():
     code = ("import sys\nfrom tfner import cli\ntry:\n    cli.main(['train', '--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\nprint('ok')")

@@ -179,6 +179,8 @@ def test_from_json_rejects_non_object(text):
         dict(precision="bf16"),
         dict(precision=None),
         dict(seed=None),
+        dict(restore_best="yes"),
+        dict(restore_best=None),
     ],
 )
 def test_wrong_types_are_rejected(options):

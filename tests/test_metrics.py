@@ -145,3 +145,76 @@ def test_evaluation_carries_the_entity_confusion_and_draws_it(tmp_path):
 
     image = matplotlib.image.imread(path)
     assert image.shape[0] > 100 and image.shape[1] > 100 and len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 3
+
+
+# --- per-sentence counts and the paired bootstrap -------------------------------------------------
+
+def random_tags(rng, length: int, types=("PER", "LOC")) -> list[str]:
+    """Any tag anywhere, invalid I- starts included: conlleval's and the strict rule chunk these differently."""
+    return [rng.choice(["O", "O", *(f"{p}-{t}" for p in "BI" for t in types)]) for _ in range(length)]
+
+
+@pytest.mark.parametrize("mode", ["default", "strict"])
+def test_sentence_counts_add_up_to_seqevals_micro_scores(mode):
+    import random
+
+    rng = random.Random(7)
+    for _ in range(30):
+        gold = [random_tags(rng, rng.randint(1, 9)) for _ in range(rng.randint(1, 6))]
+        pred = [random_tags(rng, len(g)) for g in gold]
+        ev = evaluate_tags(gold, pred, mode)
+        tp, fp, fn = (sum(c[i] for c in ev.sentence_counts) for i in range(3))
+        assert len(ev.sentence_counts) == len(gold)
+        assert tp + fn == ev.entities["micro avg"]["support"]  # every gold entity is found or missed
+        assert ev.precision == pytest.approx(tp / (tp + fp) if tp + fp else 0.0)
+        assert ev.recall == pytest.approx(tp / (tp + fn) if tp + fn else 0.0)
+        assert ev.f1 == pytest.approx(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+
+
+def counts_evaluation(counts):
+    from tfner.metrics import Evaluation
+
+    return Evaluation({}, "", {}, "", "default", sentence_counts=counts)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_paired_bootstrap_matches_its_closed_form(k):
+    """a and b agree on every sentence but k, where a finds the entity and b tags a wrong one: a resample
+    puts a above b exactly when it draws one of those k, so the share is 1 - (1 - k/n)^n."""
+    from tfner.metrics import paired_bootstrap
+
+    n = 50
+    a = counts_evaluation([(1, 0, 0)] * n)
+    b = counts_evaluation([(0, 1, 1)] * k + [(1, 0, 0)] * (n - k))
+    want = 1 - (1 - k / n) ** n  # 0.636, 0.867, 0.952
+    assert paired_bootstrap(a, b, resamples=4000, seed=3) == pytest.approx(want, abs=0.03)
+    assert paired_bootstrap(b, a, resamples=4000, seed=3) == 0.0  # b is never above a
+    assert paired_bootstrap(a, b, resamples=500, seed=1) == paired_bootstrap(a, b, resamples=500, seed=1)
+
+
+def test_paired_bootstrap_matches_every_draw_enumerated():
+    """Four sentences, mixed counts: the share over all 4^4 equally likely draws, counted one by one."""
+    import itertools
+
+    from tfner.metrics import paired_bootstrap
+
+    ca = [(2, 1, 0), (0, 0, 2), (1, 0, 1), (0, 1, 0)]
+    cb = [(1, 0, 1), (1, 1, 1), (0, 2, 2), (1, 0, 0)]
+
+    def f1(counts):
+        tp, fp, fn = (sum(c[i] for c in counts) for i in range(3))
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+    draws = list(itertools.product(range(4), repeat=4))
+    exact = sum(f1([ca[i] for i in d]) > f1([cb[i] for i in d]) for d in draws) / len(draws)
+    assert 0.2 < exact < 0.8  # a case where either may win
+    got = paired_bootstrap(counts_evaluation(ca), counts_evaluation(cb), resamples=20000, seed=0)
+    assert got == pytest.approx(exact, abs=0.015)
+
+
+def test_paired_bootstrap_refuses_evaluations_of_different_sentences():
+    from tfner.errors import DataFormatError
+    from tfner.metrics import paired_bootstrap
+
+    with pytest.raises(DataFormatError, match="same, non-empty list of sentences"):
+        paired_bootstrap(counts_evaluation([(1, 0, 0)] * 3), counts_evaluation([(1, 0, 0)] * 4))

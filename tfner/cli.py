@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -38,6 +39,11 @@ def _none_or(kind):
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _word(words: dict[str, Any], text: str) -> Any:
+    """A choice of a field that takes True, False or a word: ``true``/``false`` in any case are the booleans."""
+    return words.get(text.lower(), text)
 
 
 def _int_tuple(text: str):
@@ -76,6 +82,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         base = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if optional else hint
         if base is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **args)
+        elif typing.get_origin(base) is Literal and True in typing.get_args(base):  # True, False or a word
+            words = {str(c).lower(): c for c in typing.get_args(base)}
+            group.add_argument(flag, type=functools.partial(_word, words), choices=typing.get_args(base),
+                               metavar="{" + ",".join(words) + "}", **args)
         elif typing.get_origin(base) is Literal:
             group.add_argument(flag, choices=typing.get_args(base), **args)
         elif typing.get_origin(base) is tuple and typing.get_origin(typing.get_args(base)[0]) is tuple:
@@ -183,7 +193,8 @@ def _train(args) -> int:
     with logs.quiet_libraries(0):  # --verbose 2 is a line per round here; --debug shows the libraries' logs
         tagger.fit(args.train, _dev(args.dev))
     unit = "round" if tagger.train_stats_["schedule"]["auto"] else "epoch"  # what best_epoch and the F1s count
-    print(json.dumps({"tagger": str(_tagger_path(args.output_dir)), "best_epoch": tagger.best_epoch_, "unit": unit,
+    print(json.dumps({"tagger": str(_tagger_path(args.output_dir)), "best_epoch": tagger.best_epoch_,
+                      "kept_epoch": tagger.kept_epoch_, "unit": unit,
                       "dev_entity_f1": tagger.history_.get("val_entity_f1")}))
     return 0
 

@@ -9,7 +9,9 @@ from typing import Literal
 
 import numpy as np
 from seqeval.metrics import classification_report as seqeval_report
+from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2
+from seqeval.scheme import Entities as SeqevalEntities
 from sklearn.metrics import classification_report as sklearn_report
 
 from tfner.data.schemes import entities
@@ -25,6 +27,9 @@ class Evaluation:
     ``tokens`` is scikit-learn's ``classification_report`` dict over the tags of real
     words (no padding, no sub-token continuations); ``tokens_text`` is its printed form.
     ``confusion`` is :func:`entity_confusion` as ``{"names": [...], "counts": [[...]]}``.
+    ``sentence_counts`` holds each sentence's ``(true positives, false positives, false negatives)``
+    under the same chunking as ``entities`` (their sums give its micro average): what
+    :func:`paired_bootstrap` resamples.
     """
 
     entities: dict
@@ -33,6 +38,10 @@ class Evaluation:
     tokens_text: str
     mode: str
     confusion: dict = dataclasses.field(default_factory=dict)
+    sentence_counts: tuple = ()
+
+    def __post_init__(self):  # read back from JSON (a run's progress.json) the counts are lists
+        object.__setattr__(self, "sentence_counts", tuple(tuple(int(x) for x in c) for c in self.sentence_counts))
 
     def plot_confusion(self, path: str | os.PathLike | None = None):
         """The entity confusion matrix as a matplotlib figure (and a PNG at ``path``)."""
@@ -123,7 +132,52 @@ def evaluate_tags(
     types = sorted({t[2:] for t in flat_g + flat_p if t != "O"})
     counts, names = entity_confusion(gold, pred, types)
     return Evaluation(entities=ent, entities_text=ent_text, tokens=tok, tokens_text=tok_text, mode=mode,
-                      confusion={"names": names, "counts": counts.tolist()})
+                      confusion={"names": names, "counts": counts.tolist()},
+                      sentence_counts=sentence_counts(gold, pred, mode))
+
+
+def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
+                    mode: Literal["default", "strict"] = "default") -> tuple[tuple[int, int, int], ...]:
+    """Each sentence's ``(true positives, false positives, false negatives)``, entities chunked as
+    seqeval chunks them in ``mode`` (conlleval's rule by default, IOB2's strict rule in ``"strict"``)."""
+    found = []
+    for g_tags, p_tags in zip(gold, pred, strict=True):
+        if mode == "strict":
+            g = {e.to_tuple()[1:] for e in SeqevalEntities([list(g_tags)], IOB2).entities[0]}
+            p = {e.to_tuple()[1:] for e in SeqevalEntities([list(p_tags)], IOB2).entities[0]}
+        else:
+            g, p = set(get_entities(list(g_tags))), set(get_entities(list(p_tags)))
+        found.append((len(g & p), len(p - g), len(g - p)))
+    return tuple(found)
+
+
+def f1_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Micro entity F1 of ``(..., 3)`` summed ``(true positives, false positives, false negatives)``; 0 where
+    there is no true positive (seqeval's ``zero_division=0``)."""
+    counts = np.asarray(counts, np.float64)
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+
+
+def paired_bootstrap(a: Evaluation, b: Evaluation, *, resamples: int = 1000, seed: int = 0) -> float:
+    """The share of bootstrap resamples of the scored sentences in which ``a``'s entity F1 is above ``b``'s.
+
+    ``a`` and ``b`` score the same sentences (two taggers, or two rounds of one fit): each resample
+    draws as many sentences as there are, with replacement and the same draw for both, and
+    compares the micro F1 of the drawn sentences' counts (Koehn 2004's paired bootstrap; a share of
+    0.95 or more is the usual "a is better, not by chance of the sample"). Seeded: the same
+    evaluations give the same share.
+    """
+    ca, cb = np.asarray(a.sentence_counts, np.int64), np.asarray(b.sentence_counts, np.int64)
+    if ca.shape != cb.shape or ca.ndim != 2 or ca.shape[0] == 0:
+        raise DataFormatError("evaluations", None, "paired_bootstrap needs two evaluations of the same, non-empty "
+                              f"list of sentences (sentence counts of shapes {ca.shape} and {cb.shape})")
+    rng = np.random.default_rng(seed)
+    n, wins = ca.shape[0], 0
+    for start in range(0, resamples, 100):  # 100 resamples at a time: memory bounded by 100 x sentences
+        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=min(100, resamples - start)).astype(np.float64)
+        wins += int(np.sum(f1_from_counts(weights @ ca) > f1_from_counts(weights @ cb)))
+    return wins / resamples
 
 
 #: The row and column of entity_confusion for "no entity on these words" (missed / spurious).

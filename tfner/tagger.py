@@ -132,7 +132,8 @@ class Tagger:
             result = fit_run.run(cfg, strategy, corpus, data, setup, state, options, plan, chosen_recipe)
             self._take(state)
             self.history_, self.dev_evaluations_ = result.history, result.dev_evaluations
-            self.best_epoch_, self.stopped_epoch_ = result.best_epoch, result.stopped_epoch
+            self.best_epoch_, self.kept_epoch_ = result.best_epoch, result.kept_epoch
+            self.stopped_epoch_ = result.stopped_epoch
             self.train_stats_, self.transferred_labels_ = result.train_stats, setup.transferred_labels
             fit_run.save_output(strategy, options, self.save)
         return self

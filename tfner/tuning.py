@@ -232,7 +232,7 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
             raise
         scores = tuple(e.f1 for e in tagger.dev_evaluations_)
         trial.report(scores[-1], len(scores) - 1)
-        value = scores[tagger.best_epoch_] if cfg.restore_best and tagger.best_epoch_ is not None else scores[-1]
+        value = scores[tagger.kept_epoch_] if tagger.kept_epoch_ is not None else scores[-1]  # the weights it holds
         done.append(Trial(trial.number, "complete", params, value, scores, time.perf_counter() - t0))
         _say(verbose, done[-1], trials)
         if not best or value > best["f1"]:

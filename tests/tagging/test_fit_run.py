@@ -45,6 +45,7 @@ def test_the_default_recipe_scores_a_held_out_tenth_by_updates_stops_and_says_so
     assert stats["total_steps"] == 8 * per_round  # the learning-rate schedule spans the whole budget
     assert [e.f1 for e in tagger.dev_evaluations_] == [tagger.dev_evaluations_[0].f1] * 4  # flat, 4 rounds
     assert (tagger.best_epoch_, tagger.stopped_epoch_) == (0, 3)
+    assert tagger.kept_epoch_ == 0 == stats["selection"]["kept"] and stats["selection"]["rule"] == "best"
     assert int(tagger.model_.optimizer.iterations) == 4 * per_round
     out = capsys.readouterr().out
     assert tagger.config_.head == "crf" and tagger.model_.crf_head is not None  # head="auto": the CRF
@@ -68,7 +69,9 @@ def test_a_run_on_the_recipes_budget_resumes_mid_round_to_the_uninterrupted_weig
 
     monkeypatch.setattr(schedule, "MIN_UPDATES", 16)
     monkeypatch.setattr(schedule, "UPDATES_PER_EPOCH", 6)  # 6 passes of 4 batches: 24 updates, 8 rounds of 3
-    options = {**TINY_OPTIONS, "epochs": None, "patience": 8}  # batch 8 as given; every round runs
+    # batch 8 as given; every round runs; the kept round is chosen by a paired bootstrap over dev's sentences, so
+    # the resumed run must read each round's per-sentence counts back from the backup
+    options = {**TINY_OPTIONS, "epochs": None, "patience": 8, "restore_best": "significant"}
 
     def weights(tagger):
         return [w.numpy() for w in tagger.model_.trainable_weights]
@@ -84,5 +87,8 @@ def test_a_run_on_the_recipes_budget_resumes_mid_round_to_the_uninterrupted_weig
     assert int(resumed.model_.optimizer.iterations) == int(whole.model_.optimizer.iterations) == 24
     assert resumed.history_["val_entity_f1"] == whole.history_["val_entity_f1"]
     assert len(resumed.dev_evaluations_) == 8 and resumed.best_epoch_ == whole.best_epoch_
+    assert [e.sentence_counts for e in resumed.dev_evaluations_] == [e.sentence_counts for e in whole.dev_evaluations_]
+    assert all(len(e.sentence_counts) == len(DEV) for e in whole.dev_evaluations_)
+    assert resumed.kept_epoch_ == whole.kept_epoch_ and resumed.train_stats_["selection"] == whole.train_stats_["selection"]
     for a, b in zip(weights(resumed), weights(whole), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -113,3 +113,56 @@ def test_every_entity_type_gets_a_value_every_epoch():
     assert history["val_f1_PER"] == [0.5, 0.0, 0.7]
     assert history["val_f1_LOC"] == [0.0, 0.0, 0.7]
     assert history["val_f1_ORG"] == [0.0, 0.0, 0.0]
+
+
+# --- restore_best="significant" ----------------------------------------------------------------------
+
+class Counted(Scores):
+    """An Evaluation stand-in with per-sentence (tp, fp, fn): 200 sentences of one entity each."""
+
+    def __init__(self, wrong: int):  # the first `wrong` sentences hold a wrong entity instead of the right one
+        counts = [(0, 1, 1)] * wrong + [(1, 0, 0)] * (200 - wrong)
+        super().__init__(2 * (200 - wrong) / (2 * (200 - wrong) + 2 * wrong))
+        self.sentence_counts = tuple(counts)
+
+
+def significant_run(wrong_per_epoch, capsys):
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    script = iter(Counted(w) for w in wrong_per_epoch)
+    dev = DevEvaluation(lambda: next(script), restore_best="significant", verbose=1, seed=0, unit="round")
+    per_epoch = []
+    record = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: per_epoch.append(model.get_weights()))
+    model.fit(np.ones((8, 2)), np.zeros((8, 1)), epochs=len(wrong_per_epoch), verbose=0, callbacks=[dev, record])
+    return model, dev, per_epoch, capsys.readouterr().out
+
+
+# The best round differs from the last on k sentences, each in the best round's favour: a resample puts
+# the best above the last exactly when it draws one of them, 1 - (1 - k/200)^200 of the time.
+SIGNIFICANT = [
+    ([9, 4, 5], 1, 0.633, 2),  # k = 1: 63% of resamples, under 95%: the last round's weights stay
+    ([9, 0, 5], 5, 0.993, 1),  # k = 5: 99%: the best round's weights come back
+    ([9, 6, 4], 0, None, 2),   # the last round is the best: nothing to compare
+]
+
+
+@pytest.mark.parametrize(("wrong", "k", "share", "kept"), SIGNIFICANT)
+def test_significant_restores_the_best_round_only_when_it_is_clearly_better(wrong, k, share, kept, capsys):
+    model, dev, per_epoch, out = significant_run(wrong, capsys)
+    assert dev.best_epoch == int(np.argmin(wrong)) and dev.kept_epoch == kept
+    assert dev.selection["kept"] == kept and dev.selection["rule"] == "significant"
+    if share is None:
+        assert "share" not in dev.selection and "restoring" not in out and "keeping" not in out
+    else:
+        assert dev.selection["share"] == pytest.approx(share, abs=0.05)
+        assert ("restoring the weights of round 2" in out) == (kept == 1)
+        assert ("keeping the last round's weights" in out) == (kept == 2)
+    for got, want in zip(model.get_weights(), per_epoch[kept], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert dev.final_f1() == dev.evaluations[kept].f1
+
+
+def test_restore_best_accepts_only_true_false_or_significant():
+    with pytest.raises(ValueError, match="restore_best must be True, False or 'significant'"):
+        DevEvaluation(lambda: None, restore_best="yes")

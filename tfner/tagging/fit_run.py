@@ -54,6 +54,7 @@ class FitResult:
     history: dict
     dev_evaluations: list[Evaluation]
     best_epoch: int | None
+    kept_epoch: int | None  # whose weights the model holds: best_epoch or the last (restore_best)
     stopped_epoch: int | None
     train_stats: dict
 
@@ -84,7 +85,7 @@ class RunBackup:
     and the progress written before every checkpoint. Every worker reads; only the chief writes."""
 
     def __init__(self, out: Path, identity: dict, chief: bool, model, dev_eval: DevEvaluation | None,
-                 restore_best: bool):
+                 restore_best: bool | str):
         self.out, self.identity, self.chief = out, json.loads(json.dumps(identity)), chief
         self.dev_eval, self.restore_best = dev_eval, restore_best
         self.epoch_logs: list[dict] = []
@@ -142,7 +143,7 @@ def dev_evaluation(cfg: TaggerConfig, state: TaggerState, corpus: Corpus, verbos
     types = sorted({t[2:] for t in corpus.labels if t != "O"})
     return DevEvaluation(scorer, restore_best=cfg.restore_best, verbose=verbose, types=types, patience=plan.patience,
                          min_delta=cfg.min_delta, extra_logs=scorer.task_logs if state.tasks else None,
-                         unit="round" if plan.auto else "epoch"), scorer
+                         unit="round" if plan.auto else "epoch", seed=cfg.seed), scorer
 
 
 def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: RunOptions, chief: bool,
@@ -222,9 +223,10 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
         "fit_seconds": elapsed, "replicas": strategy.num_replicas_in_sync, "precision": setup.precision.policy,
         "precision_reason": setup.precision.reason, "resumed_at_step": done,
         "schedule": plan.to_dict(), "recipe": recipe.to_dict(),
+        "selection": dev_eval.selection if dev_eval else {},
     }
     return FitResult(history, dev_eval.evaluations if dev_eval else [], dev_eval.best_epoch if dev_eval else None,
-                     dev_eval.stopped_epoch if dev_eval else None, stats)
+                     dev_eval.kept_epoch if dev_eval else None, dev_eval.stopped_epoch if dev_eval else None, stats)
 
 
 def save_output(strategy, options: RunOptions, save) -> None:

@@ -14,8 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfner.metrics import Evaluation
+from tfner.metrics import Evaluation, paired_bootstrap
 from tfner.training.weights import assign_weights, weight_values
+
+#: ``restore_best="significant"``: the best epoch's weights only when dev says it is better than the last's
+#: in at least SIGNIFICANT_SHARE of RESAMPLES paired bootstrap resamples of dev's sentences.
+SIGNIFICANT, SIGNIFICANT_SHARE, RESAMPLES = "significant", 0.95, 1000
 
 
 class LearningRateLogger(tf.keras.callbacks.Callback):
@@ -75,17 +79,30 @@ class DevEvaluation(tf.keras.callbacks.Callback):
     multi-task tagger's other tasks: ``pos_accuracy``, ``chunk_f1``), logged as ``val_<name>``
     and printed; they do not select the epoch.
 
+    ``restore_best`` says which weights training ends with: ``True`` the best epoch's (Keras'
+    ``restore_best_weights``), ``False`` the last epoch's, ``"significant"`` the best epoch's only
+    when it beats the last on dev in at least ``SIGNIFICANT_SHARE`` of the paired bootstrap
+    resamples of dev's sentences (:func:`tfner.metrics.paired_bootstrap`, ``RESAMPLES``, seeded
+    by ``seed``), else the last's: a best epoch that leads by less than dev's sampling noise
+    does not undo the training after it. After training, ``kept_epoch`` is the epoch whose weights
+    the model holds and ``selection`` says why.
+
     The best epoch's weights are kept by variable name (:mod:`tfner.training.weights`), so
     they go back into the right variables whatever was frozen or unfrozen since. A resumed
     run hands back what an earlier process had with :meth:`restore`; :meth:`state` is what
     to keep for that.
     """
 
-    def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool, verbose: int = 1,
+    def __init__(self, evaluate: Callable[[], Evaluation], *, restore_best: bool | str, verbose: int = 1,
                  types: Sequence[str] = (), patience: int | None = None, min_delta: float = 0.0,
-                 extra_logs: Callable[[], dict[str, float]] | None = None, unit: str = "epoch"):
+                 extra_logs: Callable[[], dict[str, float]] | None = None, unit: str = "epoch", seed: int = 0):
         super().__init__()
+        if restore_best not in (True, False, SIGNIFICANT):
+            raise ValueError(f"restore_best must be True, False or {SIGNIFICANT!r}, got {restore_best!r}")
         self.evaluate = evaluate
+        self.seed = seed
+        self.kept_epoch: int | None = None
+        self.selection: dict = {}
         self.unit = unit  # what one call of on_epoch_end is: an epoch, or a round of tfner's schedule
         self.restore_best = restore_best
         self.verbose = verbose
@@ -156,18 +173,49 @@ class DevEvaluation(tf.keras.callbacks.Callback):
                       f"{self.patience} {self.unit}(s) since {self.unit} {self.best_epoch + 1}")
 
     def final_f1(self) -> float | None:
-        """Dev entity F1 of the weights training ends with: the best epoch's under ``restore_best``."""
+        """Dev entity F1 of the weights training ends with (``kept_epoch``'s once training has ended)."""
         if not self.evaluations:
             return None
-        if self.restore_best and self.best_epoch is not None:
+        if self.kept_epoch is not None:
+            return self.evaluations[self.kept_epoch].f1
+        if self.restore_best is True and self.best_epoch is not None:
             return self.evaluations[self.best_epoch].f1
         return self.evaluations[-1].f1
 
+    def choose(self) -> tuple[int, dict]:
+        """The epoch whose weights training ends with under ``restore_best``, and why (a dict: ``rule``,
+        ``best``, ``last``, ``kept``, ``reason``; ``share``: the paired bootstrap's, where one ran)."""
+        last, best = len(self.evaluations) - 1, self.best_epoch
+        rule = "best" if self.restore_best is True else "last" if self.restore_best is False else SIGNIFICANT
+        why: dict = {"rule": rule, "best": best, "last": last}
+        if best is None or best == last:
+            return last, {**why, "kept": last, "reason": f"the last {self.unit} has the best dev entity F1"}
+        if self.restore_best is False:
+            return last, {**why, "kept": last, "reason": "restore_best=False keeps the last weights"}
+        if self.restore_best is True:
+            return best, {**why, "kept": best, "reason": "restore_best=True keeps the best dev entity F1"}
+        ev_best, ev_last = self.evaluations[best], self.evaluations[last]
+        if not ev_best.sentence_counts or len(ev_best.sentence_counts) != len(ev_last.sentence_counts):
+            # evaluations read back from an older backup hold no per-sentence counts: the best, as before
+            return best, {**why, "kept": best, "reason": "no per-sentence dev counts to compare: the best"}
+        share = paired_bootstrap(ev_best, ev_last, resamples=RESAMPLES, seed=self.seed)
+        kept = best if share >= SIGNIFICANT_SHARE else last
+        verdict = "clearly better" if kept == best else "not clearly better"
+        return kept, {**why, "kept": kept, "share": share,
+                      "reason": f"{self.unit} {best + 1}'s dev entity F1 {ev_best.f1:.4f} is {verdict} than the last "
+                                f"{self.unit}'s {ev_last.f1:.4f} (above it in {share:.0%} of {RESAMPLES:,} paired "
+                                f"bootstrap resamples of dev's sentences; {SIGNIFICANT_SHARE:.0%} needed)"}
+
     def on_train_end(self, logs=None):
-        if self.restore_best and self._best_weights is not None and self.best_epoch != len(self.evaluations) - 1:
-            if self.verbose:
-                print(f"restoring the weights of {self.unit} {self.best_epoch + 1} (best dev entity F1 {self._best_f1:.4f})")
-            assign_weights(self.model, self._best_weights)
+        if self.evaluations:
+            self.kept_epoch, self.selection = self.choose()
+            last = len(self.evaluations) - 1
+            if self.kept_epoch != last and self._best_weights is not None:
+                if self.verbose:
+                    print(f"restoring the weights of {self.unit} {self.kept_epoch + 1}: {self.selection['reason']}")
+                assign_weights(self.model, self._best_weights)
+            elif self.verbose and self.best_epoch is not None and self.best_epoch != last:
+                print(f"keeping the last {self.unit}'s weights: {self.selection['reason']}")
         self._best_weights = None
 
 
