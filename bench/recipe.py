@@ -29,7 +29,9 @@ on its test set:
   round's weights score dev and test, with each sentence's entity counts (true positives, false positives,
   false negatives, conlleval's chunking; one string, ``"tp,fp,fn tp,fp,fn ..."``), so any rule that picks a round from dev can be scored on test from
   the record (``rounds``; ``test_f1`` is the round ``restore_best`` picks, the first of the best dev F1,
-  ``test_f1_final`` the last round's);
+  ``test_f1_final`` the last round's); every round runs (no early stopping: a run with the default patience
+  is the same run up to its stop, so the stop can be replayed from the record; runs before 2026-12-04 18:30
+  UTC kept the default patience, ``rounds_run`` says how many rounds ran);
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
   (``--search-trials``), its best tagger scored on test;
 * ``torch``   the PyTorch reference loop (3 epochs, 5e-5, batch 32: the usual Hugging Face
@@ -153,7 +155,10 @@ def run_rounds(sample, dev, test, seed: int) -> dict:
 
     keep = KeepRounds()
     t0 = time.perf_counter()
-    tagger = tfner.fit(sample, dev, seed=seed, verbose=0, restore_best=False, callbacks=[keep])
+    # every round runs (patience 8 of 8 rounds never stops): a run with the default patience is the same run up to
+    # its stop (dev scoring changes no weight, the learning-rate schedule spans the budget either way), so its stop
+    # and its choice can be replayed from the record too (``rounds_run`` says how many ran)
+    tagger = tfner.fit(sample, dev, seed=seed, verbose=0, restore_best=False, patience=8, callbacks=[keep])
     seconds = time.perf_counter() - t0
     state = tagger._check_fitted()
     fit_dev_f1 = [float(v) for v in tagger.history_["val_entity_f1"]]
@@ -177,7 +182,7 @@ def run_rounds(sample, dev, test, seed: int) -> dict:
     return {"test_f1": rounds[best]["test_f1"], "test_f1_final": rounds[-1]["test_f1"], "best_round": best,
             "seconds": seconds, "updates": updates, "epochs_run": updates / stats["steps_per_epoch"],
             "recipe": stats["recipe"], "schedule": stats["schedule"], "config": tagger.config_.to_dict(),
-            "rounds": rounds}
+            "rounds_run": len(rounds), "rounds": rounds}
 
 
 def run_multitask(sample, dev, test, seed: int, weights: dict | None) -> dict:
