@@ -276,12 +276,15 @@ def columns(rows: list[dict]) -> list[str]:
 
 
 def recipe_rows(runs: list[tuple[str, dict]]) -> list[dict]:
-    """Every full (not --quick) recipe row, the newest per (cell, seed, column), each with its file."""
+    """Every full (not --quick) recipe row, the newest per (cell, seed, column), each with its file
+    (not ``new-rounds``: :func:`selection` replays those)."""
     latest: dict[tuple, dict] = {}
     for stem, r in runs:
         if "--quick" in r["command"]:
             continue
         for row in r["rows"]:
+            if row["contender"] == "new-rounds":
+                continue
             latest[(row["cell"], row["seed"], recipe_column(row))] = {**row, "column": recipe_column(row), "file": stem}
     return list(latest.values())
 
@@ -305,6 +308,64 @@ def recipe(rows: list[dict]) -> list[str]:
                        f"{', '.join(str(r['seed']) for r in got)}"
                        + (f"; one by one {_pct(sum(alone) / len(alone))}" if alone else "") + ")")
         lines.append(f"| {cell} | " + " | ".join(out) + " |")
+    return lines
+
+
+#: the rules :func:`selection` replays: (name, patience, restore_best)
+RULES = (("best, stop after 3 (the default)", 3, True), ("significant, stop after 3", 3, "significant"),
+         ("best, every round", None, True), ("significant, every round", None, "significant"),
+         ("last, every round (as without dev)", None, False))
+
+
+def replay(row: dict, patience: int | None, restore_best) -> tuple[int, int]:
+    """``(rounds run, kept round)`` of a ``new-rounds`` row under ``patience`` and ``restore_best``: the stop of
+    DevEvaluation (Keras' rule, min_delta 0) and its choice, the paired bootstrap seeded as the fit's."""
+    from tfner.metrics import Evaluation, paired_bootstrap
+    from tfner.training.callbacks import RESAMPLES, SIGNIFICANT_SHARE
+
+    f1s = [r["dev_f1_during_fit"] for r in row["rounds"]]
+    best, last = 0, len(f1s) - 1
+    for r in range(1, len(f1s)):
+        if f1s[r] > f1s[best]:
+            best = r
+        elif patience is not None and r - best >= patience:
+            last = r
+            break
+    if restore_best is False or best == last:
+        return last + 1, last
+    if restore_best is True:
+        return last + 1, best
+
+    def counted(r: int) -> Evaluation:
+        counts = [tuple(int(x) for x in c.split(",")) for c in row["rounds"][r]["dev_counts"].split()]
+        return Evaluation({}, "", {}, "", "default", sentence_counts=counts)
+
+    share = paired_bootstrap(counted(best), counted(last), resamples=RESAMPLES, seed=row["config"]["seed"])
+    return last + 1, best if share >= SIGNIFICANT_SHARE else last
+
+
+def selection(rows: list[tuple[str, dict]]) -> list[str]:
+    """The ``new-rounds`` rows: test F1 of the round each rule of ``RULES`` keeps, replayed from one run each."""
+    lines = ["### Which round to keep: selection rules replayed on every round's scores (`new-rounds` rows of "
+             "`results/recipe-*.json`)", "",
+             "Each run trained every round of the default recipe with dev given and scored every round on dev and test; "
+             "each rule's stop and choice is replayed from the record (the run up to a stop is the same run). "
+             "`significant`: the best round only if a paired bootstrap over dev's sentences puts it above the last "
+             "round run in 95% of 1,000 resamples (`restore_best=\"significant\"`). Cell: test F1 (kept round / "
+             "rounds run).", "",
+             "| run | cell | seed | " + " | ".join(name for name, _, _ in RULES) + " |",
+             "|---|---|---|" + "---|" * len(RULES)]
+    means: dict[str, list[float]] = defaultdict(list)
+    for stem, row in rows:
+        out = []
+        for name, patience, restore in RULES:
+            ran, kept = replay(row, patience, restore)
+            f1 = row["rounds"][kept]["test_f1"]
+            means[name].append(f1)
+            out.append(f"{_pct(f1)} ({kept + 1} / {ran})")
+        lines.append(f"| `{stem}` | {row['cell']} | {row['seed']} | " + " | ".join(out) + " |")
+    if rows:
+        lines.append("| mean | | | " + " | ".join(_pct(sum(v) / len(v)) for v in means.values()) + " |")
     return lines
 
 
@@ -437,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
         body += multitask(full_multi, suites.get("conll2003", [])) + [""]
     if recipe_rows(suites.get("recipe", [])):
         body += recipe(recipe_rows(suites["recipe"])) + [""]
+    rounds = [(stem, row) for stem, r in suites.get("recipe", []) for row in r["rows"]
+              if row["contender"] == "new-rounds" and row.get("rounds_run") and "--quick" not in r["command"]]
+    if rounds:
+        body += selection(rounds) + [""]
     if suites.get("prepared-memory"):
         body += memory(*suites["prepared-memory"][-1]) + [""]
     if suites.get("data-speed"):
