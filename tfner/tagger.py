@@ -69,7 +69,8 @@ class Tagger:
         verbose: 0 silent; 1 what is loaded, data counts, the recipe, a progress bar per round and
             its dev scores; 2 one line per round, and the libraries' own logs (:mod:`tfner.logs`).
             A round is one of the schedule's equal parts (:mod:`tfner.training.schedule`), an
-            epoch when ``epochs=`` is given; ``history_``, ``best_epoch_`` and
+            epoch when ``epochs=`` is given; ``history_``, ``best_epoch_``, ``kept_epoch_`` (whose weights
+            the tagger holds, :attr:`TaggerConfig.restore_best`) and
             ``dev_evaluations_`` count rounds.
         output_dir: makes training crash-safe (:mod:`tfner.training.backup`): backups every
             ``backup_every`` steps and at each round's end; calling ``fit`` again with the same
