@@ -312,7 +312,8 @@ def recipe(rows: list[dict]) -> list[str]:
 
 
 #: the rules :func:`selection` replays: (name, patience, restore_best)
-RULES = (("best, stop after 3 (the default)", 3, True), ("significant, stop after 3", 3, "significant"),
+RULES = (("best, stop after 3 (the default until 2026-12-04)", 3, True),
+         ("significant, stop after 3 (the default)", 3, "significant"),
          ("best, every round", None, True), ("significant, every round", None, "significant"),
          ("last, every round (as without dev)", None, False))
 
@@ -355,17 +356,18 @@ def selection(rows: list[tuple[str, dict]]) -> list[str]:
              "rounds run).", "",
              "| run | cell | seed | " + " | ".join(name for name, _, _ in RULES) + " |",
              "|---|---|---|" + "---|" * len(RULES)]
-    means: dict[str, list[float]] = defaultdict(list)
+    means: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))  # cell -> rule -> F1s
     for stem, row in rows:
         out = []
         for name, patience, restore in RULES:
             ran, kept = replay(row, patience, restore)
             f1 = row["rounds"][kept]["test_f1"]
-            means[name].append(f1)
+            means[row["cell"]][name].append(f1)
             out.append(f"{_pct(f1)} ({kept + 1} / {ran})")
         lines.append(f"| `{stem}` | {row['cell']} | {row['seed']} | " + " | ".join(out) + " |")
-    if rows:
-        lines.append("| mean | | | " + " | ".join(_pct(sum(v) / len(v)) for v in means.values()) + " |")
+    for cell, by_rule in means.items():
+        if len(next(iter(by_rule.values()))) > 1:
+            lines.append(f"| mean | {cell} | | " + " | ".join(f"**{_pct(sum(v) / len(v))}**" for v in by_rule.values()) + " |")
     return lines
 
 
