@@ -141,7 +141,7 @@ def _noise(out: subprocess.CompletedProcess) -> list[str]:
 
 
 #: The lines a fit prints, and nothing else: not even what TensorFlow prints while its libraries load.
-OURS = re.compile(r"^(encoder|train|precision|recipe|Epoch|epoch|restoring|\d+/\d+ \[)")
+OURS = re.compile(r"^(encoder|train|precision|recipe|Epoch|epoch|restoring|keeping|\d+/\d+ \[)")
 
 
 @pytest.fixture(scope="module")

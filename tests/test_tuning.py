@@ -9,7 +9,7 @@ import tfner
 from tests.conftest import DEV, TINY_OPTIONS, TRAIN
 from tfner.config import TaggerConfig
 
-FIXED = {k: v for k, v in TINY_OPTIONS.items() if k not in ("learning_rate", "epochs")}
+FIXED = {**{k: v for k, v in TINY_OPTIONS.items() if k not in ("learning_rate", "epochs")}, "restore_best": True}
 SPACE = {"learning_rate": (3e-4, 5e-3, "log"), "epochs": [1, 2, 3]}
 
 
@@ -20,7 +20,7 @@ def test_search_runs_three_trials_and_returns_the_best(tiny_encoder, capsys):
     for t in result.trials:
         assert 3e-4 <= t.params["learning_rate"] <= 5e-3 and t.params["epochs"] in (1, 2, 3)
         assert len(t.dev_f1_per_epoch) == t.params["epochs"]
-        assert t.dev_f1 == max(t.dev_f1_per_epoch)  # restore_best: the tagger of the best epoch
+        assert t.dev_f1 == max(t.dev_f1_per_epoch)  # restore_best=True: the tagger of the best epoch
     f1s = [t.dev_f1 for t in result.trials]
     assert f1s == sorted(f1s, reverse=True) and result.best_f1 == f1s[0]
     assert result.best_config == TaggerConfig(encoder=tiny_encoder, **FIXED, **result.trials[0].params)

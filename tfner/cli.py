@@ -76,7 +76,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training options (TaggerConfig fields)")
     for f in dataclasses.fields(TaggerConfig):
         hint, flag = hints[f.name], "--" + f.name.replace("_", "-")
-        help_text = f"{f.metadata['help']} (default: {f.default!r})"
+        help_text = f"{f.metadata['help']} (default: {f.default!r})".replace("%", "%%")  # argparse formats help
         args: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         optional = type(None) in typing.get_args(hint)
         base = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if optional else hint

@@ -170,7 +170,7 @@ class TaggerConfig:
         "weighs 1 and the further tasks share AUX_WEIGHT (0.2) equally (equal weights cost CoNLL-2003 NER 5 F1)."
     )
     restore_best: Literal[True, False, "significant"] = _field(
-        True, "With a dev set, which weights training ends with: True the round (epoch) with the best dev entity F1, "
+        "significant", "With a dev set, which weights training ends with: True the round (epoch) with the best dev entity F1, "
         "False the last round's, 'significant' the best round's only if a paired bootstrap over dev's sentences finds "
         "it better than the last round's in 95% of resamples (else the last's).")
     seed: int = _field(0, "Seed for weight initialisation and shuffling.")

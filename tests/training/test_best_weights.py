@@ -122,7 +122,7 @@ def test_best_weights_file_is_read_back_by_name_whatever_is_frozen(tmp_path):
 
 
 FROZEN_BEST = {**TINY_OPTIONS, "epochs": 2, "freeze_encoder_epochs": 1, "freeze_embeddings": True,
-               "min_delta": 1.0}  # no later epoch can rise 1.0 above the first: the frozen epoch 1 is the best
+               "min_delta": 1.0, "restore_best": True}  # no later epoch can rise 1.0 above the first: the frozen epoch 1 is the best
 
 
 def test_fit_ends_with_the_frozen_epochs_weights(tiny_encoder):

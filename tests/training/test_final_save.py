@@ -12,7 +12,7 @@ from tfner.training import backup
 
 # min_delta 1.0: no epoch can rise that far above the first, so epoch 1 is the best and restore_best
 # must bring it back at the end, also in a rerun that trains no step
-OPTIONS = {**TINY_OPTIONS, "epochs": 2, "min_delta": 1.0}
+OPTIONS = {**TINY_OPTIONS, "epochs": 2, "min_delta": 1.0, "restore_best": True}
 STEPS = 4  # 32 sentences, batches of 8
 
 

@@ -1,6 +1,6 @@
 """strategy="multi_worker": two worker processes on 127.0.0.1 train like one process with the same global batch.
 
-Every run keeps ``restore_best`` on (fit's default: the best dev epoch's weights at the end, so a
+Every run sets ``restore_best=True`` (the best dev epoch's weights at the end, whatever its lead, so a
 resumed run must also bring back the best weights it had before the kill); the two-worker runs
 that write to an ``output_dir`` back up after every step. One uninterrupted two-worker run is the reference of both tests: for one process, and for a killed and resumed run.
 """
@@ -58,7 +58,7 @@ def fit_and_summarise(encoder: str, strategy, callbacks=(), **backups) -> dict:
     from tests.conftest import DEV, TINY_OPTIONS, TRAIN
 
     t = tfner.fit(TRAIN + TRAIN[:1], DEV, encoder=encoder, strategy=strategy, verbose=0, callbacks=list(callbacks),
-                  **dict(TINY_OPTIONS, epochs=3, **backups))
+                  **dict(TINY_OPTIONS, epochs=3, restore_best=True, **backups))
     return dict(resumed=t.train_stats_["resumed_at_step"], replicas=t.train_stats_["replicas"],
                 iterations=int(t.model_.optimizer.iterations.numpy()),
                 weights={v.name.split("/", 1)[1]: float(np.abs(v.numpy()).sum()) for v in t.model_.trainable_variables},

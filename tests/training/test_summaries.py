@@ -91,7 +91,7 @@ def test_a_real_tensorboard_server_shows_dev_f1_hparams_examples_and_confusion(f
         [group] = groups["sessionGroups"]
         assert group["hparams"]["learning_rate"] == pytest.approx(fitted.config_.learning_rate)
         [final] = group["metricValues"]
-        assert final["value"] == pytest.approx(fitted.history_["val_entity_f1"][fitted.best_epoch_], rel=1e-6)
+        assert final["value"] == pytest.approx(fitted.history_["val_entity_f1"][fitted.kept_epoch_], rel=1e-6)
         images = get(f"{base}/data/plugin/images/images?run=validation&tag=entity_confusion&sample=0")
         assert [i["step"] for i in images] == list(range(epochs))
         texts = get(f"{base}/data/plugin/text/text?run=validation&tag=dev_examples")

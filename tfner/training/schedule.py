@@ -11,7 +11,9 @@ default config counts steps rather than epochs:
 * dev is scored ``EVALUATIONS`` times, evenly spaced in updates (small and large corpora get the
   same number of evaluations, each costing one pass over dev);
 * with dev data, training stops after ``PATIENCE`` evaluations in a row without a better dev
-  entity F1, and ends with the best evaluation's weights; the learning-rate schedule spans the
+  entity F1, and ends with the best evaluation's weights where dev finds them clearly better than
+  the last evaluation's (``restore_best="significant"``: :class:`tfner.training.callbacks.DevEvaluation`),
+  else with the last's; the learning-rate schedule spans the
   whole budget (the earliest stop, after round 4 of 8, leaves the rate at about half its peak).
 
 ``freeze_encoder_epochs`` counts whole rounds under this budget: the first rounds that cover
