@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import record  # noqa: E402
+from serve_speed import texts_and_tagger  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
@@ -58,14 +59,9 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     import tensorflow as tf
 
-    import tfner
-    from tfner.data.datasets import wnut17_path
     from tfner.serving.text_graph import CHUNK_TOKENS, TextTagger, text_options
 
-    source = CONLL if CONLL.exists() else wnut17_path("test")
-    sentences = [s for s in tfner.read_conll(source) if s.words][: args.sentences]
-    texts = [" ".join(s.words) for s in sentences]
-    tagger = tfner.fit(sentences[:64], epochs=1, batch_size=16, verbose=0)
+    source, texts, tagger = texts_and_tagger(args.sentences)
     options = text_options(tagger.tokenizer_, max_length=tagger.config_.max_length,
                            overlap=tagger.config_.window_overlap, decode="argmax")
     too_long = [t for t in texts if len(tagger.tokenizer_(t.split(), is_split_into_words=True)["input_ids"])

@@ -38,6 +38,20 @@ REPO = Path(__file__).resolve().parents[1]
 CONLL = REPO.parent / "shared" / "data" / "conll2003" / "eng.testb"
 
 
+def texts_and_tagger(count: int):
+    """The serving suites' inputs: ``(source file, texts, tagger)``, up to ``count`` CoNLL-2003 test sentences
+    (WNUT-17 test without ../shared/data) joined by spaces, and a throwaway tagger fitted on the first 64 (its
+    speed is measured, not its accuracy)."""
+    import tfner
+    from tfner.data.datasets import wnut17_path
+
+    source = CONLL if CONLL.exists() else wnut17_path("test")
+    sentences = [s for s in tfner.read_conll(source) if s.words][:count]
+    texts = [" ".join(s.words) for s in sentences]
+    print(f"{len(texts)} texts from {source.name}; fitting a throwaway tagger for its export ...")
+    return source, texts, tfner.fit(sentences[:64], epochs=1, batch_size=16, verbose=0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sentences", type=int, default=512)
@@ -48,17 +62,11 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     import tensorflow as tf
 
-    import tfner
     from tfner.data import alignment, pipeline
-    from tfner.data.datasets import wnut17_path
     from tfner.data.schemes import entities
     from tfner.data.words import split_words
 
-    source = CONLL if CONLL.exists() else wnut17_path("test")
-    sentences = [s for s in tfner.read_conll(source) if s.words][: args.sentences]
-    texts = [" ".join(s.words) for s in sentences]
-    print(f"{len(texts)} texts from {source.name}; fitting a throwaway tagger for its export ...")
-    tagger = tfner.fit(sentences[:64], epochs=1, batch_size=16, verbose=0)
+    source, texts, tagger = texts_and_tagger(args.sentences)
     with tempfile.TemporaryDirectory() as tmp:
         version = tagger.export(Path(tmp) / "ner")
         loaded = tf.saved_model.load(str(version))
