@@ -320,9 +320,9 @@ RULES = (("best, stop after 3 (the default until 2026-12-04)", 3, True),
 
 def replay(row: dict, patience: int | None, restore_best) -> tuple[int, int]:
     """``(rounds run, kept round)`` of a ``new-rounds`` row under ``patience`` and ``restore_best``: the stop of
-    DevEvaluation (Keras' rule, min_delta 0) and its choice, the paired bootstrap seeded as the fit's."""
-    from tfner.metrics import Evaluation, paired_bootstrap
-    from tfner.training.callbacks import RESAMPLES, SIGNIFICANT_SHARE
+    DevEvaluation (Keras' rule, min_delta 0), then its own choice (:meth:`DevEvaluation.choose`, seeded as the fit)."""
+    from tfner.metrics import Evaluation
+    from tfner.training.callbacks import DevEvaluation
 
     f1s = [r["dev_f1_during_fit"] for r in row["rounds"]]
     best, last = 0, len(f1s) - 1
@@ -332,17 +332,14 @@ def replay(row: dict, patience: int | None, restore_best) -> tuple[int, int]:
         elif patience is not None and r - best >= patience:
             last = r
             break
-    if restore_best is False or best == last:
-        return last + 1, last
-    if restore_best is True:
-        return last + 1, best
-
     def counted(r: int) -> Evaluation:
         counts = [tuple(int(x) for x in c.split(",")) for c in row["rounds"][r]["dev_counts"].split()]
-        return Evaluation({}, "", {}, "", "default", sentence_counts=counts)
+        entities = {"micro avg": {"f1-score": row["rounds"][r]["dev_f1_during_fit"]}}
+        return Evaluation(entities, "", {}, "", "default", sentence_counts=counts)
 
-    share = paired_bootstrap(counted(best), counted(last), resamples=RESAMPLES, seed=row["config"]["seed"])
-    return last + 1, best if share >= SIGNIFICANT_SHARE else last
+    dev = DevEvaluation(lambda: None, restore_best=restore_best, verbose=0, seed=row["config"]["seed"])
+    dev.evaluations, dev.best_epoch = [counted(r) for r in range(last + 1)], best
+    return last + 1, dev.choose()[0]
 
 
 def selection(rows: list[tuple[str, dict]]) -> list[str]:
