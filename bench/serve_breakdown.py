@@ -59,7 +59,8 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     import tensorflow as tf
 
-    from tfner.serving.text_graph import CHUNK_TOKENS, TextTagger, text_options
+    from tfner.serving.graph_windows import CHUNK_TOKENS
+    from tfner.serving.text_graph import TextTagger, text_options
 
     source, texts, tagger = texts_and_tagger(args.sentences)
     options = text_options(tagger.tokenizer_, max_length=tagger.config_.max_length,

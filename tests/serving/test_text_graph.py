@@ -173,24 +173,29 @@ def test_word_pieces_match_the_fast_tokenizer_word_by_word(fitted, tiny_tokenize
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_window_ownership_in_graph_is_the_python_rule(seed):
+def test_window_plan_and_ownership_in_graph_are_the_python_rules(seed):
+    """The graph's windows and owners over random texts, against tfner.data.alignment's plan_windows."""
     from tfner.data.alignment import plan_windows
-    from tfner.serving.text_graph import TextTagger
+    from tfner.serving.graph_windows import own_starts, plan
 
     rng = random.Random(seed)
     content, overlap = rng.choice([(126, 32), (30, 4), (8, 3)])
     texts = [[rng.choice([1, 1, 2, 3, rng.randint(1, content + 4)]) for _ in range(rng.randint(0, 400))]
              for _ in range(rng.randint(1, 4))]
-    costs, rows, starts, ends, want = [], [], [], [], []
+    costs, word_rows, rows, starts, ends, want = [], [], [], [], [], []
     for t, pieces in enumerate(texts):
         base = len(costs)
-        costs += [min(p, content) for p in pieces]
+        costs += [min(p, content) for p in pieces]  # the graph cuts a word to the window's content
+        word_rows += [t] * len(pieces)
         for a, b, own_a, _ in plan_windows(pieces, content, overlap) if pieces else []:
             rows.append(t)
             starts.append(base + a)
             ends.append(base + b)
             want.append(base + own_a)
+    got_plan = plan(tf.constant(costs, tf.int64), tf.constant(word_rows, tf.int64), tf.constant(len(texts), tf.int64),
+                    content=content, overlap=overlap)
+    assert [x.numpy().tolist() for x in got_plan] == [rows, starts, ends]
     q = np.concatenate([[0], np.cumsum(costs)]).astype(np.int64)
-    got = TextTagger._own_starts(tf.constant(q), tf.constant(rows, tf.int64), tf.constant(starts, tf.int64),
-                                 tf.constant(ends, tf.int64))
+    got = own_starts(tf.constant(q), tf.constant(rows, tf.int64), tf.constant(starts, tf.int64),
+                     tf.constant(ends, tf.int64))
     assert got.numpy().tolist() == want

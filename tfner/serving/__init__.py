@@ -1,7 +1,9 @@
 """Stage 4, serving: what TF Serving loads and how clients talk to it.
 
 ``export`` writes versioned SavedModels (signatures, assets, atomic versions);
-``text_graph`` is the in-graph raw text -> entities path behind ``predict_text``;
+``text_graph`` is the in-graph raw text -> entities path behind ``predict_text``, built on
+``graph_pieces`` (words, offsets and WordPiece ids) and ``graph_windows`` (windows, owners and
+the model on windows of like length);
 ``servability`` checks an export against each TF Serving release's op set (``opsets/``);
 ``server_files`` writes warm-up records, ``models.config`` and batching parameters;
 ``clients`` talks REST and gRPC to a server, ``outputs`` turns ``predict_text``'s dense

@@ -34,7 +34,7 @@ from tfner.errors import ConfigError, ExportError
 from tfner.modeling import encoder
 from tfner.modeling.crf_head import CrfHead
 from tfner.serving import export as export_lib
-from tfner.serving import text_graph
+from tfner.serving import graph_pieces
 from tfner.serving.versions import latest_version
 from tfner.tagging.state import TaggerState, from_model
 
@@ -202,7 +202,7 @@ def load_export(version: Path) -> TaggerState:
     labels = list(read_json(assets, LABELS_FILE))
     loaded = tf.saved_model.load(str(version))
     tokenizer = encoder.load_tokenizer(str(assets))
-    text_in_graph = text_graph.in_graph(tokenizer)
+    text_in_graph = graph_pieces.in_graph(tokenizer)
     signatures = loaded.signatures
     if (text_in_graph and export_lib.TEXT_SIGNATURE not in signatures) or \
             "probs" not in signatures[export_lib.SIGNATURE].structured_outputs:

@@ -14,7 +14,7 @@ from tfner.config import TaggerConfig
 from tfner.data import tasks as tasks_lib
 from tfner.modeling.crf_head import CrfHead
 from tfner.serving import export as export_lib
-from tfner.serving import text_graph
+from tfner.serving import graph_pieces, text_graph
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ def from_model(cfg: TaggerConfig, labels: Sequence[str], tokenizer, model,
     computations are built here, so prediction in memory runs what an export saves."""
     head = getattr(model, "crf_head", None)
     text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.predict_windowing.overlap,
-                                   decode=decode_mode(cfg)) if text_graph.in_graph(tokenizer) else {}
+                                   decode=decode_mode(cfg)) if graph_pieces.in_graph(tokenizer) else {}
     module = export_lib.TaggingModule(model, list(labels), head=head, tasks=[(t.name, t.labels) for t in tasks],
                                       **text)
     return TaggerState(cfg, list(labels), list(tasks), tokenizer, model, head, module.serve,
