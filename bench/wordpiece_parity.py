@@ -4,7 +4,7 @@
 
 Training tokenizes pre-split words with the encoder's fast (Rust) tokenizer; the
 ``predict_text`` signature splits, normalises and cuts words inside the TensorFlow graph
-(:mod:`tfner.serving.text_graph`). For every word of WNUT-17 (shipped) and CoNLL-2003 (read
+(:mod:`tfner.serving.graph_pieces`). For every word of WNUT-17 (shipped) and CoNLL-2003 (read
 from ../shared/data when present, never copied), this compares the ids of the graph's pieces
 with the fast tokenizer's ids for the same word (a corpus word that the graph splits further,
 such as ``!!``, counts as identical when the concatenated pieces are). Writes a JSON record to

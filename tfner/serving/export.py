@@ -63,7 +63,7 @@ class TaggingModule(tf.Module):
         self.sizes = [len(labels), *(len(task_labels) for _, task_labels in tasks)]
         self.task_names = [name for name, _ in tasks]
         self.task_tags = [tf.constant(list(task_labels), dtype=tf.string) for _, task_labels in tasks]
-        # no text options: a tokenizer the graph cannot run (text_graph.in_graph); serving_default only
+        # no text options: a tokenizer the graph cannot run (graph_pieces.in_graph); serving_default only
         self.text = TextTagger(self._logits, labels, head=head, tasks=tasks, **text_options) if text_options else None
         if self.text is None:
             self.predict_text = None  # hides the tf.function, so saving does not trace it

@@ -12,7 +12,7 @@ Steps 4-5 of the text path (:mod:`tfner.serving.text_graph`):
    longest window; a request whose windows all fit one chunk skips the loop, as a request of
    texts of one window each skips the planning loop).
 
-Every function here takes and returns tensors; the text path holds no state of its own here.
+These are functions: the text path keeps no state for these steps (its tables are in graph_pieces).
 """
 
 from __future__ import annotations
