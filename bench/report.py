@@ -106,12 +106,17 @@ def _cpu_name(machine: dict) -> str:
     return machine.get("cpu_model") or machine.get("platform", "?")
 
 
+def _windows(r: dict) -> str:
+    """How a hardware run's batch is made: sentence windows (the records before 2026-12-02 say nothing) or packed."""
+    return "packed document windows" if r.get("context") == "packed" else "sentence windows"
+
+
 def hardware(stem: str, r: dict) -> list[str]:
     cpu = r["cpu"]
     flags = ", ".join(f for f, on in cpu["flags"].items() if on) or "none of " + ", ".join(cpu["flags"])
     lines = [f"### Hardware efficiency (`{stem}`)", "",
              f"CPU: {cpu['model']} (family {cpu['family']}, model {cpu['model_number']}), {cpu['cores']} cores; "
-             f"flags: {flags}. Batch: 32 windows of {r['data']}, mean padded length {r['mean_padded_length']:.1f} "
+             f"flags: {flags}. Batch: {r.get('batch_size', 32)} {_windows(r)} of {r['data']}, mean padded length {r['mean_padded_length']:.1f} "
              f"(M = {r['batch_tokens_M']} tokens), {100 * r['real_fraction']:.1f}% of positions real.", "",
              "| matmul | float32 GFLOP/s | bfloat16 GFLOP/s |", "|---|---|---|"]
     for shape, rates in r["matmul_gflops"].items():
@@ -132,6 +137,10 @@ def hardware(stem: str, r: dict) -> list[str]:
               f"float32 matmul rate at the model's shapes ({100 * f['padded_any']:.0f}% of the best in any precision); "
               f"{a['real_tokens']:.1f} GFLOP/s on real tokens ({100 * f['real_float32']:.0f}% / "
               f"{100 * f['real_any']:.0f}%); the forward pass alone {a['forward_only_padded']:.1f} GFLOP/s."]
+    if "once_float32" in f:
+        lines[-1] += (f" Packed windows compute {1 / r['tokens_once_per_real_token']:.2f} real tokens for each token of "
+                      f"the sentences' own windows (their overlap): {a['real_tokens'] * r['tokens_once_per_real_token']:.1f}"
+                      f" GFLOP/s on tokens counted once ({100 * f['once_float32']:.0f}% / {100 * f['once_any']:.0f}%).")
     est = r["scaling_estimate"]
     lines += ["", f"Scaling **estimate** (not measured): ring all-reduce of {est['gradient_bytes'] / 1e6:.0f} MB of "
               "float32 gradients after each replica's step, no overlap; real tokens/s for 1 / 2 / 4 / 8 replicas.", "",
