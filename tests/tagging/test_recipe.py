@@ -72,6 +72,23 @@ def test_choose_fills_only_what_is_left_open():
     assert r.batch_size_reason == r.learning_rate_reason == "as asked"
 
 
+def test_the_dev_reason_names_which_rounds_weights_the_fit_keeps():
+    """The console's recipe line says how the round is chosen: the default rule, and each asked for."""
+    given = corpus(sentences(50), sentences(5))
+    r = recipe.choose(TaggerConfig(), given, 384)[2]
+    assert r.dev_reason.startswith("5 sentences given; keeps the best round's weights where dev finds them clearly "
+                                   "better than the last's (in 95% of paired bootstrap resamples), else the last's")
+    assert recipe.choose(TaggerConfig(restore_best=True), given, 384)[2].dev_reason == \
+        "5 sentences given; keeps the best round's weights"
+    assert recipe.choose(TaggerConfig(restore_best=False), given, 384)[2].dev_reason == \
+        "5 sentences given; keeps the last round's weights"
+    from tfner.tagging.inputs import read_corpus
+
+    held = recipe.choose(TaggerConfig(restore_best=False), read_corpus(TaggerConfig(), [(["a"], ["O"])] * 20, 0.1),
+                         384)[2]
+    assert held.dev_reason.endswith("to score and stop early; keeps the last round's weights")
+
+
 def test_without_dev_all_of_train_trains_at_any_size():
     for n in (10, 1_000, 50_000):
         _, kept, r = recipe.choose(TaggerConfig(), corpus(sentences(n)), 384)

@@ -53,6 +53,7 @@ from tfner.config import TaggerConfig
 from tfner.data.readers import Sentence
 from tfner.errors import ConfigError
 from tfner.tagging.inputs import Corpus
+from tfner.training.callbacks import SIGNIFICANT, SIGNIFICANT_SHARE
 
 LARGE_CORPUS = 5_000
 SMALL_BATCH, LARGE_BATCH = 16, 32
@@ -131,6 +132,14 @@ def learning_rate(hidden_size: int) -> tuple[float, str]:
     raise AssertionError("LEARNING_RATES ends with a catch-all")
 
 
+def keeps(restore_best: bool | str) -> str:
+    """Which round's weights a fit with dev data ends with (``restore_best``), in the console's words."""
+    if restore_best == SIGNIFICANT:
+        return (f"keeps the best round's weights where dev finds them clearly better than the last's (in "
+                f"{SIGNIFICANT_SHARE:.0%} of paired bootstrap resamples), else the last's")
+    return "keeps the best round's weights" if restore_best else "keeps the last round's weights"
+
+
 def head(label_all_subtokens: bool, decode: str = "argmax") -> tuple[str, str]:
     """The default head, and why."""
     if label_all_subtokens:
@@ -205,12 +214,12 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int,
     else:
         chosen_head, head_why = cfg.head, "as asked"
     if corpus.dev:
-        dev, dev_why = "given", f"{len(corpus.dev):,} sentences given"
+        dev, dev_why = "given", f"{len(corpus.dev):,} sentences given; {keeps(cfg.restore_best)}"
     elif corpus.holdout is not None:
         kept, held = holdout(corpus.train, cfg.seed, contiguous=chosen_context != "sentence", fraction=corpus.holdout)
         corpus = dataclasses.replace(corpus, train=kept, dev=held)
         dev, dev_why = "held out", (f"{len(held):,} of {sentences:,} train sentences held out as asked (dev="
-                                    f"{corpus.holdout:g}, seed {cfg.seed}) to score, stop early and keep the best weights")
+                                    f"{corpus.holdout:g}, seed {cfg.seed}) to score and stop early; {keeps(cfg.restore_best)}")
     else:
         dev = "none"
         dev_why = ("none given: no early stopping, the final weights" if cfg.epochs is not None or corpus.manifest
