@@ -44,6 +44,9 @@ def main() -> int:
     parser.add_argument("--predict-overlap", type=int, default=None,
                         help="window overlap at evaluation (default: --window-overlap); test is also scored with the "
                              "training overlap")
+    parser.add_argument("--sentences-alone", type=float, default=None,
+                        help="share of training sentences also given windows of their own under packed context "
+                             "(default: tfner's, 0.25 packed)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--no-bucketing", action="store_true", help="pad batches of random lengths (one bucket)")
@@ -83,7 +86,8 @@ def main() -> int:
                        window_overlap=args.window_overlap, predict_overlap=args.predict_overlap,
                        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, seed=args.seed,
                        length_buckets=[] if args.no_bucketing else None, head=args.head, precision=args.precision,
-                       context=args.context, freeze_embeddings=args.freeze_embeddings,
+                       context=args.context, sentences_alone=args.sentences_alone,
+                       freeze_embeddings=args.freeze_embeddings,
                        logdir=str(REPO / "runs" / args.corpus))
     stats = tagger.train_stats_
     test = tagger.evaluate(str(files["test"]))
@@ -100,7 +104,8 @@ def main() -> int:
         tagger.config_ = argmax_config.replace(decode="constrained")
         constrained = tagger.evaluate(str(files["test"]))
         tagger.config_ = argmax_config
-    dev = tagger.dev_evaluations_[tagger.best_epoch_]
+    kept = tagger.kept_epoch_  # the epoch whose weights the tagger holds (restore_best), scored on test below
+    dev = tagger.dev_evaluations_[kept]
     task_figures = {}
     for name in ("pos", "chunk") if tasks else ():
         result = tagger.evaluate_task(str(files["test"]), name)
@@ -113,7 +118,7 @@ def main() -> int:
     tokens_s = stats["tokens_per_epoch"] * args.epochs / stats["seconds"]
     words_s = stats["labelled_tokens_per_epoch"] * args.epochs / stats["seconds"]
 
-    print(f"\nselected epoch {tagger.best_epoch_ + 1} on dev (entity F1 {dev.f1:.4f})")
+    print(f"\nkept epoch {kept + 1} (best on dev: {tagger.best_epoch_ + 1}; kept epoch's dev entity F1 {dev.f1:.4f})")
     print(f"\n{args.corpus} test ({files['test'].name}):\n{test}")
     print(f"\nstrict mode: entity F1 {strict.f1:.4f}")
     if constrained is not None:
@@ -125,7 +130,8 @@ def main() -> int:
 
     figures = {
         "corpus": args.corpus, "config": tagger.config_.to_dict(), "train_stats": stats,
-        "dev_f1_per_epoch": [e.f1 for e in tagger.dev_evaluations_], "selected_epoch": tagger.best_epoch_ + 1,
+        "dev_f1_per_epoch": [e.f1 for e in tagger.dev_evaluations_], "selected_epoch": kept + 1,
+        "best_epoch": tagger.best_epoch_ + 1,
         "dev": {"f1": dev.f1, "precision": dev.precision, "recall": dev.recall, "per_type_f1": dev.per_type_f1()},
         "test": {"f1": test.f1, "precision": test.precision, "recall": test.recall, "entities": test.entities,
                  "token_accuracy": test.tokens["accuracy"], "tokens": test.tokens},
