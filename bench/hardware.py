@@ -224,6 +224,14 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="windows a batch (default: 32, packed 8)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
+    from tfner.logs import import_tensorflow, quiet_libraries
+
+    import_tensorflow()  # TensorFlow's start-up lines hidden, as tfner's entry points do
+    with quiet_libraries(0):  # transformers' weight lists and deprecation notice
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     packed = args.context == "packed"
     batch_size = args.batch_size or (8 if packed else 32)
 
