@@ -41,13 +41,18 @@ def _recipe(config: dict) -> str:
         parts.append(f"{config['context']} context")
     if config.get("freeze_embeddings"):
         parts.append("frozen embeddings")
+    # what set runs apart beyond the head and context (the older runs' values, 128 and 5e-5, stay unsaid)
+    if config.get("max_length", 128) != 128:
+        parts.append(f"max_length {config['max_length']}")
+    if config.get("learning_rate") not in (None, 5e-5):
+        parts.append(f"lr {config['learning_rate']:g}")
     return ", ".join(parts)
 
 
 def accuracy(runs: list[tuple[str, dict]], corpus: str, types: tuple[str, ...]) -> list[str]:
     lines = [f"### Accuracy: {corpus} test, entity F1 (seqeval: default mode; strict beside it where recorded)", "",
              "Each row one run (`results/<file>.json`, command `bench/conll2003.py` with the options in the recipe); "
-             "the best dev epoch is kept.", "",
+             "the epoch the run's `restore_best` keeps is scored on test.", "",
              "| file | recipe | epochs | seed | dev F1 per epoch | test F1 (P / R) | strict | constrained decoding | "
              + " / ".join(types) + " |", "|---|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple[str, int], list[dict]] = defaultdict(list)
