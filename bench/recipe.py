@@ -32,6 +32,9 @@ on its test set:
   ``test_f1_final`` the last round's); every round runs (no early stopping: a run with the default patience
   is the same run up to its stop, so the stop can be replayed from the record; runs before 2026-12-04 18:30
   UTC kept the default patience, ``rounds_run`` says how many rounds ran);
+``--fit-options '{"max_length": 256, "window_overlap": 63}'`` adds options to every ``new*`` contender's fit
+(recorded in the row's ``fit_options`` and ``config``).
+
 * ``search``  ``tfner.search`` on dev over learning rate, batch size, epochs, head and context
   (``--search-trials``), its best tagger scored on test;
 * ``torch``   the PyTorch reference loop (3 epochs, 5e-5, batch 32: the usual Hugging Face
@@ -111,7 +114,9 @@ def run_tfner(sample, dev, test, seed: int, options: dict) -> dict:
     updates = stats["schedule"]["round_updates"] * len(stats["epoch_seconds"])
     row = {"test_f1": score.f1, "seconds": seconds, "updates": updates,
            "epochs_run": updates / stats["steps_per_epoch"], "recipe": stats["recipe"],
-           "schedule": stats["schedule"], "config": tagger.config_.to_dict()}
+           "schedule": stats["schedule"], "config": tagger.config_.to_dict(),
+           "batch_sizes": stats.get("batch_sizes"), "labelled_words_per_s": stats["labelled_tokens_per_epoch"]
+           * updates / stats["steps_per_epoch"] / stats["seconds"]}
     if "tasks" in options:  # run_multitask scores the further tasks
         row["tagger"] = tagger
     if tagger.config_.context != "sentence":  # the same model, each test sentence its own document: no context
@@ -252,8 +257,11 @@ def main() -> int:
     parser.add_argument("--search-trials", type=int, default=8)
     parser.add_argument("--torch-python", help="python of an environment with torch (bench/torch_reference.py)")
     parser.add_argument("--quick", action="store_true", help="conll2003:50 (or wnut17:50), seed 0, old and new")
+    parser.add_argument("--fit-options", type=json.loads, default={},
+                        help="JSON options added to every new* contender's fit, e.g. '{\"max_length\": 256}'")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
+    extra = args.fit_options
     cells, seeds = args.cells, args.seeds
     if args.quick:
         cells, seeds = ["conll2003:50" if splits("conll2003") else "wnut17:50"], [0]
@@ -282,17 +290,17 @@ def main() -> int:
                 if contender == "old":
                     row = run_tfner(sample, dev, test, seed, OLD)
                 elif contender == "new":
-                    row = run_tfner(sample, dev, test, seed, {})
+                    row = run_tfner(sample, dev, test, seed, {**extra})
                 elif contender in ("new-softmax", "new-crf"):
-                    row = run_tfner(sample, dev, test, seed, {"head": contender.removeprefix("new-")})
+                    row = run_tfner(sample, dev, test, seed, {"head": contender.removeprefix("new-"), **extra})
                 elif contender in ("new-auto", "new-sentence"):
-                    row = run_tfner(sample, dev, test, seed, {"context": contender.removeprefix("new-")})
+                    row = run_tfner(sample, dev, test, seed, {"context": contender.removeprefix("new-"), **extra})
                 elif contender in ("new-nodev", "new-nodev-all"):
-                    row = run_tfner(sample, None, test, seed, {})
+                    row = run_tfner(sample, None, test, seed, {**extra})
                 elif contender == "new-rounds":
                     row = run_rounds(sample, dev, test, seed)
                 elif contender == "new-holdout":
-                    row = run_tfner(sample, 0.1, test, seed, {})
+                    row = run_tfner(sample, 0.1, test, seed, {**extra})
                 elif contender.startswith("multitask"):
                     row = run_multitask(sample, dev, test, seed, {"pos": 1.0, "chunk": 1.0} if contender.endswith("equal") else None)
                 elif contender == "search":
@@ -300,7 +308,8 @@ def main() -> int:
                 else:
                     row = run_torch(args.torch_python, corpus, files, size, seed)
                 rows.append({"cell": cell, "corpus": corpus, "size": size or len(train_all), "seed": seed,
-                             "contender": contender, **row})
+                             "contender": contender, **row,
+                             **({"fit_options": extra} if extra and contender.startswith("new") else {})})
                 f1 = "-" if row["test_f1"] is None else f"{row['test_f1']:.4f}"
                 print(f"{cell:18s} seed {seed} {contender:7s} test F1 {f1} ({row['seconds']:.0f} s"
                       + (f", {row['updates']} updates" if "updates" in row else "") + ")", flush=True)

@@ -277,6 +277,10 @@ def recipe_column(row: dict) -> str:
             return f"new {cfg['head']}"
         alone = cfg.get("sentences_alone", 0.0)  # absent: trained before sentences_alone, with none alone
         alone = (0.25 if cfg["context"] == "packed" else 0.0) if alone is None else alone
+        if row.get("batch_sizes") and cfg["context"] == "packed":  # 2026-12-05 on: the sentences alone leave their
+            # documents whole and short windows come in batches of as many positions as full ones
+            return (f"new {cfg['head']}, packed {cfg['max_length']}/{cfg['window_overlap']}"
+                    + (f", {alone:g} alone" if alone else "") + ", position batches")
         return f"new {cfg['head']}, {cfg['context']}" + (f", {alone:g} alone" if alone else "")
     if row["contender"] in ("new-nodev", "new-nodev-all"):  # by what the fit did without dev (the rule changed)
         return "no dev, tenth held out" if row.get("recipe", {}).get("dev") == "held out" else "no dev"

@@ -82,7 +82,8 @@ def test_packed_windows_resolve_by_document_and_every_route_tags_alike(tiny_enco
     sentences = tfner.read_conll(corpus)
     # context="auto": 16 documents of 3 sentences; no sentence alone (sentences_alone=0: a lone "acme" is either type)
     packed = tfner.fit(corpus, encoder=tiny_encoder, verbose=0, context="auto", sentences_alone=0.0,
-                       **{**TINY_OPTIONS, "epochs": 10, "batch_size": 2, "head": "crf"})  # as many updates as with 48 windows of 8
+                       **{**TINY_OPTIONS, "epochs": 10, "batch_size": 1, "head": "crf"})
+    # windows of 8 come 1 * 32 // 16 = 2 a batch (as many positions as one full window): 8 updates an epoch
     assert packed.config_.context == "packed" and packed.train_stats_["recipe"]["context"] == "packed"
     # a document (6 one-piece words) fits one window of max_length 32: 16 windows, where sentences are 48
     assert packed.train_stats_["windows"] == 16

@@ -45,11 +45,19 @@ def test_packed_training_windows_hold_a_quarter_of_the_sentences_alone_and_dev_k
     corpus = inputs.Corpus(train, train[:16], ["O", "B-LOC", "B-PER"], [], None)
     data = inputs.build_inputs(cfg, corpus, load_tokenizer(tiny_encoder), train)
     kept = inputs.alone(train, cfg)
-    assert sum(a.document != b.document for a, b in zip(train, kept, strict=True)) == 16  # 0.25 of 64
+    moved = [s for s in kept if s.document >= 8]
+    assert len(moved) == 16 and len({s.document for s in moved}) == 16  # 0.25 of 64, a document each
+    rest = [s for s in kept if s.document < 8]
+    position = {id(s): i for i, s in enumerate(train)}
+    assert len(rest) == 48 and [position[id(s)] for s in rest] == sorted(position[id(s)] for s in rest)  # in order
     assert data.labelled == 64 * 4  # every word labelled once, alone or packed
     runs = [len(list(g)) for _, g in itertools.groupby(s.document for s in kept)]
+    assert len(runs) == len({s.document for s in kept})  # no document cut in two by a sentence taken out of it
     # a run of n sentences (4n sub-words) is cut into windows of 30 overlapping by 15: 1 window up to 7 sentences
     assert data.windows == sum(1 if n <= 7 else 2 for n in runs)
+    # under packed context a batch holds as many positions as 4 full windows of 32: buckets (8, 16, 24), windows
+    # up to 8 sub-words 4 * 32 / 8 = 16 a batch, up to 16: 8, up to 24: 5 (128 // 24), full ones 4
+    assert data.buckets == (8, 16, 24) and data.batch_sizes == (16, 8, 5, 4)
     # dev is scored with its documents whole: 2 documents of 8 sentences (32 sub-words), 2 windows each
     assert len(data.dev_windows) == 2 * 2
     assert all(len({int(i) for i in w.sentences if i >= 0}) > 1 for w in data.dev_windows)

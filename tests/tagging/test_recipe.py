@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import tfner
@@ -221,10 +223,14 @@ def test_a_seeded_quarter_of_packed_training_sentences_get_windows_of_their_own(
     train = sentences(400, per_document=10)
     packed = TaggerConfig(context="packed", seed=3)
     out = alone(train, packed)
-    moved = [i for i, (a, b) in enumerate(zip(train, out, strict=True)) if a.document != b.document]
-    assert len(moved) == 100  # 0.25 of 400
-    assert len({out[i].document for i in moved}) == 100 and min(out[i].document for i in moved) >= 40  # new ids
-    assert [s.words for s in out] == [s.words for s in train]  # the same sentences, in the same order
+    kept, moved = out[:300], out[300:]
+    assert len(out) == 400 and all(s.document < 40 for s in kept)  # 0.25 of 400 moved to the end
+    assert len({s.document for s in moved}) == 100 and min(s.document for s in moved) >= 40  # a new id each
+    assert sorted(repr(s.words) + repr(s.tags) for s in out) == sorted(repr(s.words) + repr(s.tags) for s in train)  # same
+    order = {id(s): i for i, s in enumerate(train)}
+    assert [order[id(s)] for s in kept] == sorted(order[id(s)] for s in kept)  # the rest untouched, in their order
+    runs = [d for d, _ in itertools.groupby(s.document for s in out)]
+    assert len(runs) == len(set(runs))  # each document one run of neighbours: no taken sentence cuts it in two
     assert alone(train, packed) == out and alone(train, packed.replace(seed=4)) != out  # seeded
     assert alone(train, packed.replace(sentences_alone=0.0)) == train
     assert alone(train, TaggerConfig(context="sentence")) == train  # only packed windows have neighbours to drop

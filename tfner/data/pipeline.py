@@ -24,28 +24,54 @@ def default_buckets(max_length: int, packed: bool = False) -> tuple[int, ...]:
     return tuple(out)
 
 
+def token_batch_sizes(batch_size: int, boundaries: Sequence[int], max_length: int) -> tuple[int, ...]:
+    """Batch sizes per bucket that hold about as many positions as ``batch_size`` full windows: a bucket whose
+    windows are at most ``upper`` long gets ``max(batch_size, batch_size * max_length // upper)`` (packed context:
+    its full windows keep ``batch_size``, the short ones, a document's last window or a sentence alone, come in
+    larger batches rather than as many near-empty steps).
+
+    >>> token_batch_sizes(3, (32, 64, 96, 128, 160, 192, 224), 256)
+    (24, 12, 8, 6, 4, 4, 3, 3)
+    """
+    uppers = [*boundaries, max_length]
+    return tuple(max(batch_size, batch_size * max_length // upper) for upper in uppers)
+
+
+def bucket_sizes(batch_size: int | Sequence[int], boundaries: Sequence[int]) -> tuple[int, ...]:
+    """One batch size per bucket (``len(boundaries) + 1``): ``batch_size`` for all, or as given per bucket."""
+    if isinstance(batch_size, int):
+        return (batch_size,) * (len(boundaries) + 1)
+    sizes = tuple(int(b) for b in batch_size)
+    if len(sizes) != len(boundaries) + 1 or min(sizes) < 1:
+        raise ValueError(f"{len(boundaries) + 1} positive batch sizes needed, one per bucket, got {sizes}")
+    return sizes
+
+
 def _bucket_of(lengths: np.ndarray, boundaries: Sequence[int]) -> np.ndarray:
     # tf.data's bucket_by_sequence_length puts length L in bucket i when boundaries[i-1] <= L < boundaries[i].
     return np.searchsorted(np.asarray(boundaries), lengths, side="right")
 
 
-def steps_per_epoch(windows: Sequence[Window], batch_size: int, boundaries: Sequence[int]) -> int:
+def steps_per_epoch(windows: Sequence[Window], batch_size: int | Sequence[int], boundaries: Sequence[int]) -> int:
     """Exactly how many batches :func:`make_dataset` yields per epoch (each bucket flushes its rest)."""
     lengths, counts = np.unique(np.array([w.length for w in windows], np.int64), return_counts=True)
     return steps_for_lengths(dict(zip(lengths.tolist(), counts.tolist(), strict=True)), batch_size, boundaries)
 
 
-def steps_for_lengths(lengths: Mapping[int, int], batch_size: int, boundaries: Sequence[int]) -> int:
-    """Batches of one pass of :func:`batched` over windows with these lengths (length -> how many)."""
+def steps_for_lengths(lengths: Mapping[int, int], batch_size: int | Sequence[int], boundaries: Sequence[int]) -> int:
+    """Batches of one pass of :func:`batched` over windows with these lengths (length -> how many); ``batch_size``
+    one for all buckets or one per bucket (:func:`bucket_sizes`)."""
+    sizes = bucket_sizes(batch_size, boundaries)
     per_bucket: dict[int, int] = {}
     for length, n in lengths.items():
         bucket = int(_bucket_of(np.array([int(length)]), boundaries)[0])
         per_bucket[bucket] = per_bucket.get(bucket, 0) + n
-    return int(sum(-(-n // batch_size) for n in per_bucket.values() if n))
+    return int(sum(-(-n // sizes[bucket]) for bucket, n in per_bucket.items() if n))
 
 
-def batched(ds: tf.data.Dataset, *, batch_size: int, boundaries: Sequence[int], pad_id: int) -> tf.data.Dataset:
-    """``(x, labels)`` windows -> batches of similar lengths, each padded to its longest, prefetched.
+def batched(ds: tf.data.Dataset, *, batch_size: int | Sequence[int], boundaries: Sequence[int], pad_id: int) -> tf.data.Dataset:
+    """``(x, labels)`` windows -> batches of similar lengths, each padded to its longest, prefetched; ``batch_size``
+    one for all buckets or one per bucket (:func:`bucket_sizes`).
 
     Padding is ``pad_id`` for ids, 0 for the mask and ``IGNORE`` for labels, so padded
     positions never count in the loss or the metrics; each bucket flushes its rest at the
@@ -54,7 +80,7 @@ def batched(ds: tf.data.Dataset, *, batch_size: int, boundaries: Sequence[int], 
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda x, y: tf.shape(y)[0],
         bucket_boundaries=list(boundaries),
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        bucket_batch_sizes=list(bucket_sizes(batch_size, boundaries)),
         padding_values=({"input_ids": pad_id, "attention_mask": 0}, IGNORE),
         pad_to_bucket_boundary=False,
     )
@@ -66,7 +92,7 @@ def batched(ds: tf.data.Dataset, *, batch_size: int, boundaries: Sequence[int], 
 def make_dataset(
     windows: Sequence[Window],
     *,
-    batch_size: int,
+    batch_size: int | Sequence[int],
     boundaries: Sequence[int],
     pad_id: int,
     shuffle: bool,

@@ -113,12 +113,12 @@ def check_windowing(manifest: dict, windowing: alignment.Windowing, folder: str)
                           "prepare it again or fit with the same options")
 
 
-def steps_per_epoch(manifest: dict, batch_size: int, boundaries: Sequence[int]) -> int:
+def steps_per_epoch(manifest: dict, batch_size: int | Sequence[int], boundaries: Sequence[int]) -> int:
     """Batches per pass, exactly (each bucket flushes its rest), from the length histogram."""
     return pipeline.steps_for_lengths({int(k): v for k, v in manifest["lengths"].items()}, batch_size, boundaries)
 
 
-def stream_dataset(folder: str | os.PathLike, manifest: dict, *, batch_size: int, boundaries: Sequence[int],
+def stream_dataset(folder: str | os.PathLike, manifest: dict, *, batch_size: int | Sequence[int], boundaries: Sequence[int],
                    pad_id: int, seed: int, shuffle_buffer: int = 10_000):
     """``({"input_ids", "attention_mask"}, labels)`` batches of one pass over the shards, shuffled."""
     import tensorflow as tf

@@ -200,7 +200,7 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
         if inputs.dev is not None:
             dev_input = strategy.distribute_datasets_from_function(
                 lambda ctx: pipeline.replica_pieces(inputs.dev, ctx))
-            dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, cfg.chosen_batch_size, inputs.buckets)
+            dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, inputs.batch_sizes, inputs.buckets)
     # a resumed run whose restored epochs already stopped early trains no further epoch
     stopped = dev[0].stopped_epoch if dev else None
     t0 = time.perf_counter()
@@ -217,6 +217,7 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
     dev_eval = dev[0] if dev else None
     stats = {
         "windows": inputs.windows, "steps_per_epoch": inputs.steps, "batches_per_epoch": inputs.batches,
+        "buckets": list(inputs.buckets), "batch_sizes": list(inputs.batch_sizes),
         "accumulate_steps": cfg.accumulate_steps, "labelled_tokens_per_epoch": inputs.labelled,
         "tokens_per_epoch": inputs.tokens, "warmup_steps": setup.schedule.warmup_steps,
         "total_steps": setup.schedule.total_steps, "seconds": timer.seconds, "epoch_seconds": list(timer.epoch_seconds),

@@ -156,6 +156,7 @@ class Inputs:
     labelled: int
     buckets: tuple[int, ...]
     fingerprint: str
+    batch_sizes: tuple[int, ...]  # one per bucket (:func:`batch_sizes`)
 
 
 def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence[Sentence]) -> list[alignment.Window]:
@@ -177,13 +178,18 @@ def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence
 
 def alone(sentences: Sequence[Sentence], cfg: TaggerConfig) -> Sequence[Sentence]:
     """Training sentences under packed context with a seeded ``sentences_alone`` fraction made documents of their
-    own (a new document id each), so their windows hold them alone; ``sentences`` as they are otherwise."""
+    own (a new document id each), so their windows hold them alone; ``sentences`` as they are otherwise.
+
+    The chosen sentences move to the end, so each document's other sentences stay one run of neighbours (packing
+    joins consecutive sentences of a document: left in place, every chosen sentence would cut its document in two,
+    and a quarter chosen would leave runs of about three sentences, windows mostly short and context lost)."""
     fraction = cfg.chosen_sentences_alone
     if cfg.chosen_context != "packed" or fraction <= 0 or not sentences:
         return sentences
     chosen = set(random.Random(cfg.seed).sample(range(len(sentences)), round(fraction * len(sentences))))
     base = max(s.document for s in sentences) + 1
-    return [dataclasses.replace(s, document=base + i) if i in chosen else s for i, s in enumerate(sentences)]
+    return ([s for i, s in enumerate(sentences) if i not in chosen]
+            + [dataclasses.replace(s, document=base + i) for i, s in enumerate(sentences) if i in chosen])
 
 
 def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
@@ -193,21 +199,30 @@ def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
     return pipeline.default_buckets(cfg.max_length, packed=cfg.chosen_context == "packed")
 
 
+def batch_sizes(cfg: TaggerConfig, buckets: Sequence[int]) -> tuple[int, ...]:
+    """Batch size per bucket: ``batch_size`` windows for every bucket, but under packed context as many positions
+    as ``batch_size`` full windows (:func:`tfner.data.pipeline.token_batch_sizes`)."""
+    if cfg.chosen_context == "packed":
+        return pipeline.token_batch_sizes(cfg.chosen_batch_size, buckets, cfg.max_length)
+    return pipeline.bucket_sizes(cfg.chosen_batch_size, buckets)
+
+
 def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) -> Inputs:
     """Windows and tf.data datasets of ``corpus`` (a prepared ``train`` folder streamed from its shards)."""
     buckets = bucket_boundaries(cfg)
-    data = dict(batch_size=cfg.chosen_batch_size, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
+    sizes = batch_sizes(cfg, buckets)
+    data = dict(batch_size=sizes, boundaries=buckets, pad_id=tokenizer.pad_token_id, seed=cfg.seed)
     if corpus.manifest is None:
         train_w = windows_of(cfg, tokenizer, corpus, alone(corpus.train, cfg))
         train_ds = pipeline.make_dataset(train_w, shuffle=True, **data)
-        batches = pipeline.steps_per_epoch(train_w, cfg.chosen_batch_size, buckets)
+        batches = pipeline.steps_per_epoch(train_w, sizes, buckets)
         windows, tokens = len(train_w), int(sum(w.length for w in train_w))
         labelled = int(sum((alignment.main_labels(w) != alignment.IGNORE).sum() for w in train_w))
         fingerprint = window_fingerprint(train_w)
     else:
         manifest = corpus.manifest
         train_ds = prepared.stream_dataset(train, manifest, **data)  # type: ignore[arg-type]
-        batches = prepared.steps_per_epoch(manifest, cfg.chosen_batch_size, buckets)
+        batches = prepared.steps_per_epoch(manifest, sizes, buckets)
         windows, tokens, labelled = manifest["windows"], manifest["tokens"], manifest["labelled"]
         fingerprint = hashlib.sha256(repr(sorted(manifest.items())).encode("utf-8")).hexdigest()
     if cfg.accumulate_steps > 1:
@@ -215,7 +230,7 @@ def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) 
     dev_w = windows_of(cfg, tokenizer, corpus, corpus.dev) if corpus.dev else []
     dev_ds = pipeline.make_dataset(dev_w, shuffle=False, **data) if corpus.dev else None
     return Inputs(train_ds, dev_ds, dev_w, batches, accumulate.updates_per_epoch(batches, cfg.accumulate_steps),
-                  windows, tokens, labelled, buckets, fingerprint)
+                  windows, tokens, labelled, buckets, fingerprint, sizes)
 
 
 def window_fingerprint(windows: Sequence[alignment.Window]) -> str:
