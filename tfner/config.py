@@ -80,7 +80,9 @@ class TaggerConfig:
     )
     batch_size: int | None = _field(
         None, "Global batch size (windows), split across replicas. None: 16 under 5,000 train sentences, else 32 "
-        "(tfner.tagging.recipe)."
+        "(tfner.tagging.recipe). Under context='packed' it counts full windows: a length bucket of shorter ones "
+        "(a document's last window, a sentence alone) batches as many positions, batch_size * max_length // the "
+        "bucket's longest (train_stats_['batch_sizes'])."
     )
     accumulate_steps: int = _field(
         1, "Gradient accumulation: batches of batch_size windows per optimizer update. Each update is the one "
@@ -129,7 +131,8 @@ class TaggerConfig:
     sentences_alone: float | None = _field(
         None, "Under context='packed': the fraction of training sentences (a seeded draw, fixed for the run) that "
         "get windows of their own, without their document, so that the model also tags a sentence given alone "
-        "(predict on single texts). None: 0.25 under packed context."
+        "(predict on single texts); the rest of each document stays one run of neighbours. None: 0.25 under "
+        "packed context."
     )
     head: Literal["auto", "softmax", "crf"] = _field(
         "auto", "Output head: 'softmax' (a label per word, cross-entropy) or 'crf' (a linear-chain CRF over "
