@@ -16,7 +16,11 @@ DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 #: (max_length - 2) // 2)
 DEFAULT_OVERLAP = 32
 #: sentences_alone=None under packed context
-DEFAULT_SENTENCES_ALONE = 0.25
+DEFAULT_SENTENCES_ALONE = 0.5
+#: max_length=None: sub-word tokens per window, and under packed context
+DEFAULT_MAX_LENGTH, PACKED_MAX_LENGTH = 128, 256
+#: window_overlap=None under packed context (at most (max_length - 2) // 2)
+PACKED_OVERLAP = 63
 #: the loss weight the further tasks of ``tasks`` share where ``task_weights`` does not name them (the main task: 1)
 AUX_WEIGHT = 0.2
 
@@ -51,7 +55,10 @@ class TaggerConfig:
         "`encoder`, the labels it shares with the new data keep its classifier rows (and CRF scores), new labels "
         "start fresh."
     )
-    max_length: int = _field(128, "Sub-word tokens per window, [CLS] and [SEP] included.")
+    max_length: int | None = _field(
+        None, "Sub-word tokens per window, [CLS] and [SEP] included. None: 128, or 256 under context='packed' (a "
+        "window of 256 computes fewer positions per labelled word; CoNLL-2003, bench/README.md)."
+    )
     window_overlap: int | None = _field(
         None, "Sub-word tokens of context shared by consecutive windows (of a sentence longer than max_length; under "
         "context='packed', of a document). None: the most allowed, (max_length - 2) // 2, under context='packed' "
@@ -125,13 +132,13 @@ class TaggerConfig:
         "'packed': a document's sentences end to end, cut into full windows that overlap by window_overlap, each "
         "word labelled in the one window where it has the most context. 'auto' (tfner.tagging.recipe): 'packed' "
         "where train marks documents (-DOCSTART- lines) of 3 or more sentences on average, else 'sentence'. Not the "
-        "default: under the recipe, CoNLL-2003 full (seed 0) scored 87.34 with sentence windows and 87.24 packed "
-        "with a quarter of the sentences alone (87.81 packed alone, but 83.16 when tagging sentences one by one)."
+        "default: under the recipe, CoNLL-2003 full scored 87.41 with sentence windows (seeds 0, 1) and 87.76 packed "
+        "(256/63, half the sentences alone), but that model lost 0.34 when tagging sentences one by one (0.3 allowed)."
     )
     sentences_alone: float | None = _field(
         None, "Under context='packed': the fraction of training sentences (a seeded draw, fixed for the run) that "
         "get windows of their own, without their document, so that the model also tags a sentence given alone "
-        "(predict on single texts); the rest of each document stays one run of neighbours. None: 0.25 under "
+        "(predict on single texts); the rest of each document stays one run of neighbours. None: 0.5 under "
         "packed context."
     )
     head: Literal["auto", "softmax", "crf"] = _field(
@@ -202,15 +209,22 @@ class TaggerConfig:
     @property
     def windowing(self) -> Windowing:
         """``max_length``, ``window_overlap`` (:attr:`chosen_overlap`) and ``label_all_subtokens`` as one value."""
-        return Windowing(self.max_length, self.chosen_overlap, self.label_all_subtokens)
+        return Windowing(self.chosen_max_length, self.chosen_overlap, self.label_all_subtokens)
 
     @property
     def chosen_overlap(self) -> int:
         """``window_overlap``, or where it is ``None`` the default of the context (the most allowed when packed)."""
         if self.window_overlap is not None:
             return self.window_overlap
-        most = (self.max_length - 2) // 2
-        return most if self.context == "packed" else min(DEFAULT_OVERLAP, most)
+        most = (self.chosen_max_length - 2) // 2
+        return min(PACKED_OVERLAP if self.context == "packed" else DEFAULT_OVERLAP, most)
+
+    @property
+    def chosen_max_length(self) -> int:
+        """``max_length``, or where it is ``None`` the default of the context (256 packed, else 128)."""
+        if self.max_length is not None:
+            return self.max_length
+        return PACKED_MAX_LENGTH if self.context == "packed" else DEFAULT_MAX_LENGTH
 
     @property
     def chosen_sentences_alone(self) -> float:
@@ -244,7 +258,7 @@ class TaggerConfig:
     def predict_windowing(self) -> Windowing:
         """The windowing of prediction, evaluation and export: ``predict_overlap`` (else ``window_overlap``)."""
         overlap = self.chosen_overlap if self.predict_overlap is None else self.predict_overlap
-        return Windowing(self.max_length, overlap, self.label_all_subtokens)
+        return Windowing(self.chosen_max_length, overlap, self.label_all_subtokens)
 
     def task_weight(self, name: str) -> float:
         """``name``'s loss weight: as asked, else 1 for the main task and ``AUX_WEIGHT`` shared by the others."""

@@ -36,9 +36,11 @@ def check_types(cfg: Any) -> None:
 
 def check_values(cfg: Any) -> None:
     """Ranges, choices and the combinations that cannot work together."""
-    if cfg.max_length < 8 or cfg.max_length > 512:
+    # a TaggerConfig's max_length=None is chosen by its context: checked against the shortest it can become
+    length = cfg.max_length if cfg.max_length is not None else getattr(cfg, "chosen_max_length", 128)
+    if cfg.max_length is not None and (cfg.max_length < 8 or cfg.max_length > 512):
         raise ConfigError(f"max_length must be in [8, 512], got {cfg.max_length}")
-    most = (cfg.max_length - 2) // 2
+    most = (length - 2) // 2
     for name in ("window_overlap", "predict_overlap"):
         if getattr(cfg, name) is not None and not 0 <= getattr(cfg, name) <= most:
             raise ConfigError(f"{name} must be in [0, (max_length - 2) // 2 = {most}] or None, "
@@ -79,7 +81,7 @@ def check_values(cfg: Any) -> None:
         raise ConfigError(f"clipnorm must be > 0 or None, got {cfg.clipnorm}")
     if cfg.length_buckets is not None:
         b = cfg.length_buckets
-        if list(b) != sorted(set(b)) or not all(2 < x < cfg.max_length for x in b):
+        if list(b) != sorted(set(b)) or not all(2 < x < length for x in b):
             raise ConfigError(f"length_buckets must be strictly increasing and within (2, max_length), got {b}")
 
 

@@ -41,7 +41,7 @@ def test_packed_training_windows_hold_a_quarter_of_the_sentences_alone_and_dev_k
 
     words = ["Alice", "flew", "to", "Paris"]  # 4 one-piece words: 8 sentences (32 sub-words) fill 2 windows of 32
     train = [Sentence(words, ["B-PER", "O", "O", "B-LOC"], document=i // 8) for i in range(64)]  # 8 documents of 8
-    cfg = TaggerConfig(context="packed", max_length=32, batch_size=4, learning_rate=1e-3, seed=2)
+    cfg = TaggerConfig(context="packed", max_length=32, batch_size=4, learning_rate=1e-3, seed=2, sentences_alone=0.25)
     corpus = inputs.Corpus(train, train[:16], ["O", "B-LOC", "B-PER"], [], None)
     data = inputs.build_inputs(cfg, corpus, load_tokenizer(tiny_encoder), train)
     kept = inputs.alone(train, cfg)

@@ -162,13 +162,17 @@ def test_context_is_packed_only_where_documents_give_a_sentence_neighbours():
     assert chosen(sentences(60, per_document=3), context="sentence") == ("sentence", "as asked")
 
 
-def test_packed_windows_overlap_by_the_most_allowed_unless_asked():
+def test_packed_windows_are_256_long_and_overlap_by_63_unless_asked():
     auto = TaggerConfig(context="auto")
     cfg, _, _ = recipe.choose(auto, corpus(sentences(60, per_document=6)), 384)
-    assert (cfg.context, cfg.window_overlap, cfg.windowing.overlap) == ("packed", 63, 63)  # (128 - 2) // 2
-    assert cfg.sentences_alone == 0.25  # config_ records what trained
+    assert (cfg.context, cfg.max_length, cfg.window_overlap, cfg.windowing.overlap) == ("packed", 256, 63, 63)
+    assert cfg.sentences_alone == 0.5  # config_ records what trained
+    assert TaggerConfig(context="packed", max_length=100).chosen_overlap == 49  # 63 does not fit: (100 - 2) // 2
+    cfg, _, _ = recipe.choose(auto.replace(max_length=128, window_overlap=10), corpus(sentences(60, per_document=6)),
+                              384)
+    assert (cfg.context, cfg.max_length, cfg.window_overlap) == ("packed", 128, 10)  # as asked
     cfg, _, r = recipe.choose(auto, corpus(sentences(60)), 384)
-    assert (cfg.context, cfg.window_overlap, cfg.sentences_alone) == ("sentence", 32, 0.0)
+    assert (cfg.context, cfg.max_length, cfg.window_overlap, cfg.sentences_alone) == ("sentence", 128, 32, 0.0)
     assert r.describe("x").startswith("recipe: sentence context (no documents marked), batch 16")
     cfg, _, r = recipe.choose(TaggerConfig(), corpus(sentences(60, per_document=6)), 384)
     assert (cfg.context, cfg.window_overlap) == ("sentence", 32)  # the default: sentence windows, as set
@@ -184,11 +188,13 @@ def test_a_packed_batch_holds_about_as_many_sentences_as_the_sentence_rules_batc
     large = with_words(sentences(6_000, per_document=20), 8)  # 16 sub-words a sentence
     auto = TaggerConfig(context="auto")
     cfg, _, r = recipe.choose(auto, corpus(large), 384, tokenizer)
-    # 32 sentences of 16 sub-words = 512; a window of 128 overlapping by 63 brings 128 - 2 - 63 = 63 new ones
-    assert cfg.batch_size == round(32 * 16 / 63) == 8
-    assert "packed windows of 63 new sub-words holding 16.0 a sentence" in r.batch_size_reason
+    # 32 sentences of 16 sub-words = 512; a window of 256 overlapping by 63 brings 256 - 2 - 63 = 191 new ones
+    assert cfg.batch_size == round(32 * 16 / 191) == 3
+    assert "packed windows of 191 new sub-words holding 16.0 a sentence" in r.batch_size_reason
     small = with_words(sentences(100, per_document=10), 8)
-    assert recipe.choose(auto, corpus(small), 384, tokenizer)[0].batch_size == round(16 * 16 / 63) == 4
+    assert recipe.choose(auto, corpus(small), 384, tokenizer)[0].batch_size == round(16 * 16 / 191) == 1
+    short = auto.replace(max_length=128)  # 128 - 2 - 63 = 63 new sub-words a window
+    assert recipe.choose(short, corpus(large), 384, tokenizer)[0].batch_size == round(32 * 16 / 63) == 8
     assert recipe.choose(auto.replace(batch_size=32), corpus(large), 384, tokenizer)[0].batch_size == 32  # asked
     unpacked = with_words(sentences(100), 8)
     assert recipe.choose(auto, corpus(unpacked), 384, tokenizer)[0].batch_size == 16
@@ -221,7 +227,8 @@ def test_a_seeded_quarter_of_packed_training_sentences_get_windows_of_their_own(
     from tfner.tagging.inputs import alone
 
     train = sentences(400, per_document=10)
-    packed = TaggerConfig(context="packed", seed=3)
+    assert TaggerConfig(context="packed").chosen_sentences_alone == 0.5  # the default
+    packed = TaggerConfig(context="packed", seed=3, sentences_alone=0.25)
     out = alone(train, packed)
     kept, moved = out[:300], out[300:]
     assert len(out) == 400 and all(s.document < 40 for s in kept)  # 0.25 of 400 moved to the end

@@ -196,14 +196,14 @@ def bucket_boundaries(cfg: TaggerConfig) -> tuple[int, ...]:
     """The window-length buckets of ``cfg``'s training batches: ``length_buckets``, or the default for its context."""
     if cfg.length_buckets is not None:
         return tuple(cfg.length_buckets)
-    return pipeline.default_buckets(cfg.max_length, packed=cfg.chosen_context == "packed")
+    return pipeline.default_buckets(cfg.chosen_max_length, packed=cfg.chosen_context == "packed")
 
 
 def batch_sizes(cfg: TaggerConfig, buckets: Sequence[int]) -> tuple[int, ...]:
     """Batch size per bucket: ``batch_size`` windows for every bucket, but under packed context as many positions
     as ``batch_size`` full windows (:func:`tfner.data.pipeline.token_batch_sizes`)."""
     if cfg.chosen_context == "packed":
-        return pipeline.token_batch_sizes(cfg.chosen_batch_size, buckets, cfg.max_length)
+        return pipeline.token_batch_sizes(cfg.chosen_batch_size, buckets, cfg.chosen_max_length)
     return pipeline.bucket_sizes(cfg.chosen_batch_size, buckets)
 
 

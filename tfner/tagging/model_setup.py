@@ -64,10 +64,10 @@ def build(cfg: TaggerConfig, labels: list[str], tasks: Sequence[tasks_lib.AuxTas
 def _encoder_and_classifier(cfg: TaggerConfig, rows: list[str], source: InitSource | None) -> tuple[Any, list[str]]:
     if source is None:
         model = encoder.build_model(cfg.encoder, len(rows), pretrained=cfg.pretrained, seed=cfg.seed,
-                                    max_length=cfg.max_length)
+                                    max_length=cfg.chosen_max_length)
         return model, []
     model = encoder.build_model(str(source.folder), len(rows), pretrained=False, seed=cfg.seed,
-                                max_length=cfg.max_length)
+                                max_length=cfg.chosen_max_length)
     saved = encoder.build_model(str(source.folder), len(source.rows), pretrained=True, seed=None)
     transferred = encoder.transfer(model, saved, rows, source.rows)
     del saved

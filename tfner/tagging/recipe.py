@@ -195,13 +195,14 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int,
     else:
         chosen_context, context_why = context(corpus.train)
     cfg = cfg.replace(context=chosen_context)
-    cfg = cfg.replace(window_overlap=cfg.chosen_overlap, sentences_alone=cfg.chosen_sentences_alone)
+    cfg = cfg.replace(max_length=cfg.chosen_max_length, window_overlap=cfg.chosen_overlap,
+                      sentences_alone=cfg.chosen_sentences_alone)
     if cfg.batch_size is None:
         size, size_why = batch_size(sentences)
         if chosen_context == "packed" and tokenizer is not None:
             tokens = tokens_per_sentence(tokenizer, corpus.train, cfg.seed)
-            size = packed_batch(size, tokens, cfg.max_length, cfg.chosen_overlap)
-            size_why += (f"; packed windows of {cfg.max_length - 2 - cfg.chosen_overlap} new sub-words holding "
+            size = packed_batch(size, tokens, cfg.chosen_max_length, cfg.chosen_overlap)
+            size_why += (f"; packed windows of {cfg.chosen_max_length - 2 - cfg.chosen_overlap} new sub-words holding "
                          f"{tokens:.1f} a sentence")
     else:
         size, size_why = cfg.batch_size, "as asked"

@@ -49,7 +49,7 @@ def from_model(cfg: TaggerConfig, labels: Sequence[str], tokenizer, model,
     """The state of a trainable ``model`` (its CRF head, if any, is ``model.crf_head``): its serving
     computations are built here, so prediction in memory runs what an export saves."""
     head = getattr(model, "crf_head", None)
-    text = text_graph.text_options(tokenizer, max_length=cfg.max_length, overlap=cfg.predict_windowing.overlap,
+    text = text_graph.text_options(tokenizer, max_length=cfg.chosen_max_length, overlap=cfg.predict_windowing.overlap,
                                    decode=decode_mode(cfg)) if graph_pieces.in_graph(tokenizer) else {}
     module = export_lib.TaggingModule(model, list(labels), head=head, tasks=[(t.name, t.labels) for t in tasks],
                                       **text)
