@@ -248,7 +248,10 @@ def run(args: argparse.Namespace) -> int:
           f"{machine['cores']} cores; flags: {', '.join(f for f, on in machine['flags'].items() if on) or 'none'}")
 
     source, labels, tokenizer, wins, useful = windows(1_000 if args.quick else 4_000, packed)
-    ds = pipeline.make_dataset(wins, batch_size=batch_size, boundaries=pipeline.default_buckets(128, packed=packed),
+    boundaries = pipeline.default_buckets(128, packed=packed)
+    # packed: short windows (a document's last) come in batches of as many positions as full ones, as tfner trains them
+    batch_sizes = pipeline.token_batch_sizes(batch_size, boundaries, 128) if packed else batch_size
+    ds = pipeline.make_dataset(wins, batch_size=batch_sizes, boundaries=boundaries,
                                pad_id=tokenizer.pad_token_id, shuffle=True, seed=0)
     sizes = [(int(x["input_ids"].shape[0]), int(x["input_ids"].shape[1]), int(np.sum(x["attention_mask"])))
              for x, _ in ds]
@@ -256,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     padded = sum(r * t for r, t, _ in sizes)
     real = sum(n for _, _, n in sizes)
     mean_t = padded / rows
-    tokens_per_batch = round(batch_size * mean_t)
+    tokens_per_batch = round(padded / len(sizes))  # positions a batch, as the batches come
     print(f"batches of {source.name}: mean padded length {mean_t:.1f}, {real / padded:.1%} of positions real "
           f"-> M = {tokens_per_batch} tokens a batch")
 

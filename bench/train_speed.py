@@ -33,6 +33,7 @@ DATA = REPO.parent / "shared" / "data" / "conll2003"
 ELEMENTWISE = "tfner float32, tf-keras element-wise AdamW update"
 PACKED = "tfner float32, packed windows (batch 8, overlap 63)"
 PACKED_BF16 = "tfner mixed_bfloat16, packed windows (batch 8, overlap 63)"
+PACKED_DEFAULTS = "tfner float32, packed defaults (windows of 256, batch 4, overlap 63, half alone)"
 #: tfner contenders: TaggerConfig options on top of the shared settings.
 TFNER = {
     "tfner float32": {},
@@ -41,8 +42,12 @@ TFNER = {
     "tfner mixed_bfloat16, frozen embeddings": {"precision": "mixed_bfloat16", "freeze_embeddings": True},
     "tfner float32, CRF head": {"head": "crf"},
     # documents packed into full, overlapping windows (issue 22): tokens counted once, as sentence windows hold them
-    PACKED: {"context": "packed", "batch_size": 8, "window_overlap": 63},
-    PACKED_BF16: {"context": "packed", "batch_size": 8, "window_overlap": 63, "precision": "mixed_bfloat16"},
+    # no sentence trained alone (packed context's default is half), so every window is as full as its document allows
+    PACKED: {"context": "packed", "batch_size": 8, "window_overlap": 63, "sentences_alone": 0.0},
+    PACKED_BF16: {"context": "packed", "batch_size": 8, "window_overlap": 63, "sentences_alone": 0.0,
+                  "precision": "mixed_bfloat16"},
+    # packed context as fit() defaults it: windows of 256 overlapping by 63, half the sentences alone
+    PACKED_DEFAULTS: {"context": "packed", "batch_size": 4, "max_length": 256, "window_overlap": 63},
     # the same as "tfner float32" with tf-keras' own element-wise AdamW update (tfner before its fused kernel)
     ELEMENTWISE: {},
 }
@@ -66,9 +71,9 @@ def run_tfner(options: dict, sentences: int, epochs: int, data: Path, *, element
         optim.AdamW._apply_weight_decay = tf.keras.optimizers.AdamW._apply_weight_decay
 
     train = tfner.read_conll(data / "eng.train")[:sentences]
-    settings = {"batch_size": 32, "window_overlap": 32, **options}
+    settings = {"batch_size": 32, "window_overlap": 32, "max_length": 128, **options}
     tagger = tfner.fit(train, epochs=epochs, learning_rate=5e-5, warmup_ratio=0.1, weight_decay=0.01,
-                       max_length=128, verbose=0, **settings)
+                       verbose=0, **settings)
     stats = tagger.train_stats_
     # the useful work: the real tokens of the sentences' own windows. Packed windows compute more positions than
     # that (their overlap); they are counted as the sentence windows of the same words, so every contender is
