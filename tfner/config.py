@@ -228,7 +228,7 @@ class TaggerConfig:
 
     @property
     def chosen_sentences_alone(self) -> float:
-        """``sentences_alone``, or where it is ``None`` its default (0.25 under packed context, else 0)."""
+        """``sentences_alone``, or where it is ``None`` its default (DEFAULT_SENTENCES_ALONE, 0.5, under packed context, else 0)."""
         if self.sentences_alone is not None:
             return self.sentences_alone
         return DEFAULT_SENTENCES_ALONE if self.context == "packed" else 0.0
