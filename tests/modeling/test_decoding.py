@@ -26,11 +26,13 @@ def random_probs(seed, seqs=6, words=5):
     return probs.astype(np.float32), lengths
 
 
+@pytest.mark.parametrize("route", ["call", "decode"])  # in a graph (the export) / traced for eager callers
 @pytest.mark.parametrize("seed", range(4))
-def test_constrained_is_the_most_probable_valid_sequence(seed):
-    probs, lengths = random_probs(seed)
+def test_constrained_is_the_most_probable_valid_sequence(seed, route):
+    probs, lengths = random_probs(seed, words=5 - seed % 2)  # two lengths: one trace serves both
     allowed, may_start = crf.iob2_constraints(LABELS)
-    ids, scores = (t.numpy() for t in WordDecoder(LABELS, "constrained")(probs, lengths))
+    decoder = WordDecoder(LABELS, "constrained")
+    ids, scores = (t.numpy() for t in (decoder if route == "call" else decoder.decode)(probs, lengths))
     for b, n in enumerate(lengths):
         best, best_p = (), -1.0
         for path in itertools.product(range(len(LABELS)), repeat=int(n)):
@@ -89,3 +91,15 @@ def test_constrained_decoding_is_the_same_in_graph_in_python_and_in_the_export(c
     served = tfner.load(constrained.export(tmp_path / "sm"))
     assert served.predict(texts) == graph
     assert served.predict_tags([t.split() for t in texts]) == constrained.predict_tags([t.split() for t in texts])
+
+
+def test_eager_decoding_traces_once_for_any_batch_and_length():
+    from tfner.modeling import decoding
+
+    decoder = WordDecoder(LABELS, "constrained")
+    decoder.decode(*random_probs(0))
+    traced = decoding._traced_best_paths.experimental_get_tracing_count()
+    for seqs, words in ((3, 7), (6, 2), (1, 9)):
+        ids, _ = decoder.decode(*random_probs(1, seqs, words))
+        assert ids.shape == (seqs, words)
+    assert decoding._traced_best_paths.experimental_get_tracing_count() == traced

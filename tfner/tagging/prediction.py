@@ -88,7 +88,7 @@ def decode_words(state: TaggerState, word_probs: list[np.ndarray]) -> Tagged:
         dense = np.zeros((len(part), max([1, *n]), len(state.labels)), np.float32)
         for row, p in enumerate(part):
             dense[row, :len(p)] = p
-        ids, sc = (t.numpy() for t in decoder(dense, np.asarray(n, np.int32)))
+        ids, sc = (t.numpy() for t in decoder.decode(dense, np.asarray(n, np.int32)))
         tags.extend([state.labels[int(j)] for j in ids[row, :k]] for row, k in enumerate(n))
         scores.extend(sc[row, :k] for row, k in enumerate(n))
     return tags, scores
