@@ -34,30 +34,32 @@ def test_a_mid_sized_corpus_trains_ten_epochs():
     assert (s.round_updates, s.rounds, s.updates) == (79, 8, 632)
 
 
-def test_a_large_corpus_is_capped_but_sees_every_sentence_three_times():
-    # WNUT-17 in batches of 16: 213 a pass; 2,130 capped at 1,500 (>= 3 passes, 639): 8 rounds of ceil(1500/8) = 188
+def test_a_large_corpus_is_capped_but_sees_every_sentence_four_times():
+    # WNUT-17 in batches of 16: 213 a pass; 2,130 capped at 1,500 (>= 4 passes, 852): 8 rounds of ceil(1500/8) = 188
     assert (plan(213, None, None, True).round_updates, plan(213, None, None, True).updates) == (188, 1504)
-    # CoNLL-2003 in batches of 32: 439 a pass; the cap (1,500) is above 3 passes (1,317)
-    assert plan(439, None, None, True).updates == 8 * 188
-    # a corpus where 3 passes exceed the cap: 3 passes of 1,000 = 3,000 = 8 rounds of 375
-    assert (plan(1000, None, None, True).round_updates, plan(1000, None, None, True).updates) == (375, 3000)
+    # CoNLL-2003 in batches of 32: 441 a pass; 4 passes (1,764) are above the cap: 8 rounds of ceil(1764/8) = 221
+    assert (plan(441, None, None, True).round_updates, plan(441, None, None, True).updates) == (221, 1768)
+    # where 4 passes are under the cap, the cap holds: 370 a pass, 4 passes 1,480 < 1,500
+    assert plan(370, None, None, True).updates == 1504
+    # a corpus where 4 passes are far above the cap: 4 passes of 1,000 = 4,000 = 8 rounds of 500
+    assert (plan(1000, None, None, True).round_updates, plan(1000, None, None, True).updates) == (500, 4000)
 
 
 def test_the_rules_hold_for_every_pass_length():
     for steps in range(1, 3001):
         s = plan(steps, None, None, True)
-        wanted = max(min(max(10 * steps, 600), 1500), 3 * steps)
+        wanted = max(min(max(10 * steps, 600), 1500), 4 * steps)
         assert s.rounds == 8 and wanted <= s.updates < wanted + 8, steps
-        assert s.updates >= 3 * steps and s.updates >= 600
-        assert s.updates <= max(1500, 3 * steps) + 7
+        assert s.updates >= 4 * steps and s.updates >= 600
+        assert s.updates <= max(1500, 4 * steps) + 7
         assert s.round_updates == math.ceil(wanted / 8)
 
 
 def test_the_line_says_why():
     assert "the minimum for a small corpus" in plan(4, None, None, True).describe()
     assert "10 epochs" in plan(100, None, None, True).describe()
-    assert "the cap for a large corpus" in plan(439, None, None, True).describe()
-    assert "at least 3 epochs" in plan(1000, None, None, True).describe()  # 3 passes (3,000) above the cap
+    assert "the cap for a large corpus" in plan(213, None, None, True).describe()
+    assert "at least 4 epochs" in plan(441, None, None, True).describe()  # 4 passes (1,764) above the cap
     assert "stopping after 3" in plan(4, None, None, True).describe()
     assert "stopping" not in plan(4, None, None, False).describe()
     assert plan(439, 3, None, True).describe() == "3 epochs as asked (1,317 updates)"
@@ -67,4 +69,4 @@ def test_the_line_says_why():
 
 def test_the_module_constants_are_what_the_doc_says():
     assert (schedule.MIN_UPDATES, schedule.MAX_UPDATES, schedule.UPDATES_PER_EPOCH, schedule.MIN_EPOCHS,
-            schedule.EVALUATIONS, schedule.PATIENCE) == (600, 1500, 10, 3, 8, 3)
+            schedule.EVALUATIONS, schedule.PATIENCE) == (600, 1500, 10, 4, 8, 3)
