@@ -90,6 +90,38 @@ def test_init_only_stores():
         tagger.fit(TRAIN)
 
 
+def test_dev_loss_false_skips_kerass_dev_pass_and_changes_nothing_else(tiny_encoder):
+    import tensorflow as tf
+
+    class DevPasses(tf.keras.callbacks.Callback):
+        """Counts Keras' evaluation passes (validation_data) during fit."""
+
+        def __init__(self):
+            super().__init__()
+            self.count = 0
+
+        def on_test_begin(self, logs=None):
+            self.count += 1
+
+    runs = {}
+    for dev_loss in (True, False):
+        passes = DevPasses()
+        tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, callbacks=[passes], dev_loss=dev_loss,
+                           **{**TINY_OPTIONS, "epochs": 3})
+        runs[dev_loss] = tagger, passes.count
+    (both, with_passes), (once, without_passes) = runs[True], runs[False]
+    assert with_passes == 3 and without_passes == 0  # one Keras pass over dev a round, or none
+    assert len(both.history_["val_loss"]) == 3 and "val_loss" not in once.history_
+    # the same training and the same dev scores by tfner's own pass
+    assert once.history_["loss"] == pytest.approx(both.history_["loss"], rel=1e-6)
+    assert [e.f1 for e in once.dev_evaluations_] == [e.f1 for e in both.dev_evaluations_]
+    assert once.history_["val_entity_f1"] == pytest.approx(both.history_["val_entity_f1"])
+    for a, b in zip(once.model_.get_weights(), both.model_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(tfner.ConfigError, match="dev_loss must be True or False"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, dev_loss="no", **TINY_OPTIONS)
+
+
 def test_unknown_option_is_rejected_before_any_work():
     with pytest.raises(tfner.ConfigError, match="did you mean 'epochs'"):
         tfner.fit(TRAIN, epoch=3)

@@ -26,6 +26,9 @@ def test_search_runs_three_trials_and_returns_the_best(tiny_encoder, capsys):
     assert result.best_config == TaggerConfig(encoder=tiny_encoder, **FIXED, **result.trials[0].params)
     # the value agrees with scoring the kept tagger's predictions afresh
     assert result.best_tagger.evaluate(DEV).f1 == pytest.approx(result.best_f1, abs=1e-12)
+    # trials read dev once a round, for its F1: no Keras pass for val_loss
+    history = result.best_tagger.history_
+    assert "val_loss" not in history and len(history["val_entity_f1"]) == result.trials[0].params["epochs"]
     assert [t.number for t in result.study.trials if t.value == result.best_f1]
     lines = result.table().splitlines()
     assert len(lines) == 4 and lines[0].split()[:4] == ["rank", "trial", "state", "dev"]

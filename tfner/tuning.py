@@ -181,6 +181,9 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
         sampler: an ``optuna.samplers`` object; default TPE seeded with the trials' ``seed`` option
             (the same search twice picks the same trials).
         verbose: 0 silent; 1 one line per trial; 2 also each fit's own console.
+
+    The trials fit with ``dev_loss=False`` (:class:`~tfner.Tagger`): dev is read once a round, for
+    its F1, so ``best_tagger.history_`` has no ``val_loss``.
     """
     optuna = _optuna()
     if dev is None:
@@ -222,7 +225,8 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
         cfg = base.replace(**params)
         t0 = time.perf_counter()
         report = _ReportEpochs(trial, optuna)
-        tagger = Tagger(cfg, strategy=strategy, verbose=max(0, verbose - 1), callbacks=[report])
+        # a trial is judged by its dev F1 alone: no second pass over dev for Keras' val_loss each round
+        tagger = Tagger(cfg, strategy=strategy, verbose=max(0, verbose - 1), callbacks=[report], dev_loss=False)
         try:
             tagger.fit(train, dev)
         except optuna.TrialPruned:

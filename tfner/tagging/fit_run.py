@@ -45,6 +45,7 @@ class RunOptions:
     verbose: int
     backup_every: int
     callbacks: tuple
+    dev_loss: bool = True  # Keras' own pass over dev each round for val_loss (History, TensorBoard)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,12 +193,13 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
         train_stream = train_stream.skip(done)  # the seeded stream is the same as before: skip what was seen
         all_callbacks.append(backup.TrainingBackup(options.output_dir, options.backup_every, steps,
                                                    run_backup.write_progress))
-    fit_input, dev_input, dev_steps = train_stream, inputs.dev, None
+    # without dev_loss only tfner's scoring pass reads dev each round (Keras' loss pass costs as much again)
+    fit_input, dev_input, dev_steps = train_stream, inputs.dev if options.dev_loss else None, None
     if multi:
         # Every worker builds the same global batches and keeps its replicas' rows
         # (pipeline.replica_pieces): the same number of steps on every worker, whatever the buckets.
         fit_input = strategy.distribute_datasets_from_function(lambda ctx: pipeline.replica_pieces(train_stream, ctx))
-        if inputs.dev is not None:
+        if dev_input is not None:
             dev_input = strategy.distribute_datasets_from_function(
                 lambda ctx: pipeline.replica_pieces(inputs.dev, ctx))
             dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, inputs.batch_sizes, inputs.buckets)
