@@ -262,12 +262,20 @@ def test_warm_up_steps_round_up_as_hugging_face_does(tiny_encoder):
     assert stats["total_steps"] == 100 and stats["warmup_steps"] == 29
 
 
-def test_a_failed_fit_leaves_nothing_of_its_run(tiny_encoder, monkeypatch):
+def test_a_failed_fit_leaves_nothing_of_its_run(tiny_encoder, monkeypatch, tmp_path):
     from tfner.training.callbacks import DevEvaluation
 
     tagger = tfner.Tagger(encoder=tiny_encoder, verbose=0, **{**TINY_OPTIONS, "epochs": 2})
     tagger.fit(TRAIN, DEV)
-    assert tagger.predict_tags([["Alice"]])
+    before = tagger.predict_tags([["Alice", "met", "Bob"]])
+    # refused options or data leave the earlier fit untouched
+    tagger.dev_loss = "no"
+    with pytest.raises(tfner.ConfigError, match="dev_loss"):
+        tagger.fit(TRAIN, DEV)
+    tagger.dev_loss = True
+    with pytest.raises(tfner.DataNotFoundError):
+        tagger.fit(tmp_path / "missing.conll", DEV)
+    assert tagger.predict_tags([["Alice", "met", "Bob"]]) == before
 
     def broken(self, epoch, logs=None):
         raise RuntimeError("dev scoring broke")

@@ -2,8 +2,9 @@
 
 A thin front over the named steps of :mod:`tfner.tagging`: ``fit`` validates its options, then
 reads the corpus (:mod:`~tfner.tagging.inputs`), builds the model (:mod:`~tfner.tagging.model_setup`),
-runs training (:mod:`~tfner.tagging.fit_run`) and only then takes the learned state, so a fit
-that fails leaves the tagger as it was before. Prediction always goes through the serving
+runs training (:mod:`~tfner.tagging.fit_run`) and only then takes the learned state. A fit whose
+options or data are refused leaves the tagger as it was before; one that fails after that leaves it
+unfitted (nothing of an earlier fit or of its own half-run). Prediction always goes through the serving
 computation :meth:`Tagger.export` saves (:mod:`~tfner.tagging.prediction`), so an in-memory
 tagger and its export give the same tags.
 """
@@ -113,7 +114,6 @@ class Tagger:
             raise ConfigError(f"config must be a TaggerConfig, got {type(self.config).__name__}")
         check_options(self.options)
         cfg = (self.config or TaggerConfig()).replace(**self.options)
-        self._forget()  # a failed fit leaves the tagger unfitted, holding nothing of an earlier fit
         strategy = resolve_strategy(self.strategy)  # first: MultiWorkerMirroredStrategy must precede any TF op
         options = fit_run.RunOptions(
             Path(self.output_dir) if self.output_dir is not None else None,
@@ -122,6 +122,9 @@ class Tagger:
         # Seeded before the input pipeline and the model exist; the caller's streams come back after.
         with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic), quiet_libraries(self.verbose):
             corpus = inputs.read_corpus(cfg, train, dev)
+            # options and data checked: an earlier fit survives a bad call, but a fit that fails from
+            # here on leaves the tagger unfitted, holding nothing of an earlier fit or of its own run
+            self._forget()
             source = saved_tagger.init_source(cfg)
             encoder_name = str(source.folder) if source else cfg.encoder
             tokenizer = encoder.load_tokenizer(encoder_name)
