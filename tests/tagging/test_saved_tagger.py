@@ -40,6 +40,26 @@ def test_a_failed_final_save_keeps_the_earlier_tagger_whole(tiny_encoder, tmp_pa
     assert tfner.load(tmp_path / "tagger", verbose=0).predict(TEXTS) == first.predict(TEXTS)
 
 
+def test_saving_over_a_saved_tagger_replaces_it_whole(fitted, tmp_path, monkeypatch):
+    path = fitted.save(tmp_path / "saved")
+    names = sorted(os.listdir(path))
+    (path / saved_tagger.TASKS_FILE).write_text("[not json", encoding="utf-8")  # an earlier tagger's file
+    before = contents(path)
+
+    def disk_full(state):  # the weights are written, then the assets fail
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(saved_tagger, "asset_files", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        fitted.save(path)
+    assert contents(path) == before  # the earlier folder, byte for byte
+    assert sorted(os.listdir(tmp_path)) == ["saved"]  # nothing half-written beside it
+    monkeypatch.undo()
+    fitted.save(path)
+    assert sorted(os.listdir(path)) == names  # the earlier tagger's extra file did not outlive it
+    assert tfner.load(path, verbose=0).predict(TEXTS) == fitted.predict(TEXTS)
+
+
 def test_a_failed_export_writes_no_version(fitted, tmp_path, monkeypatch):
     first = fitted.export(tmp_path / "ner")
 

@@ -37,6 +37,7 @@ from tfner.serving import export as export_lib
 from tfner.serving import graph_pieces
 from tfner.serving.versions import latest_version
 from tfner.tagging.state import TaggerState, from_model
+from tfner.training import backup
 
 SAVED_TAGGER_FILE = "tfner_tagger.json"
 LABELS_FILE = "labels.json"
@@ -81,10 +82,20 @@ def asset_files(state: TaggerState) -> dict[str, bytes]:
 
 
 def save(state: TaggerState, path: Path) -> Path:
-    """Write ``state`` as a saved tagger in ``path``."""
+    """Write ``state`` as a saved tagger in ``path``. Over an earlier saved tagger the new one is written
+    beside it and renamed into its place: a failed save keeps the earlier one whole, and none of its files
+    (a ``tasks.json`` the new tagger has no use for) outlives it. Any other folder is written into."""
     if state.model is None:
         raise ExportError("this tagger was loaded from an export and has no trainable model to save")
+    if (path / SAVED_TAGGER_FILE).exists():
+        return backup.replace_dir(lambda tmp: _write(state, tmp), path)
     path.mkdir(parents=True, exist_ok=True)
+    return _write(state, path)
+
+
+def _write(state: TaggerState, path: Path) -> Path:
+    """The saved tagger's files, the marker that makes ``path`` loadable last."""
+    assert state.model is not None
     state.model.save_pretrained(path)
     for name, content in asset_files(state).items():
         (path / name).write_bytes(content)
