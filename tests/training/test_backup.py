@@ -25,3 +25,21 @@ def test_resuming_a_different_run_is_refused(tiny_encoder, tmp_path):
     with pytest.raises(tfner.ConfigError, match="different run"):
         tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path,
                   **{**options, "learning_rate": 1e-3})
+
+
+def test_replacing_a_folder_steps_over_an_earlier_crashs_leftovers(tmp_path):
+    import os
+
+    from tfner.training import backup
+
+    target = tmp_path / "tagger"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    # what a crash between the two renames left behind, under this very process id
+    leftover = tmp_path / f".tagger-old-{os.getpid()}"
+    leftover.mkdir()
+    (leftover / "older.txt").write_text("older")
+
+    backup.replace_dir(lambda tmp: (tmp / "new.txt").write_text("new"), target)
+    assert os.listdir(target) == ["new.txt"] and (target / "new.txt").read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == sorted(["tagger", leftover.name])  # the leftover untouched, nothing else

@@ -106,7 +106,8 @@ def replace_dir(build: Callable[[Path], object], target: Path) -> Path:
         raise
     old = None
     if target.exists():
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
+        # a fresh empty folder (rename may replace one): a leftover of an earlier crash is never in the way
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-old-"))
         os.replace(target, old)
     os.replace(tmp, target)
     if old is not None:
