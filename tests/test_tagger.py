@@ -103,14 +103,23 @@ def test_dev_loss_false_skips_kerass_dev_pass_and_changes_nothing_else(tiny_enco
         def on_test_begin(self, logs=None):
             self.count += 1
 
-    runs = {}
+        def on_epoch_end(self, epoch, logs=None):
+            self.logs = dict(logs)
+
+    runs, seen_logs = {}, {}
     for dev_loss in (True, False):
         passes = DevPasses()
         tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, callbacks=[passes], dev_loss=dev_loss,
                            **{**TINY_OPTIONS, "epochs": 3})
         runs[dev_loss] = tagger, passes.count
+        seen_logs[dev_loss] = passes.logs
     (both, with_passes), (once, without_passes) = runs[True], runs[False]
     assert with_passes == 3 and without_passes == 0  # one Keras pass over dev a round, or none
+    # a user's callback runs after tfner's dev scoring: it can watch val_entity_f1 (and val_loss when asked)
+    for dev_loss, (tagger, _) in runs.items():
+        seen = seen_logs[dev_loss]
+        assert seen["val_entity_f1"] == pytest.approx(tagger.history_["val_entity_f1"][-1])
+        assert "learning_rate" in seen and ("val_loss" in seen) is dev_loss
     assert len(both.history_["val_loss"]) == 3 and "val_loss" not in once.history_
     # the same training and the same dev scores by tfner's own pass
     assert once.history_["loss"] == pytest.approx(both.history_["loss"], rel=1e-6)

@@ -77,8 +77,10 @@ class Tagger:
             ``backup_every`` steps and at each round's end; calling ``fit`` again with the same
             folder after a crash resumes where the last backup left off; the finished tagger
             is saved to ``output_dir/tagger``.
-        callbacks: more Keras callbacks for ``model.fit``, run before tfner's own: their epoch-end logs hold
-            ``loss`` and (``dev_loss=True``) ``val_loss``, not tfner's ``val_entity_f1``.
+        callbacks: more Keras callbacks for ``model.fit``, run after tfner's dev scoring: their epoch-end logs
+            hold ``loss``, ``learning_rate``, ``val_entity_f1`` (with dev) and ``val_loss`` (with ``dev_loss``), so
+            ``ModelCheckpoint(path, monitor="val_entity_f1", mode="max")`` works; at the end of training the
+            model holds the weights ``restore_best`` kept.
         dev_loss: with dev data, Keras' own pass over dev each round for ``val_loss`` (``history_``,
             TensorBoard) besides tfner's scoring pass. ``False`` skips it: a round then reads dev once,
             not twice (about half the dev time, which dominates fits of small corpora scored on a large

@@ -135,9 +135,8 @@ def _distributions(space: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _ReportEpochs(tf.keras.callbacks.Callback):
-    """Reports each epoch's dev F1 to the trial as the next epoch starts (tfner's dev scoring runs
-    after the user's callbacks at an epoch's end; Keras' History holds it by the next epoch's
-    start) and prunes there: a pruned trial stops before training another epoch."""
+    """Reports each epoch's dev F1 to the trial as the next epoch starts (Keras' History holds it by
+    then) and prunes there: a pruned trial stops before training another epoch."""
 
     def __init__(self, trial, optuna):
         super().__init__()

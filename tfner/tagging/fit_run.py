@@ -150,7 +150,9 @@ def dev_evaluation(cfg: TaggerConfig, state: TaggerState, corpus: Corpus, verbos
 def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: RunOptions, chief: bool,
               dev: tuple[DevEvaluation, DevScorer] | None, types: Sequence[str],
               plan: Schedule) -> list[tf.keras.callbacks.Callback]:
-    """tfner's callbacks, in the order they must run (after the user's). Keras' epochs are ``plan``'s rounds."""
+    """The run's callbacks in the order they run: tfner's own, the user's once dev is scored (their logs hold
+    ``val_entity_f1`` and ``learning_rate``; at the end, the weights ``restore_best`` kept), then TensorBoard's
+    writers (and, in :func:`run`, the backup). Keras' epochs are ``plan``'s rounds."""
     tokens_per_round = round(inputs.tokens * plan.round_updates / inputs.steps)  # a pass's, with epochs given
     own: list[tf.keras.callbacks.Callback] = [TrainingTimer(tokens_per_round), LearningRateLogger(setup.schedule)]
     if cfg.freeze_encoder_epochs:
@@ -161,6 +163,7 @@ def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: Run
                                  "Epoch" if not plan.auto else "Round"))
     if dev is not None:
         own.append(dev[0])
+    own.extend(options.callbacks)
     logdir = options.logdir
     if logdir is None and options.output_dir is not None:
         logdir = options.output_dir / "logs"
@@ -170,7 +173,7 @@ def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: Run
         if dev is not None:
             own.append(DevSummaries(logdir, cfg.to_dict(), types, dev[1].last_scored, dev[0].final_f1))
         own.append(tf.keras.callbacks.TensorBoard(log_dir=os.fspath(logdir), write_graph=False, profile_batch=0))
-    return [*options.callbacks, *own]
+    return own
 
 
 def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: ModelSetup, state: TaggerState,
