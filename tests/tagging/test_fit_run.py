@@ -21,6 +21,12 @@ def test_a_backup_is_not_resumed_with_other_training_data(tiny_encoder, tmp_path
     fixed = [(["Carol" if w == "Alice" else w for w in words], tags) for words, tags in TRAIN]
     with pytest.raises(tfner.ConfigError, match=r"different run \(other data\)"):
         tfner.fit(fixed, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
+    # another dev set (one word changed), or none: the restored rounds' dev scores and best round were of the other
+    fixed_dev = [(["Carol" if w == "Alice" else w for w in words], tags) for words, tags in DEV]
+    assert fixed_dev != list(DEV)
+    for dev, other in ((fixed_dev, "dev"), (None, "dev, recipe")):  # the recipe records whether dev was given
+        with pytest.raises(tfner.ConfigError, match=rf"different run \(other {other}\)"):
+            tfner.fit(TRAIN, dev, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
     # the same data resumes (the refusal named what differs and changed nothing)
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
     assert tagger.train_stats_["resumed_at_step"] == 4 + 1  # epoch 1 and the step of epoch 2 before the crash

@@ -189,7 +189,7 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
     if options.output_dir is not None:
         identity = {"config": cfg.to_dict(), "labels": tasks_lib.head_names(corpus.labels, corpus.tasks),
                     "steps_per_epoch": inputs.steps, "round_updates": steps, "rounds": plan.rounds,
-                    "recipe": recipe.to_dict(), "data": inputs.fingerprint}
+                    "recipe": recipe.to_dict(), "data": inputs.fingerprint, "dev": inputs.dev_fingerprint}
         run_backup = RunBackup(options.output_dir, identity, chief, setup.model, dev[0] if dev else None,
                                cfg.restore_best)
         done = run_backup.resume(steps, options.verbose)

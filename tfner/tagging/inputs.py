@@ -144,7 +144,8 @@ def read_corpus(cfg: TaggerConfig, train: DataLike, dev: DataLike | float | None
 @dataclasses.dataclass(frozen=True)
 class Inputs:
     """The datasets of a fit and what they hold. ``steps``: optimizer updates per epoch;
-    ``fingerprint``: a hash of every training window (ids and labels), the data's identity for resume."""
+    ``fingerprint``: a hash of every training window (ids and labels), the data's identity for resume;
+    ``dev_fingerprint``: the same of the dev windows (None without dev): a resumed run keeps the dev it chose by."""
 
     train: Any  # tf.data.Dataset: one pass, shuffled
     dev: Any  # tf.data.Dataset or None
@@ -157,6 +158,7 @@ class Inputs:
     buckets: tuple[int, ...]
     fingerprint: str
     batch_sizes: tuple[int, ...]  # one per bucket (:func:`batch_sizes`)
+    dev_fingerprint: str | None = None
 
 
 def windows_of(cfg: TaggerConfig, tokenizer, corpus: Corpus, sentences: Sequence[Sentence]) -> list[alignment.Window]:
@@ -230,7 +232,8 @@ def build_inputs(cfg: TaggerConfig, corpus: Corpus, tokenizer, train: DataLike) 
     dev_w = windows_of(cfg, tokenizer, corpus, corpus.dev) if corpus.dev else []
     dev_ds = pipeline.make_dataset(dev_w, shuffle=False, **data) if corpus.dev else None
     return Inputs(train_ds, dev_ds, dev_w, batches, accumulate.updates_per_epoch(batches, cfg.accumulate_steps),
-                  windows, tokens, labelled, buckets, fingerprint, sizes)
+                  windows, tokens, labelled, buckets, fingerprint, sizes,
+                  window_fingerprint(dev_w) if corpus.dev else None)
 
 
 def window_fingerprint(windows: Sequence[alignment.Window]) -> str:
