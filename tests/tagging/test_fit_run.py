@@ -102,3 +102,48 @@ def test_a_run_on_the_recipes_budget_resumes_mid_round_to_the_uninterrupted_weig
     assert resumed.kept_epoch_ == whole.kept_epoch_ and resumed.train_stats_["selection"] == whole.train_stats_["selection"]
     for a, b in zip(weights(resumed), weights(whole), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_a_kill_between_progress_and_checkpoint_keeps_the_best_epoch_before_it(tiny_encoder, tmp_path, monkeypatch):
+    import numpy as np
+    import tensorflow as tf
+
+    from tfner.training import backup
+
+    options = {**TINY_OPTIONS, "epochs": 2, "restore_best": True}
+    real = backup.TrainingBackup.on_epoch_end
+
+    def killed_in_the_second_checkpoint(self, epoch, logs=None):
+        if epoch == 1:  # progress (with epoch 1 the new best, and its weights) written; the checkpoint is not
+            self.before_backup(epoch, logs)
+            raise RuntimeError("killed")
+        real(self, epoch, logs)
+
+    monkeypatch.setattr(backup.TrainingBackup, "on_epoch_end", killed_in_the_second_checkpoint)
+    with pytest.raises(RuntimeError, match="killed"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, **options)
+    progress = json.loads((tmp_path / "progress.json").read_text())
+    first = [tfner.metrics.Evaluation(**e).f1 for e in progress["evaluations"]]
+    assert first[1] > first[0] > 0 and progress["best_epoch"] == 1  # epoch 1 was a new best when the kill came
+    assert sorted(p.name for p in tmp_path.glob("best_weights*")) == ["best_weights-0.npz", "best_weights-1.npz"]
+    monkeypatch.setattr(backup.TrainingBackup, "on_epoch_end", real)
+
+    class WorseSecondTime(tf.keras.callbacks.Callback):
+        """The re-run of epoch 1 ends worse than epoch 0 (as a non-deterministic run may): no entity predicted."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:  # the epoch's last step (4 a pass), before dev is scored
+                dense = self.model.classifier
+                dense.kernel.assign(tf.zeros_like(dense.kernel))
+                bias = np.full(dense.bias.shape, -10.0, np.float32)
+                bias[self.model.config.label2id["O"]] = 10.0
+                dense.bias.assign(bias)
+
+    tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path,
+                       callbacks=[WorseSecondTime()], **options)
+    assert tagger.train_stats_["resumed_at_step"] == 4  # epoch 0's end: epoch 1 ran again
+    assert [e.f1 for e in tagger.dev_evaluations_] == [first[0], 0.0]
+    # epoch 0 stayed the best, with its weights: the kept model scores as it did then
+    assert (tagger.best_epoch_, tagger.kept_epoch_) == (0, 0)
+    assert tagger.evaluate(DEV).f1 == pytest.approx(first[0])
+    assert not list(tmp_path.glob("best_weights*"))  # a finished run leaves no weights file behind

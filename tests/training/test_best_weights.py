@@ -109,11 +109,11 @@ def test_best_weights_file_is_read_back_by_name_whatever_is_frozen(tmp_path):
 
     model = two_layer_model()
     saved = by_name(model)
-    backup.save_weights_atomic(tmp_path / backup.BEST_WEIGHTS, model)
+    backup.save_weights_atomic(tmp_path / backup.BEST_WEIGHTS.format(epoch=0), model)
     model.get_layer("stack").body.trainable = False
     for v in model.weights:
         v.assign(tf.ones_like(v))
-    loaded = backup.load_weights(tmp_path / backup.BEST_WEIGHTS)
+    loaded = backup.load_weights(tmp_path / backup.BEST_WEIGHTS.format(epoch=0))
     assert set(loaded) == set(saved)
     assign_weights(model, loaded)
     assert_equal_by_name(model, saved)
@@ -137,7 +137,7 @@ def test_a_resumed_fit_ends_with_the_frozen_epochs_weights_from_its_backup(tiny_
     with pytest.raises(RuntimeError, match="crash"):
         tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1,
                   callbacks=[record, CrashInSecondEpoch()], **FROZEN_BEST)
-    assert (tmp_path / backup.BEST_WEIGHTS).exists()
+    assert (tmp_path / backup.BEST_WEIGHTS.format(epoch=0)).exists()
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1,
                        **FROZEN_BEST)
     assert tagger.train_stats_["resumed_at_step"] == 4 + 1 and tagger.best_epoch_ == 0  # epoch 1, one step of 2

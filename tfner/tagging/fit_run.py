@@ -90,6 +90,7 @@ class RunBackup:
         self.out, self.identity, self.chief = out, json.loads(json.dumps(identity)), chief
         self.dev_eval, self.restore_best = dev_eval, restore_best
         self.epoch_logs: list[dict] = []
+        self.bests: list[int | None] = []  # the best epoch as of each finished epoch
         self.model = model
 
     def resume(self, steps: int, verbose: int) -> int:
@@ -98,8 +99,8 @@ class RunBackup:
         if position is None:
             if self.chief:
                 self.out.mkdir(parents=True, exist_ok=True)
-                for name in (backup.PROGRESS, backup.BEST_WEIGHTS):
-                    (self.out / name).unlink(missing_ok=True)
+                for path in [self.out / backup.PROGRESS, *backup.best_weights_files(self.out)]:
+                    path.unlink(missing_ok=True)
                 backup.write_json_atomic(self.out / backup.RUN, self.identity)
             return 0
         earlier = json.loads((self.out / backup.RUN).read_text(encoding="utf-8"))
@@ -110,13 +111,15 @@ class RunBackup:
         done = backup.steps_done(position, steps)
         file = self.out / backup.PROGRESS
         progress = json.loads(file.read_text(encoding="utf-8")) if file.exists() else \
-            {"epoch_logs": [], "evaluations": [], "best_epoch": None}
+            {"epoch_logs": [], "evaluations": [], "bests": []}
         finished = done // steps  # epochs whose end (and dev scoring) the backup has seen
         self.epoch_logs = progress["epoch_logs"][:finished]
+        # the best as of the last finished epoch: progress may already hold the next epoch's (a crash between
+        # progress and its checkpoint), whose new best then is not the one to go on from
+        self.bests = progress["bests"][:finished]
         if self.dev_eval is not None:
-            best = progress["best_epoch"] if progress["best_epoch"] is not None and progress["best_epoch"] < finished \
-                else None
-            weights = backup.load_weights(self.out / backup.BEST_WEIGHTS) \
+            best = self.bests[-1] if self.bests else None
+            weights = backup.load_weights(self.out / backup.BEST_WEIGHTS.format(epoch=best)) \
                 if best is not None and self.restore_best else None
             self.dev_eval.restore([Evaluation(**e) for e in progress["evaluations"][:finished]], best, weights)
         if verbose:
@@ -127,15 +130,21 @@ class RunBackup:
     def write_progress(self, epoch: int, logs: dict | None) -> None:
         """Before each epoch-end checkpoint: the epoch's logs, dev scores and best weights."""
         self.epoch_logs.append({k: float(v) for k, v in (logs or {}).items()})
-        if not self.chief:
-            return
         dev_eval = self.dev_eval
         best = dev_eval.best_epoch if dev_eval else None
+        self.bests.append(best)
+        if not self.chief:
+            return
         if dev_eval is not None and best == epoch and self.restore_best:
-            backup.save_weights_atomic(self.out / backup.BEST_WEIGHTS, self.model)
+            backup.save_weights_atomic(self.out / backup.BEST_WEIGHTS.format(epoch=epoch), self.model)
         backup.write_json_atomic(self.out / backup.PROGRESS, {
-            "epoch_logs": self.epoch_logs, "best_epoch": best,
+            "epoch_logs": self.epoch_logs, "best_epoch": best, "bests": self.bests,
             "evaluations": [dataclasses.asdict(e) for e in (dev_eval.evaluations if dev_eval else [])]})
+        # kept: this epoch's best, and the one before it until this epoch's checkpoint is written
+        keep = {backup.BEST_WEIGHTS.format(epoch=b) for b in self.bests[-2:]}
+        for path in backup.best_weights_files(self.out):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
 
 
 def dev_evaluation(cfg: TaggerConfig, state: TaggerState, corpus: Corpus, verbose: int,

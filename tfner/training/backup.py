@@ -6,11 +6,12 @@
   optimizer state with its step counter, epoch and step reached), written every
   ``backup_every`` steps and at the end of every epoch (after dev scoring);
 * ``progress.json`` - what Keras does not keep: every finished epoch's logs (History) and
-  dev evaluations, and the best epoch so far; ``best_weights.npz`` - that epoch's weights
-  by variable name (for ``restore_best``; by name, as layers frozen for some epochs change
-  the order of ``model.get_weights()``). Both are written atomically *before* the checkpoint they go
-  with, and trimmed to the checkpoint's finished epochs on resume, so a crash between the
-  two never counts an epoch twice.
+  dev evaluations, and the best epoch as of each of them; ``best_weights-<epoch>.npz`` - the
+  best epoch's weights by variable name (for ``restore_best``; by name, as layers frozen for
+  some epochs change the order of ``model.get_weights()``), one file per best epoch, the
+  previous one kept until the next epoch's end. Both are written atomically *before* the checkpoint
+  they go with, and trimmed to the checkpoint's finished epochs on resume, so a crash between the
+  two never counts an epoch twice, and never forgets the best epoch before it with its weights.
 
 On resume Keras restores the checkpoint and continues at the next step; tfner skips the
 same number of batches of the (seeded, hence identical) input stream, so the data order,
@@ -44,7 +45,12 @@ from tfner.training.weights import weight_values
 
 BACKUP = "backup"
 PROGRESS = "progress.json"
-BEST_WEIGHTS = "best_weights.npz"
+BEST_WEIGHTS = "best_weights-{epoch}.npz"  # the best epoch's weights, one file per best epoch
+
+
+def best_weights_files(output_dir: Path) -> list[Path]:
+    """Every best-weights file in ``output_dir`` (:data:`BEST_WEIGHTS`)."""
+    return sorted(output_dir.glob(BEST_WEIGHTS.format(epoch="*")))
 RUN = "run.json"
 TAGGER = "tagger"
 
@@ -118,7 +124,8 @@ def replace_dir(build: Callable[[Path], object], target: Path) -> Path:
 def finish(output_dir: Path) -> None:
     """After a finished run: drop the backup (a new fit starts afresh); keep run.json and progress.json."""
     shutil.rmtree(output_dir / BACKUP, ignore_errors=True)
-    (output_dir / BEST_WEIGHTS).unlink(missing_ok=True)
+    for path in best_weights_files(output_dir):
+        path.unlink(missing_ok=True)
 
 
 class TrainingBackup(tf.keras.callbacks.BackupAndRestore):
