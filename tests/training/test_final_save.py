@@ -77,3 +77,32 @@ def test_a_rerun_after_early_stopping_and_a_failed_save_trains_no_further_epoch(
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, callbacks=[rerun], **options)
     assert rerun.steps == 0 and int(tagger.model_.optimizer.iterations.numpy()) == 2 * STEPS
     assert tagger.stopped_epoch_ == 1 and len(tagger.dev_evaluations_) == 2
+
+
+class StopAfterFirstEpoch(tf.keras.callbacks.Callback):
+    """A user's callback that ends training (as Keras' EarlyStopping or TerminateOnNaN do) at the first epoch's end."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+def test_a_rerun_after_a_users_callback_stopped_and_the_save_failed_trains_no_further_epoch(tiny_encoder, tmp_path,
+                                                                                            monkeypatch):
+    options = {**OPTIONS, "epochs": 3}
+
+    def full_disk(build, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(backup, "replace_dir", full_disk)
+    first = CountSteps()
+    with pytest.raises(OSError, match="disk full"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path,
+                  callbacks=[first, StopAfterFirstEpoch()], **options)
+    assert first.steps == STEPS  # stopped after epoch 1 of 3
+    monkeypatch.undo()
+    rerun = CountSteps()
+    tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path,
+                       callbacks=[rerun, StopAfterFirstEpoch()], **options)
+    assert rerun.steps == 0 and int(tagger.model_.optimizer.iterations.numpy()) == STEPS
+    assert len(tagger.dev_evaluations_) == 1 and len(tagger.history_["loss"]) == 1
+    assert (tmp_path / backup.TAGGER).is_dir() and not (tmp_path / backup.BACKUP).exists()

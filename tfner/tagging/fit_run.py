@@ -91,6 +91,7 @@ class RunBackup:
         self.dev_eval, self.restore_best = dev_eval, restore_best
         self.epoch_logs: list[dict] = []
         self.bests: list[int | None] = []  # the best epoch as of each finished epoch
+        self.stopped_epoch: int | None = None  # the epoch after which a callback stopped training (stop_training)
         self.model = model
 
     def resume(self, steps: int, verbose: int) -> int:
@@ -117,6 +118,8 @@ class RunBackup:
         # the best as of the last finished epoch: progress may already hold the next epoch's (a crash between
         # progress and its checkpoint), whose new best then is not the one to go on from
         self.bests = progress["bests"][:finished]
+        stopped = progress.get("stopped_epoch")
+        self.stopped_epoch = stopped if stopped is not None and stopped < finished else None
         if self.dev_eval is not None:
             best = self.bests[-1] if self.bests else None
             weights = backup.load_weights(self.out / backup.BEST_WEIGHTS.format(epoch=best)) \
@@ -133,12 +136,14 @@ class RunBackup:
         dev_eval = self.dev_eval
         best = dev_eval.best_epoch if dev_eval else None
         self.bests.append(best)
+        if getattr(self.model, "stop_training", False):  # asked by a callback before the backup (the user's)
+            self.stopped_epoch = epoch
         if not self.chief:
             return
         if dev_eval is not None and best == epoch and self.restore_best:
             backup.save_weights_atomic(self.out / backup.BEST_WEIGHTS.format(epoch=epoch), self.model)
         backup.write_json_atomic(self.out / backup.PROGRESS, {
-            "epoch_logs": self.epoch_logs, "best_epoch": best, "bests": self.bests,
+            "epoch_logs": self.epoch_logs, "best_epoch": best, "bests": self.bests, "stopped_epoch": self.stopped_epoch,
             "evaluations": [dataclasses.asdict(e) for e in (dev_eval.evaluations if dev_eval else [])]})
         # kept: this epoch's best, and the one before it until this epoch's checkpoint is written
         keep = {backup.BEST_WEIGHTS.format(epoch=b) for b in self.bests[-2:]}
@@ -215,8 +220,10 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
             dev_input = strategy.distribute_datasets_from_function(
                 lambda ctx: pipeline.replica_pieces(inputs.dev, ctx))
             dev_steps = pipeline.steps_per_epoch(inputs.dev_windows, inputs.batch_sizes, inputs.buckets)
-    # a resumed run whose restored epochs already stopped early trains no further epoch
-    stopped = dev[0].stopped_epoch if dev else None
+    # a resumed run whose restored epochs already stopped early (patience, or a user's callback) trains no further epoch
+    stops = [e for e in (dev[0].stopped_epoch if dev else None, run_backup.stopped_epoch if run_backup else None)
+             if e is not None]
+    stopped = min(stops) if stops else None
     t0 = time.perf_counter()
     # Repeated with an exact steps_per_epoch: Keras then knows the epoch length (progress bar,
     # schedule) and never runs a stray step past the end of a pass of unknown length.
