@@ -27,6 +27,13 @@ def test_a_backup_is_not_resumed_with_other_training_data(tiny_encoder, tmp_path
     for dev, other in ((fixed_dev, "dev"), (None, "dev, recipe")):  # the recipe records whether dev was given
         with pytest.raises(tfner.ConfigError, match=rf"different run \(other {other}\)"):
             tfner.fit(TRAIN, dev, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
+    # a backup an older tfner wrote (format 1: no "format" in run.json, one best_weights.npz) is refused, by name
+    run_json = tmp_path / "run.json"
+    current = run_json.read_text()
+    run_json.write_text(json.dumps({k: v for k, v in json.loads(current).items() if k != "format"}))
+    with pytest.raises(tfner.ConfigError, match=r"another version of tfner \(format 1, this one reads 2\)"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
+    run_json.write_text(current)
     # the same data resumes (the refusal named what differs and changed nothing)
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
     assert tagger.train_stats_["resumed_at_step"] == 4 + 1  # epoch 1 and the step of epoch 2 before the crash
@@ -147,3 +154,25 @@ def test_a_kill_between_progress_and_checkpoint_keeps_the_best_epoch_before_it(t
     assert (tagger.best_epoch_, tagger.kept_epoch_) == (0, 0)
     assert tagger.evaluate(DEV).f1 == pytest.approx(first[0])
     assert not list(tmp_path.glob("best_weights*"))  # a finished run leaves no weights file behind
+
+
+def test_best_weights_files_keep_the_best_as_of_the_last_two_epochs(tmp_path):
+    import types
+
+    import tensorflow as tf
+
+    from tfner.tagging.fit_run import RunBackup
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(2, input_shape=(3,))])
+    dev_eval = types.SimpleNamespace(best_epoch=None, evaluations=[])
+    run = RunBackup(tmp_path, {}, True, model, dev_eval, restore_best=True)
+    (tmp_path / "best_weights.npz").write_bytes(b"format 1's")  # an older tfner's file: never needed again
+    bests = [0, 1, 1, 1, 4, 5]
+    kept = []
+    for epoch, best in enumerate(bests):
+        dev_eval.best_epoch = best
+        run.write_progress(epoch, {"loss": 1.0})
+        kept.append(sorted(int(p.stem.split("-")[1]) for p in tmp_path.glob("best_weights*.npz")))
+    # each epoch: its best's file, and the one of the epoch before (a kill before this epoch's checkpoint resumes there)
+    assert kept == [[0], [0, 1], [1], [1], [1, 4], [4, 5]]
+    assert json.loads((tmp_path / "progress.json").read_text())["bests"] == bests

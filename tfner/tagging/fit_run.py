@@ -105,6 +105,10 @@ class RunBackup:
                 backup.write_json_atomic(self.out / backup.RUN, self.identity)
             return 0
         earlier = json.loads((self.out / backup.RUN).read_text(encoding="utf-8"))
+        if earlier.get("format", 1) != self.identity["format"]:
+            raise ConfigError(f"{self.out} holds a backup written by another version of tfner (format "
+                              f"{earlier.get('format', 1)}, this one reads {self.identity['format']}); delete its "
+                              "backup/ folder to start afresh, or finish the run with the tfner that began it")
         different = sorted(k for k in {*earlier, *self.identity} if earlier.get(k) != self.identity.get(k))
         if different:
             raise ConfigError(f"{self.out} holds the backup of a different run (other {', '.join(different)}); "
@@ -201,7 +205,7 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
     timer = next(c for c in all_callbacks if isinstance(c, TrainingTimer))
     train_stream, done, run_backup = inputs.train.repeat(), 0, None
     if options.output_dir is not None:
-        identity = {"config": cfg.to_dict(), "labels": tasks_lib.head_names(corpus.labels, corpus.tasks),
+        identity = {"format": backup.FORMAT, "config": cfg.to_dict(), "labels": tasks_lib.head_names(corpus.labels, corpus.tasks),
                     "steps_per_epoch": inputs.steps, "round_updates": steps, "rounds": plan.rounds,
                     "recipe": recipe.to_dict(), "data": inputs.fingerprint, "dev": inputs.dev_fingerprint}
         run_backup = RunBackup(options.output_dir, identity, chief, setup.model, dev[0] if dev else None,

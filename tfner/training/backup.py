@@ -46,13 +46,15 @@ from tfner.training.weights import weight_values
 BACKUP = "backup"
 PROGRESS = "progress.json"
 BEST_WEIGHTS = "best_weights-{epoch}.npz"  # the best epoch's weights, one file per best epoch
+RUN = "run.json"
+TAGGER = "tagger"
+# the layout of backup/, progress.json and the weights files; a backup of another layout is not resumed
+FORMAT = 2
 
 
 def best_weights_files(output_dir: Path) -> list[Path]:
-    """Every best-weights file in ``output_dir`` (:data:`BEST_WEIGHTS`)."""
-    return sorted(output_dir.glob(BEST_WEIGHTS.format(epoch="*")))
-RUN = "run.json"
-TAGGER = "tagger"
+    """Every best-weights file in ``output_dir`` (:data:`BEST_WEIGHTS`, and format 1's ``best_weights.npz``)."""
+    return sorted(output_dir.glob("best_weights*.npz"))
 
 
 def saved_position(output_dir: str | os.PathLike) -> tuple[int, int] | None:
