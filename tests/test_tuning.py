@@ -63,10 +63,43 @@ def test_a_bad_space_is_a_config_error(space, message):
         tfner.search(TRAIN, DEV, space=space, trials=1)
 
 
-def test_a_field_in_both_space_and_options_and_a_missing_dev_are_errors():
+def test_a_field_in_both_space_and_options_and_a_missing_dev_are_errors(tiny_encoder):
     with pytest.raises(tfner.ConfigError, match="in both space and the fixed options"):
         tfner.search(TRAIN, DEV, space={"epochs": [1, 2]}, epochs=3)
+    # a field config sets away from its default is as fixed as an option: the space would silently override it
+    with pytest.raises(tfner.ConfigError, match="learning_rate: in both space and the fixed options"):
+        tfner.search(TRAIN, DEV, space={"learning_rate": [1e-3, 2e-3]}, trials=1, verbose=0,
+                     config=TaggerConfig(learning_rate=3e-5, encoder=tiny_encoder, **{**FIXED, "epochs": 1}))
     with pytest.raises(tfner.ConfigError, match="pass dev data"):
         tfner.search(TRAIN, None, space={"epochs": [1, 2]})
     with pytest.raises(tfner.ConfigError, match="trials must be"):
         tfner.search(TRAIN, DEV, space={"epochs": [1, 2]}, trials=0)
+
+
+NO_HEAD = {k: v for k, v in FIXED.items() if k != "head"}
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tiny_encoder, capsys):
+    # label_all_subtokens=True refuses the CRF head: the trial that picks it fails, the other one trains
+    grid = optuna.samplers.GridSampler({"head": ["crf", "softmax"]}, seed=0)
+    with pytest.warns(UserWarning, match=r"failed \(ConfigError: .*label_all_subtokens.*the search goes on"):
+        result = tfner.search(TRAIN, DEV, space={"head": ["crf", "softmax"]}, trials=2, sampler=grid,
+                              encoder=tiny_encoder, label_all_subtokens=True, **{**NO_HEAD, "epochs": 1})
+    states = {t.params["head"]: t for t in result.trials}
+    assert states["crf"].state == "failed" and "label_all_subtokens" in states["crf"].error
+    assert states["softmax"].state == "complete" and states["softmax"].error is None
+    assert result.trials[0] is states["softmax"]  # a completed trial ranks first
+    assert result.best_config.head == "softmax" and result.best_tagger is not None
+    assert sorted(t.state.name for t in result.study.trials) == ["COMPLETE", "FAIL"]
+    assert "-> failed: ConfigError" in capsys.readouterr().out
+
+
+def test_failures_in_a_row_end_the_search_with_the_error(tiny_encoder):
+    from tfner import tuning
+
+    with pytest.warns(UserWarning, match="the search goes on") as warned, \
+            pytest.raises(tfner.ConfigError, match="label_all_subtokens"):
+        tfner.search(TRAIN, DEV, space={"head": ["crf"]}, trials=5, verbose=0, encoder=tiny_encoder,
+                     label_all_subtokens=True, **{**NO_HEAD, "epochs": 1})
+    # the first failures are passed over; the MAX_CONSECUTIVE_FAILURES-th in a row raises
+    assert len([w for w in warned if "goes on" in str(w.message)]) == tuning.MAX_CONSECUTIVE_FAILURES - 1

@@ -18,7 +18,7 @@ Each trial fits a tagger with the picked values (everything else from ``config``
 set; the recipe's equal parts of its budget when not, :mod:`tfner.training.schedule`); the pruner
 (Optuna's median rule by default: stop a trial whose dev F1 after a round is below the median of
 earlier trials' at the same round) ends weak trials early. A trial's value is the dev F1 of the
-tagger ``fit`` returns (the best round's with ``restore_best``, the default). The result lists every trial, best first,
+tagger ``fit`` returns (of the round whose weights it keeps: ``kept_epoch_``, under ``restore_best``). The result lists every trial, best first,
 and keeps the best trial's fitted tagger, so the search needs no refit.
 
 Optuna is an optional dependency: ``pip install "tfner[search]"``.
@@ -39,19 +39,23 @@ from tfner.config import TaggerConfig, check_options
 from tfner.errors import ConfigError, MissingDependencyError
 from tfner.tagger import DataLike, Tagger
 
-#: What ``space=None`` searches: the settings the BERT fine-tuning literature varies, but the batch size, which
-#: the recipe sizes (in windows holding as many sentences under packed context: :mod:`tfner.tagging.recipe`).
+#: What ``space=None`` searches: the settings the BERT fine-tuning literature varies, but the batch size and the
+#: length of training, which the recipe sizes to the corpus (:mod:`tfner.tagging.recipe`; its budget of updates,
+#: scored in 8 rounds: a fixed 2-4 epochs would give a 50-sentence corpus some 10 updates where ``fit`` gives 600).
 DEFAULT_SPACE: dict[str, Any] = {
     "learning_rate": (1e-5, 1e-4, "log"),
-    "epochs": [2, 3, 4],
     "warmup_ratio": (0.0, 0.2),
     "head": ["softmax", "crf"],
 }
+#: A search ends, raising, after this many failed trials in a row (Keras Tuner's ``max_consecutive_failed_trials``):
+#: one bad combination is recorded and passed over, a systematic failure is not retried for every trial.
+MAX_CONSECUTIVE_FAILURES = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Trial:
-    """One trial: what it picked, how it ended (``complete`` or ``pruned``), its dev F1 per epoch."""
+    """One trial: what it picked, how it ended (``complete``, ``pruned`` or ``failed``: ``error`` says why),
+    its dev F1 per epoch."""
 
     number: int
     state: str
@@ -59,6 +63,7 @@ class Trial:
     dev_f1: float | None
     dev_f1_per_epoch: tuple[float, ...]
     seconds: float
+    error: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,12 +179,16 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
         space: TaggerConfig field -> a list of choices, a ``(low, high[, "log"])`` range or an
             Optuna distribution; ``None`` searches :data:`DEFAULT_SPACE`.
         trials: how many trials (fewer if ``timeout`` seconds pass first).
-        config, options: the settings every trial shares (a field may not be both here and in ``space``).
+        config, options: the settings every trial shares (a field may not be both here and in ``space``;
+            in ``config``, a field set to other than its default counts as fixed).
         pruner: ``"median"`` (Optuna's MedianPruner: two trials first, then every epoch), ``None``
             (no pruning) or any ``optuna.pruners`` object.
         sampler: an ``optuna.samplers`` object; default TPE seeded with the trials' ``seed`` option
             (the same search twice picks the same trials).
         verbose: 0 silent; 1 one line per trial; 2 also each fit's own console.
+
+    A trial that raises (a combination the options refuse, out of memory) is recorded as ``failed`` with its
+    error, and the search goes on; :data:`MAX_CONSECUTIVE_FAILURES` failures in a row end it with the last error.
 
     The trials fit with ``dev_loss=False`` (:class:`~tfner.Tagger`): dev is read once a round, for
     its F1, so ``best_tagger.history_`` has no ``val_loss``.
@@ -191,7 +200,11 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
         raise ConfigError(f"trials must be an integer >= 1, got {trials!r}")
     distributions = _distributions(DEFAULT_SPACE if space is None else space)
     check_options(options)
-    both = sorted(set(distributions) & set(options))
+    fixed = set(options)
+    if config is not None:  # what config sets away from the defaults is as fixed as an option
+        fixed |= {f.name for f in dataclasses.fields(TaggerConfig)
+                  if getattr(config, f.name) != getattr(TaggerConfig(), f.name)}
+    both = sorted(set(distributions) & fixed)
     if both:
         raise ConfigError(f"{', '.join(both)}: in both space and the fixed options; give each field one place")
     base = (config or TaggerConfig()).replace(**options)
@@ -210,7 +223,7 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
     ranked = sorted(done, key=lambda t: (t.state != "complete",
                                          -(t.dev_f1 if t.dev_f1 is not None else max(t.dev_f1_per_epoch, default=-1.0))))
     if not best:
-        warnings.warn(f"no trial completed: all {len(done)} were pruned; best_config is None", stacklevel=2)
+        warnings.warn(f"no trial completed: all {len(done)} were pruned or failed; best_config is None", stacklevel=2)
     return SearchResult(tuple(ranked), best.get("config"), best.get("f1"), best.get("tagger"), study)
 
 
@@ -221,18 +234,32 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
 
     def objective(trial) -> float:
         params = {name: _suggest(trial, name, d, optuna) for name, d in distributions.items()}
-        cfg = base.replace(**params)
         t0 = time.perf_counter()
         report = _ReportEpochs(trial, optuna)
-        # a trial is judged by its dev F1 alone: no second pass over dev for Keras' val_loss each round
-        tagger = Tagger(cfg, strategy=strategy, verbose=max(0, verbose - 1), callbacks=[report], dev_loss=False)
         try:
+            cfg = base.replace(**params)
+            # a trial is judged by its dev F1 alone: no second pass over dev for Keras' val_loss each round
+            tagger = Tagger(cfg, strategy=strategy, verbose=max(0, verbose - 1), callbacks=[report], dev_loss=False)
             tagger.fit(train, dev)
         except optuna.TrialPruned:
             scores = tuple(report.reported)
             done.append(Trial(trial.number, "pruned", params, None, scores, time.perf_counter() - t0))
             _say(verbose, done[-1], trials)
             raise
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+            done.append(Trial(trial.number, "failed", params, None, tuple(report.reported), time.perf_counter() - t0,
+                              error))
+            _say(verbose, done[-1], trials)
+            failures = 0
+            for t in reversed(done):
+                if t.state != "failed":
+                    break
+                failures += 1
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                raise
+            warnings.warn(f"trial {trial.number + 1} failed ({error}); the search goes on", stacklevel=2)
+            raise _TrialFailed(error) from err
         scores = tuple(e.f1 for e in tagger.dev_evaluations_)
         trial.report(scores[-1], len(scores) - 1)
         value = scores[tagger.kept_epoch_] if tagger.kept_epoch_ is not None else scores[-1]  # the weights it holds
@@ -242,14 +269,22 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
             best.update(f1=value, config=cfg, tagger=tagger)
         return value
 
-    study.optimize(objective, n_trials=trials, timeout=timeout, catch=())
+    study.optimize(objective, n_trials=trials, timeout=timeout, catch=(_TrialFailed,))
     return done, best
+
+
+class _TrialFailed(Exception):
+    """A trial's error that the search records and passes over (Optuna marks the trial failed)."""
 
 
 def _say(verbose: int, t: Trial, trials: int) -> None:
     if not verbose:
         return
     picked = ", ".join(f"{k} {_show(v)}" for k, v in t.params.items())
-    ended = f"dev F1 {t.dev_f1:.4f}" if t.state == "complete" else \
-        f"pruned after epoch {len(t.dev_f1_per_epoch)} (dev F1 {t.dev_f1_per_epoch[-1]:.4f})"
+    if t.state == "failed":
+        ended = f"failed: {t.error}"
+    elif t.state == "complete":
+        ended = f"dev F1 {t.dev_f1:.4f}"
+    else:
+        ended = f"pruned after epoch {len(t.dev_f1_per_epoch)} (dev F1 {t.dev_f1_per_epoch[-1]:.4f})"
     print(f"trial {t.number + 1}/{trials}: {picked} -> {ended} ({t.seconds:.0f} s)", flush=True)
