@@ -98,7 +98,7 @@ class TaggerConfig:
     )
     epochs: int | None = _field(
         None, "Passes over the training data, dev scored after each. None: a budget of optimizer updates that "
-        "follows the corpus (10 epochs' worth, at least 600 and at most about 1,500, never under 3 epochs), dev scored 8 "
+        "follows the corpus (10 epochs' worth, at least 600 and at most about 1,500, never under 4 epochs), dev scored 8 "
         "times along it (freeze_encoder_epochs then counts whole rounds between evaluations), "
         "stopping early with dev data (tfner.training.schedule)."
     )

@@ -111,7 +111,12 @@ def test_dev_given_as_a_fraction_holds_out_that_much_of_train_at_any_size():
     cfg, held, r = recipe.choose(TaggerConfig(epochs=2), read, 384)  # epochs given: the slice is still held out
     assert (len(held.train), len(held.dev), r.dev) == (30, 10, "held out")  # round(0.25 * 40) = 10
     assert held.train + held.dev != read.train and sorted(map(id, held.train + held.dev)) == sorted(map(id, read.train))
-    assert "10 of 40 train sentences held out as asked (dev=0.25, seed 0)" in r.dev_reason
+    assert "10 of 40 train sentences held out as asked (dev=0.25, seed 0) to score; " in r.dev_reason  # no stopping
+    assert "to score and stop early" in recipe.choose(TaggerConfig(epochs=2, patience=1), read, 384)[2].dev_reason
+    # the batch size is sized by the sentences that train: 5,200 less a tenth is under 5,000
+    _, _, r = recipe.choose(TaggerConfig(), Corpus(sentences(5_200), None, ["O"], [], None, holdout=0.1), 384)
+    assert (r.batch_size, r.batch_size_reason) == (16, "under 5,000 train sentences")
+    assert recipe.choose(TaggerConfig(), corpus(sentences(5_200)), 384)[2].batch_size == 32
     assert recipe.choose(TaggerConfig(seed=1), read, 384)[1].dev != held.dev  # seeded
     for bad in (0, 1, 1.5, -0.1, True):
         with pytest.raises(tfner.ConfigError, match="dev"):

@@ -197,6 +197,20 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int,
     cfg = cfg.replace(context=chosen_context)
     cfg = cfg.replace(max_length=cfg.chosen_max_length, window_overlap=cfg.chosen_overlap,
                       sentences_alone=cfg.chosen_sentences_alone)
+    if corpus.dev:
+        dev, dev_why = "given", f"{len(corpus.dev):,} sentences given; {keeps(cfg.restore_best)}"
+    elif corpus.holdout is not None:  # held out first: the batch size is the training sentences'
+        kept, held = holdout(corpus.train, cfg.seed, contiguous=chosen_context != "sentence", fraction=corpus.holdout)
+        corpus = dataclasses.replace(corpus, train=kept, dev=held)
+        stop = " and stop early" if cfg.epochs is None or cfg.patience is not None else ""  # schedule.plan's rule
+        dev, dev_why = "held out", (f"{len(held):,} of {sentences:,} train sentences held out as asked (dev="
+                                    f"{corpus.holdout:g}, seed {cfg.seed}) to score{stop}; {keeps(cfg.restore_best)}")
+        sentences = len(kept)
+    else:
+        dev = "none"
+        dev_why = ("none given: no early stopping, the final weights" if cfg.epochs is not None or corpus.manifest
+                   else "none given: all of train trains for the whole schedule and the final weights are kept "
+                        "(fit(train, 0.1) holds out a tenth to select)")
     if cfg.batch_size is None:
         size, size_why = batch_size(sentences)
         if chosen_context == "packed" and tokenizer is not None:
@@ -214,18 +228,6 @@ def choose(cfg: TaggerConfig, corpus: Corpus, hidden_size: int,
         chosen_head, head_why = head(cfg.label_all_subtokens, cfg.decode)
     else:
         chosen_head, head_why = cfg.head, "as asked"
-    if corpus.dev:
-        dev, dev_why = "given", f"{len(corpus.dev):,} sentences given; {keeps(cfg.restore_best)}"
-    elif corpus.holdout is not None:
-        kept, held = holdout(corpus.train, cfg.seed, contiguous=chosen_context != "sentence", fraction=corpus.holdout)
-        corpus = dataclasses.replace(corpus, train=kept, dev=held)
-        dev, dev_why = "held out", (f"{len(held):,} of {sentences:,} train sentences held out as asked (dev="
-                                    f"{corpus.holdout:g}, seed {cfg.seed}) to score and stop early; {keeps(cfg.restore_best)}")
-    else:
-        dev = "none"
-        dev_why = ("none given: no early stopping, the final weights" if cfg.epochs is not None or corpus.manifest
-                   else "none given: all of train trains for the whole schedule and the final weights are kept "
-                        "(fit(train, 0.1) holds out a tenth to select)")
     if cfg.patience is not None and not corpus.dev:
         raise ConfigError("patience (early stopping) watches dev entity F1: pass dev data to fit")
     return (cfg.replace(batch_size=size, learning_rate=rate, head=chosen_head), corpus,
