@@ -333,3 +333,26 @@ def test_word_and_tag_columns_can_be_chosen(tmp_path):
     short = write(tmp_path, "1\tAcme\tNNP\tB-ORG\n2\thires\n", name="short.conll")
     with pytest.raises(DataFormatError, match=r"short\.conll:2: expected a word and a tag .*\(word column 1, tag column 3\)"):
         read_conll(short, word_column=1, tag_column=3)
+
+
+@pytest.mark.parametrize("text,line,message", [
+    # "New York" written with a space: the words would read as Visit, New, now and "York" would be lost
+    ("Visit O\nNew York B-LOC\nnow O\n", 2, "3 columns where line 1 has 2"),
+    # a line that lost its chunk column: its tag would become the chunk and the POS the tag
+    ("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nGerman JJ B-ORG\n", 4, "3 columns where line 1 has 4"),
+])
+def test_a_line_with_another_number_of_columns_names_file_and_line(tmp_path, text, line, message):
+    path = write(tmp_path, text)
+    with pytest.raises(DataFormatError, match=message) as info:
+        read_conll(path, aux_columns={"pos": 1} if text.startswith("EU") else None)
+    assert (info.value.source, info.value.line) == (str(path), line)
+
+
+def test_old_mac_line_endings_read_as_lines(tmp_path):
+    text = "EU B-ORG\nrejects O\nGerman B-MISC\n\nPeter B-PER\n"
+    unix = pairs(read_conll(write(tmp_path, text, "unix.conll")))
+    assert unix == [(("EU", "rejects", "German"), ("B-ORG", "O", "B-MISC")), (("Peter",), ("B-PER",))]
+    for ending, name in (("\r", "mac.conll"), ("\r\n", "dos.conll")):
+        path = tmp_path / name
+        path.write_bytes(text.replace("\n", ending).encode("utf-8"))
+        assert pairs(read_conll(path)) == unix

@@ -20,6 +20,7 @@ from tfner.errors import DataFormatError, DataNotFoundError
 logger = logging.getLogger(__name__)
 
 DOCSTART = "-DOCSTART-"
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 _COLUMNS = re.compile(r"[ \t]+")  # only spaces and tabs separate columns; a no-break space is part of a word
 
 
@@ -115,6 +116,7 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     cur_a: list[list[str]] = [[] for _ in aux_columns]
     documents: list[int] = []  # the document of every sentence
     document, document_used = 0, False
+    width: tuple[int, int] | None = None  # (columns, line) of the first word line: every word line has as many
     for lineno, raw in enumerate(_decoded_lines(path, encoding), start=1):
         cols = _COLUMNS.split(raw.strip(" \t\r\n")) if raw.strip() else []
         if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
@@ -135,6 +137,12 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
                 path, lineno, f"expected a word and a tag separated by whitespace (word column {word_column}, tag column "
                 f"{tag_column}{more}), got {raw.rstrip(chr(10))!r}"
             )
+        if width is None:
+            width = (len(cols), lineno)
+        elif len(cols) != width[0]:
+            raise DataFormatError(
+                path, lineno, f"{len(cols)} columns where line {width[1]} has {width[0]}: a column is missing or a "
+                f"word holds a space (the word, tag and other columns would shift), got {raw.rstrip(chr(10))!r}")
         cur_w.append(cols[word_column])
         cur_t.append(cols[tag_column])
         cur_l.append(lineno)
@@ -155,11 +163,11 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
 
 
 def _decoded_lines(path: str, encoding: str) -> list[str]:
-    """The file's lines, decoded as a whole (so UTF-16 works) and split on ``\\n`` only.
+    """The file's lines, decoded as a whole (so UTF-16 works) and split on ``\\n``, ``\\r\\n`` or ``\\r``.
 
     A UTF-8 byte-order mark is dropped (read as ``utf-8-sig``), so it cannot glue itself to
-    the first word. Only ``\\n`` ends a line (``\\r`` before it is stripped): other Unicode
-    line breaks (U+2028, U+0085...) can occur inside tokens and are kept.
+    the first word. ``\\n``, ``\\r\\n`` and a lone ``\\r`` (old Mac files) end a line, as in Python's
+    universal newlines: other Unicode line breaks (U+2028, U+0085...) can occur inside tokens and are kept.
     """
     if os.path.isdir(path):
         raise DataFormatError(path, None, "is a directory; expected a CoNLL column file or a .jsonl file")
@@ -179,7 +187,7 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
                               "encoding") from None
     except LookupError:
         raise DataFormatError(path, None, f"unknown encoding {encoding!r}") from None
-    lines = text.split("\n")
+    lines = _LINE_ENDS.split(text)
     if lines and lines[-1] == "":
         lines.pop()
     return lines
