@@ -35,6 +35,14 @@ def test_every_record_layout_reads_to_the_same_tagged_words(tmp_path, record):
         (0, 11, "PER", "Alice Smith"), (20, 28, "LOC", "New York")]
 
 
+def test_a_record_whose_text_holds_no_word_is_skipped_with_a_warning_naming_its_line(tmp_path):
+    path = _lines(tmp_path / "a.jsonl", {"text": "Bob.", "entities": [[0, 3, "PER"]]}, {"text": " \t "},
+                  {"text": ""}, {"text": "Rome", "entities": [[0, 4, "LOC"]]})
+    with pytest.warns(UserWarning, match=r"a\.jsonl: 2 record\(s\) with no word in their text skipped \(line 2, 3\)"):
+        sentences = read_jsonl(path)
+    assert [(s.words, s.line) for s in sentences] == [(("Bob", "."), 1), (("Rome",), 4)]
+
+
 def test_each_line_is_a_document_and_blank_lines_are_skipped(tmp_path):
     path = _lines(tmp_path / "a.jsonl", {"text": "Bob.", "entities": [[0, 3, "PER"]]}, "",
                   {"text": "Rome", "entities": [[0, 4, "LOC"]]})
@@ -80,6 +88,9 @@ def test_contract_drops_a_span_holding_no_whole_word_and_says_so(tmp_path):
     ('{"text": "Alice", "entities": [[0, 5, "P E R"]]}', r"the label must be a non-empty string without spaces"),
     ('{"text": "Alice Smith", "entities": [[0, 11, "PER"], [6, 11, "PER"]]}',
      r"span \[6, 11, 'PER'\] overlaps span \[0, 11, 'PER'\]"),
+    # two span keys: one would be read and the other's entities dropped
+    ('{"text": "Alice", "entities": [[0, 5, "PER"]], "spans": []}', r"a\.jsonl:1: a record holds 'spans' and 'entities'"),
+    ('{"text": "Alice", "entities": [], "label": [[0, 5, "PER"]]}', r"holds 'entities' and 'label': give its spans"),
 ])
 def test_bad_records_name_file_line_and_what_was_expected(tmp_path, line, message):
     with pytest.raises(DataFormatError, match=message):

@@ -43,6 +43,10 @@ def is_jsonl(path: str | os.PathLike) -> bool:
 
 def _record_spans(record: dict, path: str, line: int) -> list[tuple[int, int, str]]:
     raw: Any
+    keys = [k for k in ("spans", "entities", "label") if k in record]
+    if len(keys) > 1:  # one would be read and the other silently dropped
+        raise DataFormatError(path, line, f"a record holds {' and '.join(repr(k) for k in keys)}: give its spans "
+                              "under one of them")
     if "spans" in record:
         raw = record["spans"]
         if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
@@ -125,6 +129,7 @@ def read_jsonl(path: str | os.PathLike, *, alignment: str = "strict", encoding: 
     path = os.fspath(path)
     out: list[Sentence] = []
     adjusted, dropped = 0, 0
+    wordless: list[int] = []  # the lines of records whose text holds no word
     for lineno, raw in enumerate(_decoded_lines(path, encoding), start=1):
         if not raw.strip():
             continue
@@ -141,6 +146,12 @@ def read_jsonl(path: str | os.PathLike, *, alignment: str = "strict", encoding: 
         adjusted, dropped = adjusted + n[0], dropped + n[1]
         if sentence.words:
             out.append(sentence)
+        else:
+            wordless.append(lineno)
+    if wordless:
+        shown = ", ".join(map(str, wordless[:5])) + (", ..." if len(wordless) > 5 else "")
+        warnings.warn(f"{path}: {len(wordless)} record(s) with no word in their text skipped (line {shown}); "
+                      "predictions written for this file have one line per record kept", stacklevel=2)
     if adjusted or dropped:
         warnings.warn(f"{path}: of the spans not on word boundaries, {adjusted} were adjusted and {dropped} "
                       f"dropped for holding no whole word ({alignment})", stacklevel=2)
