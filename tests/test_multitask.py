@@ -13,6 +13,7 @@ from tests.conftest import TINY_OPTIONS
 from tfner.data import pipeline
 from tfner.data import tasks as tasks_lib
 from tfner.data.alignment import IGNORE
+from tfner.data.jsonl import character_spans
 from tfner.errors import ConfigError, DataFormatError
 
 # word, part of speech, chunk (IOB1, as CoNLL-2003's original release), entity (IOB1)
@@ -255,3 +256,21 @@ def test_multitask_under_mirrored_strategy_on_two_logical_devices(tmp_path, tiny
     assert two == pytest.approx(one, rel=1e-5)
     assert tagger.history_["loss"][-1] < 0.3 * tagger.history_["loss"][0]
     assert tagger.predict_tags([[r[0] for r in s] for s in SENTENCES], task="pos") == column(1)
+
+
+def test_a_further_tasks_predictions_go_to_jsonl_as_spans_or_not_at_all(multi, files, tmp_path):
+    out = tmp_path / "chunk.jsonl"
+    result = multi.evaluate_task(files[1], "chunk", predictions_path=out)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == len(SENTENCES)
+    # the gold spans are the chunk column's (not the NER tags'), by a second route: character_spans over them
+    sentences = tasks_lib.to_iob2(tfner.read_conll(files[1], tag_column=3, aux_columns={"chunk": 2}), ["chunk"], {})
+    for record, s in zip(records, sentences, strict=True):
+        assert record["gold"] == [{"start": x.start, "end": x.end, "label": x.label}
+                                  for x in character_spans(s, s.aux_tags("chunk"))]
+        assert all(span["label"] in ("NP", "PP", "VP") for span in record["spans"])
+    assert result.f1 == 1.0 and [r["spans"] for r in records] == [
+        [{k: v for k, v in span.items() if k != "score"} for span in r["gold"]] for r in records]
+    with pytest.raises(tfner.ConfigError, match="'pos' tags words, not spans"):
+        multi.evaluate_task(files[1], "pos", predictions_path=tmp_path / "pos.jsonl")
+    assert not (tmp_path / "pos.jsonl").exists()

@@ -73,6 +73,9 @@ def evaluate_task(state: TaggerState, data: DataLike, task: str, mode: str | Non
     assert aux is not None
     mode = check_mode(state, mode)
     sentences = inputs.read(data, "data", state.config, {t.name: t.kind for t in state.tasks})
+    if predictions_path is not None and jsonl.is_jsonl(predictions_path) and aux.kind != tasks_lib.SPANS:
+        raise ConfigError(f"{task!r} tags words, not spans: its predictions are written as columns (word, gold, "
+                          f"predicted); give predictions_path a name not ending in .jsonl, got {predictions_path}")
     gold = [s.aux_tags(aux.name) for s in sentences]
     pred = tag_words(state, [s.words for s in sentences], [s.document for s in sentences], task=aux)[0]
     if predictions_path is not None:
@@ -84,13 +87,14 @@ def write_predictions(path: str | os.PathLike, sentences: Sequence[Sentence], pr
                       scheme: str, gold: Sequence[Sequence[str]] | None = None) -> None:
     """Scored predictions: one ``word gold predicted`` line per word and a blank line between sentences
     (conlleval's layout), tags in ``scheme`` (converted by the tolerant rule conlleval reads); or, for a
-    path ending in ``.jsonl`` (main task), one ``{"text", "spans", "gold"}`` object per sentence. ``gold``: another
+    path ending in ``.jsonl``, one ``{"text", "spans", "gold"}`` object per sentence. ``gold``: another
     column than the sentences' tags (a further task's)."""
-    if gold is None and jsonl.is_jsonl(path):
+    if jsonl.is_jsonl(path):
+        golds = [s.tags for s in sentences] if gold is None else gold
         jsonl.write_jsonl(path, (
             {"text": jsonl.text_and_offsets(s)[0], "spans": jsonl.span_dicts(jsonl.character_spans(s, pred)),
-             "gold": jsonl.span_dicts(jsonl.character_spans(s))}
-            for s, pred in zip(sentences, predicted, strict=True)))
+             "gold": jsonl.span_dicts(jsonl.character_spans(s, g))}
+            for s, pred, g in zip(sentences, predicted, golds, strict=True)))
         return
     if scheme not in PREFIXES:
         raise ConfigError(f"predictions_scheme must be one of {tuple(PREFIXES)}, got {scheme!r}")
