@@ -103,3 +103,10 @@ def test_failures_in_a_row_end_the_search_with_the_error(tiny_encoder):
                      label_all_subtokens=True, **{**NO_HEAD, "epochs": 1})
     # the first failures are passed over; the MAX_CONSECUTIVE_FAILURES-th in a row raises
     assert len([w for w in warned if "goes on" in str(w.message)]) == tuning.MAX_CONSECUTIVE_FAILURES - 1
+
+
+def test_a_search_whose_every_trial_failed_raises_the_error(tiny_encoder, tmp_path):
+    # fewer trials than MAX_CONSECUTIVE_FAILURES: a dev path with a typo must not end as "no trial completed"
+    with pytest.warns(UserWarning, match="the search goes on"), pytest.raises(tfner.DataNotFoundError):
+        tfner.search(TRAIN, tmp_path / "dve.conll", space={"learning_rate": [1e-3, 2e-3]}, trials=2, verbose=0,
+                     encoder=tiny_encoder, **{**FIXED, "epochs": 1})

@@ -249,7 +249,8 @@ class Tagger:
         The main task: as :meth:`evaluate`. A further span task (chunking): entity scores, an
         :class:`Evaluation`; a tag task (part of speech): accuracy over words, a
         :class:`~tfner.metrics.TagEvaluation`. ``predictions_path`` gets ``word gold predicted``
-        lines, a blank line between sentences.
+        lines, a blank line between sentences; a span task's path ending in ``.jsonl`` gets ``{"text", "spans",
+        "gold"}`` per sentence (a tag task refuses one: ``ConfigError``).
         """
         state = self._check_fitted()
         if prediction.find_task(state, task) is None:

@@ -68,8 +68,8 @@ class Trial:
 
 @dataclasses.dataclass(frozen=True)
 class SearchResult:
-    """Every trial, best first (complete trials by dev F1, then pruned ones by the best dev F1
-    they reached); the best complete trial's configuration, dev F1 and fitted tagger, and the
+    """Every trial, best first (complete trials by dev F1, then pruned and failed ones by the best dev F1
+    they reached; a failed trial's ``error`` says why); the best complete trial's configuration, dev F1 and fitted tagger, and the
     Optuna study (for its own plots and analyses). ``best_*`` are None when no trial completed."""
 
     trials: tuple[Trial, ...]
@@ -188,7 +188,8 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
         verbose: 0 silent; 1 one line per trial; 2 also each fit's own console.
 
     A trial that raises (a combination the options refuse, out of memory) is recorded as ``failed`` with its
-    error, and the search goes on; :data:`MAX_CONSECUTIVE_FAILURES` failures in a row end it with the last error.
+    error, and the search goes on; :data:`MAX_CONSECUTIVE_FAILURES` failures in a row end it with the last error,
+    as does a search whose every trial failed.
 
     The trials fit with ``dev_loss=False`` (:class:`~tfner.Tagger`): dev is read once a round, for
     its F1, so ``best_tagger.history_`` has no ``val_loss``.
@@ -213,7 +214,8 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
     elif pruner is None:
         pruner = optuna.pruners.NopPruner()
     level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.INFO if verbose >= 2 else optuna.logging.WARNING)
+    # below verbose 2 a failed trial is tfner's one line and warning, not also Optuna's traceback
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose >= 2 else optuna.logging.ERROR)
     try:
         study = optuna.create_study(direction="maximize", pruner=pruner,
                                     sampler=sampler or optuna.samplers.TPESampler(seed=base.seed))
@@ -231,6 +233,7 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
          trials: int, timeout: float | None, strategy: Any, verbose: int) -> tuple[list[Trial], dict[str, Any]]:
     best: dict[str, Any] = {}
     done: list[Trial] = []
+    errors: list[Exception] = []
 
     def objective(trial) -> float:
         params = {name: _suggest(trial, name, d, optuna) for name, d in distributions.items()}
@@ -247,6 +250,7 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
             _say(verbose, done[-1], trials)
             raise
         except Exception as err:
+            errors.append(err)
             error = f"{type(err).__name__}: {err}"
             done.append(Trial(trial.number, "failed", params, None, tuple(report.reported), time.perf_counter() - t0,
                               error))
@@ -270,6 +274,8 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
         return value
 
     study.optimize(objective, n_trials=trials, timeout=timeout, catch=(_TrialFailed,))
+    if done and all(t.state == "failed" for t in done):  # fewer than MAX_CONSECUTIVE_FAILURES trials, all failed
+        raise errors[-1]
     return done, best
 
 

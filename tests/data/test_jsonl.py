@@ -43,6 +43,11 @@ def test_a_record_whose_text_holds_no_word_is_skipped_with_a_warning_naming_its_
     assert [(s.words, s.line) for s in sentences] == [(("Bob", "."), 1), (("Rome",), 4)]
 
 
+def test_a_class_label_beside_the_entities_is_not_a_second_span_key(tmp_path):
+    (s,) = read_jsonl(_lines(tmp_path / "a.jsonl", {"text": "Bob.", "entities": [[0, 3, "PER"]], "label": "news"}))
+    assert s.tags == ("B-PER", "O")
+
+
 def test_each_line_is_a_document_and_blank_lines_are_skipped(tmp_path):
     path = _lines(tmp_path / "a.jsonl", {"text": "Bob.", "entities": [[0, 3, "PER"]]}, "",
                   {"text": "Rome", "entities": [[0, 4, "LOC"]]})

@@ -356,3 +356,17 @@ def test_old_mac_line_endings_read_as_lines(tmp_path):
         path = tmp_path / name
         path.write_bytes(text.replace("\n", ending).encode("utf-8"))
         assert pairs(read_conll(path)) == unix
+
+
+def test_a_crlf_file_rewritten_in_text_mode_keeps_its_sentences(tmp_path):
+    # \r\r\n: a CRLF file written again through Windows text mode; one line end, not a line and a blank one
+    path = tmp_path / "twice.conll"
+    path.write_bytes(b"EU B-ORG\r\r\nrejects O\r\r\n\r\r\nPeter B-PER\r\r\n")
+    assert pairs(read_conll(path)) == [(("EU", "rejects"), ("B-ORG", "O")), (("Peter",), ("B-PER",))]
+
+
+def test_a_bad_byte_in_an_old_mac_file_is_located_by_its_line(tmp_path):
+    path = tmp_path / "mac.conll"
+    path.write_bytes(b"EU B-ORG\rrej\xffects O\r")
+    with pytest.raises(DataFormatError, match=r"mac\.conll:2: not valid utf-8: .* at byte 3 of the line"):
+        read_conll(path)

@@ -43,7 +43,8 @@ def is_jsonl(path: str | os.PathLike) -> bool:
 
 def _record_spans(record: dict, path: str, line: int) -> list[tuple[int, int, str]]:
     raw: Any
-    keys = [k for k in ("spans", "entities", "label") if k in record]
+    # "label" holds spans only as a list (doccano); a string beside "entities" is a class label
+    keys = [k for k in ("spans", "entities", "label") if k in record and (k != "label" or isinstance(record[k], list))]
     if len(keys) > 1:  # one would be read and the other silently dropped
         raise DataFormatError(path, line, f"a record holds {' and '.join(repr(k) for k in keys)}: give its spans "
                               "under one of them")

@@ -20,7 +20,9 @@ from tfner.errors import DataFormatError, DataNotFoundError
 logger = logging.getLogger(__name__)
 
 DOCSTART = "-DOCSTART-"
-_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+# a line ends at \n, \r\n, \r\r\n (a CRLF file rewritten in Windows text mode) or a lone \r (old Mac)
+_LINE_ENDS = re.compile(r"\r*\n|\r")
+_LINE_ENDS_BYTES = re.compile(rb"\r*\n|\r")
 _COLUMNS = re.compile(r"[ \t]+")  # only spaces and tabs separate columns; a no-break space is part of a word
 
 
@@ -180,8 +182,9 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
+        ends = [m.end() for m in _LINE_ENDS_BYTES.finditer(data, 0, err.start)]
+        line = len(ends) + 1
+        column = err.start - (ends[-1] if ends else 0)
         raise DataFormatError(path, line, f"not valid {encoding}: {err.reason} at byte {column} of the line "
                               f"(byte {err.start} of the file); pass encoding= if the file is in another "
                               "encoding") from None
