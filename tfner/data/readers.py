@@ -139,12 +139,8 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
                 path, lineno, f"expected a word and a tag separated by whitespace (word column {word_column}, tag column "
                 f"{tag_column}{more}), got {raw.rstrip(chr(10))!r}"
             )
-        if width is None:
-            width = (len(cols), lineno)
-        elif len(cols) != width[0]:
-            raise DataFormatError(
-                path, lineno, f"{len(cols)} columns where line {width[1]} has {width[0]}: a column is missing or a "
-                f"word holds a space (the word, tag and other columns would shift), got {raw.rstrip(chr(10))!r}")
+        width = width or (len(cols), lineno)
+        _check_width(cols, width, path, lineno, raw)
         cur_w.append(cols[word_column])
         cur_t.append(cols[tag_column])
         cur_l.append(lineno)
@@ -162,6 +158,15 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     return [Sentence(tuple(w), tuple(t), source=path, line=ln[0], document=d, scheme=applied,
                      aux=tuple((task, tuple(v)) for task, v in zip(aux_columns, a, strict=True)))
             for w, t, ln, d, a in zip(words, iob2, lines, documents, aux, strict=True)]
+
+
+def _check_width(cols: list[str], width: tuple[int, int], path: str, lineno: int, raw: str) -> None:
+    """A word line has as many columns as the file's first (``width``: its columns and line): else a column is
+    missing or a word holds a space, and the word, tag and other columns would shift."""
+    if len(cols) != width[0]:
+        raise DataFormatError(
+            path, lineno, f"{len(cols)} columns where line {width[1]} has {width[0]}: a column is missing or a "
+            f"word holds a space (the word, tag and other columns would shift), got {raw.rstrip(chr(10))!r}")
 
 
 def _decoded_lines(path: str, encoding: str) -> list[str]:
