@@ -14,7 +14,7 @@ SIGNATURES = {
     "fit": "(train: 'DataLike', dev: 'DataLike | float | None' = None, *, strategy: 'Any' = 'auto', "
            "logdir: 'str | os.PathLike | None' = None, verbose: 'int' = 1, output_dir: 'str | os.PathLike | None' = None, "
            "backup_every: 'int' = 200, callbacks: 'Sequence[tf.keras.callbacks.Callback]' = (), dev_loss: 'bool' = True, "
-           "**options: 'Any') -> 'Tagger'",
+           "overwrite: 'bool' = False, **options: 'Any') -> 'Tagger'",
     "load": "(path: 'str | os.PathLike', *, verbose: 'int' = 1) -> 'Tagger'",
     "prepare": "(sources: 'Sequence[str | os.PathLike] | str | os.PathLike', out_dir: 'str | os.PathLike', *, "
                "rows_per_shard: 'int' = 10000, **options: 'Any') -> 'Path'",
@@ -22,7 +22,7 @@ SIGNATURES = {
                        "logdir: 'str | os.PathLike | None' = None, verbose: 'int' = 1, "
                        "output_dir: 'str | os.PathLike | None' = None, backup_every: 'int' = 200, "
                        "callbacks: 'Sequence[tf.keras.callbacks.Callback]' = (), dev_loss: 'bool' = True, "
-                       "**options: 'Any')",
+                       "overwrite: 'bool' = False, **options: 'Any')",
     "Tagger.evaluate": "(self, data: 'DataLike', *, mode: 'str | None' = None, predictions_path: "
                        "'str | os.PathLike | None' = None, predictions_scheme: 'str | None' = None) -> 'Evaluation'",
     "Tagger.evaluate_task": "(self, data: 'DataLike', task: 'str', *, mode: 'str | None' = None, predictions_path: "

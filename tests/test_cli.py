@@ -121,6 +121,12 @@ def test_train_evaluate_predict_export_inspect_serve_config(tiny_encoder, tmp_pa
     assert code == 0, err[-3000:]
     assert (base / "models.config").exists() and "tensorflow_model_server" in json.loads(stdout)["tensorflow_model_server"]
 
+    # train again into the finished run: refused in one line, its tagger kept (--overwrite would replace it)
+    code, _, err = run_cli(capsys, "train", train, dev, "--output-dir", str(run), "--encoder", tiny_encoder,
+                           "--no-pretrained", "--verbose", "0")
+    assert code == 1 and err.startswith("tfner train: error: ") and "finished run" in err and "--overwrite" in err
+    assert (run / "tagger").is_dir()
+
     code, stdout, err = run_cli(capsys, "evaluate", str(run), str(tmp_path / "missing.conll"))
     assert code == 1 and err.splitlines() == [err.strip()] and "Traceback" not in err
     assert err.startswith("tfner evaluate: error: ") and "missing.conll" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,19 @@ def _unigram_entropy(tokenizer) -> float:
     _, counts = np.unique(ids, return_counts=True)
     p = counts / counts.sum()
     return float(-(p * np.log(p)).sum())
+
+
+def test_a_finished_pretraining_is_not_trained_over_unless_overwrite(pretrained, tmp_path, tiny_with_weights):
+    out = Path(pretrained.output_dir)
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(tfner.ConfigError, match=r"holds a finished pre-training .* overwrite=True"):
+        tfner.pretrain(TEXTS, out, encoder=tiny_with_weights, epochs=1, verbose=0)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == files  # kept byte for byte
+    options = dict(encoder=tiny_with_weights, batch_size=8, max_length=32, verbose=0)
+    tfner.pretrain(TEXTS, tmp_path, epochs=1, **options)
+    again = tfner.pretrain(TEXTS, tmp_path, epochs=2, overwrite=True, **options)  # trains afresh, replaces it
+    assert len(again.epochs) == 2
+    assert len(json.loads((tmp_path / "pretraining.json").read_text(encoding="utf-8"))["epochs"]) == 2
 
 
 def test_resuming_a_different_pretraining_is_refused(tmp_path, tiny_with_weights):

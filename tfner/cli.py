@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "or a number between 0 and 1: that fraction of train held out as dev")
     train.add_argument("--output-dir", required=True, type=Path,
                        help="where the tagger (DIR/tagger), logs (DIR/logs) and backups go; rerun to resume")
+    train.add_argument("--overwrite", action="store_true",
+                       help="train again in a finished run's --output-dir and replace its tagger (refused without)")
     train.add_argument("--config", type=Path,
                        help="a JSON or YAML (.yaml/.yml) file of TaggerConfig fields (flags override it)")
     train.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
@@ -189,7 +191,8 @@ def _train(args) -> int:
     options = _read_config(args.config) if args.config else {}
     names = {f.name for f in dataclasses.fields(TaggerConfig)}
     options.update({k: v for k, v in vars(args).items() if k in names})
-    tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose)
+    tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose,
+                          overwrite=args.overwrite)
     with logs.quiet_libraries(0):  # --verbose 2 is a line per round here; --debug shows the libraries' logs
         tagger.fit(args.train, _dev(args.dev))
     unit = "round" if tagger.train_stats_["schedule"]["auto"] else "epoch"  # what best_epoch and the F1s count

@@ -150,7 +150,7 @@ class _Corpus:
 
 def pretrain(texts, output_dir: str | os.PathLike, config: PretrainConfig | None = None, *, strategy="auto",
              logdir: str | os.PathLike | None = None, backup_every: int | None = 200, callbacks: Sequence = (),
-             verbose: int = 1, **options: Any) -> PretrainResult:
+             verbose: int = 1, overwrite: bool = False, **options: Any) -> PretrainResult:
     """Continue masked-LM training of ``encoder`` on ``texts``; save the encoder to ``output_dir``.
 
     ``config`` (a :class:`PretrainConfig`) and ``options`` (its fields, overriding it) say what to
@@ -159,11 +159,18 @@ def pretrain(texts, output_dir: str | os.PathLike, config: PretrainConfig | None
     ``backup_every``: steps between backups in ``output_dir/backup`` (``None``: no backups, no
     resume); a later call with the same texts and settings resumes from the last one.
     ``callbacks``: more Keras callbacks, run before tfner's own.
+    ``overwrite``: a finished pre-training's ``output_dir`` (its ``pretraining.json`` written, no backup left) is
+    refused with a ``ConfigError`` before anything is read, unless ``overwrite=True``, which trains again and
+    replaces it (a script run twice would otherwise redo the work and replace the finished encoder).
     Returns a :class:`PretrainResult`; ``output_dir`` also holds ``pretraining.json``.
     """
     cfg = (config or PretrainConfig()).replace(**options)
     if backup_every is not None and not (isinstance(backup_every, int) and backup_every >= 1):
         raise ConfigError(f"backup_every must be an integer >= 1 or None, got {backup_every!r}")
+    out_dir = Path(output_dir)
+    if not overwrite and (out_dir / RECORD).exists() and not (out_dir / BACKUP / PROGRESS).exists():
+        raise ConfigError(f"{out_dir} holds a finished pre-training ({RECORD}); use it as encoder={str(out_dir)!r}, "
+                          "pass overwrite=True to train again and replace it, or use another output_dir")
     from tfner.modeling.encoder import load_tokenizer
     from tfner.training.strategy import is_multi_worker, resolve_strategy
 
@@ -186,7 +193,6 @@ def pretrain(texts, output_dir: str | os.PathLike, config: PretrainConfig | None
               f"({corpus.tokens:,} sub-word tokens) for training, {len(corpus.held):,} held out; {corpus.steps:,} "
               f"steps per epoch; masking {cfg.mask_rate:.0%} of {'words' if cfg.whole_word else 'tokens'}; "
               f"precision {chosen}")
-    out_dir = Path(output_dir)
     run = {"settings": {**cfg.to_dict(), "precision": chosen}, "windows": len(corpus.train) + len(corpus.held),
            "texts": corpus.fingerprint}
     backup = _Backup(out_dir / BACKUP, model, run) if backup_every is not None else None

@@ -76,7 +76,10 @@ class Tagger:
         output_dir: makes training crash-safe (:mod:`tfner.training.backup`): backups every
             ``backup_every`` steps and at each round's end; calling ``fit`` again with the same
             folder after a crash resumes where the last backup left off; the finished tagger
-            is saved to ``output_dir/tagger``.
+            is saved to ``output_dir/tagger``. A folder whose run finished (its tagger saved, no backup
+            left) is refused with a ``ConfigError``, before any data is read, unless ``overwrite``.
+        overwrite: with ``output_dir``, train again in a finished run's folder and replace its tagger
+            (as Hugging Face's ``overwrite_output_dir``); a backup there still resumes.
         callbacks: more Keras callbacks for ``model.fit``, run after tfner's dev scoring: their epoch-end logs
             hold ``loss``, ``learning_rate``, ``val_entity_f1`` (with dev) and ``val_loss`` (with ``dev_loss``), so
             ``ModelCheckpoint(path, monitor="val_entity_f1", mode="max")`` works; at the end of training the
@@ -91,7 +94,8 @@ class Tagger:
     def __init__(self, config: TaggerConfig | None = None, *, strategy: Any = "auto",
                  logdir: str | os.PathLike | None = None, verbose: int = 1,
                  output_dir: str | os.PathLike | None = None, backup_every: int = 200,
-                 callbacks: Sequence[tf.keras.callbacks.Callback] = (), dev_loss: bool = True, **options: Any):
+                 callbacks: Sequence[tf.keras.callbacks.Callback] = (), dev_loss: bool = True,
+                 overwrite: bool = False, **options: Any):
         self.config = config
         self.strategy = strategy
         self.logdir = logdir
@@ -100,6 +104,7 @@ class Tagger:
         self.backup_every = backup_every
         self.callbacks = callbacks
         self.dev_loss = dev_loss
+        self.overwrite = overwrite
         self.options = options
 
     # --- training ------------------------------------------------------------------
@@ -121,7 +126,8 @@ class Tagger:
         options = fit_run.RunOptions(
             Path(self.output_dir) if self.output_dir is not None else None,
             Path(self.logdir) if self.logdir is not None else None, self.verbose, self.backup_every,
-            tuple(self.callbacks), self._checked_dev_loss())
+            tuple(self.callbacks), self._checked_dev_loss(), bool(self.overwrite))
+        fit_run.check_output_dir(options)
         # Seeded before the input pipeline and the model exist; the caller's streams come back after.
         with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic), quiet_libraries(self.verbose):
             corpus = inputs.read_corpus(cfg, train, dev)
@@ -278,7 +284,7 @@ class Tagger:
 def fit(train: DataLike, dev: DataLike | float | None = None, *, strategy: Any = "auto",
         logdir: str | os.PathLike | None = None, verbose: int = 1, output_dir: str | os.PathLike | None = None,
         backup_every: int = 200, callbacks: Sequence[tf.keras.callbacks.Callback] = (), dev_loss: bool = True,
-        **options: Any) -> Tagger:
+        overwrite: bool = False, **options: Any) -> Tagger:
     """Fine-tune a tagger: ``tfner.fit("train.conll", "dev.conll")`` (the recipe chooses what is not given), or
     ``tfner.fit("train.conll", "dev.conll", epochs=3, learning_rate=5e-5)``.
 
@@ -287,11 +293,13 @@ def fit(train: DataLike, dev: DataLike | float | None = None, *, strategy: Any =
     """
     check_options(options)
     return Tagger(strategy=strategy, logdir=logdir, verbose=verbose, output_dir=output_dir,
-                  backup_every=backup_every, callbacks=callbacks, dev_loss=dev_loss, **options).fit(train, dev)
+                  backup_every=backup_every, callbacks=callbacks, dev_loss=dev_loss, overwrite=overwrite,
+                  **options).fit(train, dev)
 
 
 def load(path: str | os.PathLike, *, verbose: int = 1) -> Tagger:
-    """Load a tagger saved with :meth:`Tagger.save`, or an export (a version folder or its parent).
+    """Load a tagger saved with :meth:`Tagger.save` (or a fit's ``output_dir``, whose ``tagger`` folder it
+    holds), or an export (a version folder or its parent).
 
     ``verbose=2`` lets the libraries log while loading (:mod:`tfner.logs`).
     """

@@ -156,6 +156,32 @@ def test_a_kill_between_progress_and_checkpoint_keeps_the_best_epoch_before_it(t
     assert not list(tmp_path.glob("best_weights*"))  # a finished run leaves no weights file behind
 
 
+def test_a_finished_runs_folder_is_not_trained_over_unless_overwrite(tiny_encoder, tmp_path):
+    import tensorflow as tf
+
+    class Steps(tf.keras.callbacks.Callback):
+        count = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Steps.count += 1
+
+    options = {**TINY_OPTIONS, "epochs": 1}
+    first = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, callbacks=[Steps()], **options)
+    saved = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "tagger").rglob("*") if p.is_file()}
+    assert Steps.count == 4 and saved and not (tmp_path / "backup").exists()
+    # the same call again (a script run twice): refused before any step, the finished tagger kept byte for byte
+    with pytest.raises(tfner.ConfigError, match=r"holds the tagger of a finished run .* overwrite=True"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, callbacks=[Steps()], **options)
+    assert Steps.count == 4
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "tagger").rglob("*") if p.is_file()} == saved
+    # overwrite=True trains afresh (other learning rate) and replaces it
+    again = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, callbacks=[Steps()],
+                      overwrite=True, **{**options, "learning_rate": options["learning_rate"] / 2})
+    assert Steps.count == 8 and again.train_stats_["resumed_at_step"] == 0
+    reloaded = tfner.load(tmp_path, verbose=0)
+    assert reloaded.config_.learning_rate == again.config_.learning_rate != first.config_.learning_rate
+
+
 def test_best_weights_files_keep_the_best_as_of_the_last_two_epochs(tmp_path):
     import types
 

@@ -33,7 +33,8 @@ def test_a_failed_final_save_keeps_the_earlier_tagger_whole(tiny_encoder, tmp_pa
 
     monkeypatch.setattr(saved_tagger, "asset_files", disk_full)
     with pytest.raises(OSError, match="No space"):
-        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, **{**options, "seed": 2})
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, overwrite=True,
+                  **{**options, "seed": 2})
     assert contents(tmp_path / "tagger") == before  # the earlier tagger, byte for byte
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".tagger")]  # no half-written folder left
     monkeypatch.undo()

@@ -46,6 +46,20 @@ class RunOptions:
     backup_every: int
     callbacks: tuple
     dev_loss: bool = True  # Keras' own pass over dev each round for val_loss (History, TensorBoard)
+    overwrite: bool = False  # a finished run's tagger in output_dir may be replaced by a new run
+
+
+def check_output_dir(options: RunOptions) -> None:
+    """A finished run's ``output_dir`` (its tagger saved, no backup left) is not trained over unless
+    ``overwrite``: the same call run twice would otherwise train again and replace the finished tagger."""
+    out = options.output_dir
+    if out is None or options.overwrite or not (out / OUTPUT_TAGGER).exists():
+        return
+    if backup.saved_position(out) is not None:  # killed between its final save and the backup's removal: resumes
+        return
+    raise ConfigError(f"{out} holds the tagger of a finished run ({out / OUTPUT_TAGGER}); load it with "
+                      f"tfner.load({str(out)!r}), pass overwrite=True (tfner train --overwrite) to train again "
+                      "and replace it, or use another output_dir")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -185,9 +185,11 @@ def export_version(path: Path) -> Path | None:
 
 
 def load(path: Path) -> TaggerState:
-    """The state of a saved tagger, or of an export (a version folder or its parent)."""
+    """The state of a saved tagger (or the one a fit saved in its ``output_dir``), or of an export (a version
+    folder or its parent)."""
     if not path.exists():
         raise ExportError(f"{path} does not exist")
+    path = tagger_folder(path)
     if is_saved_tagger(path):
         return load_saved(path)
     version = export_version(path)
