@@ -5,7 +5,12 @@ WordPiece, so entity boundaries always fall on word boundaries:
 
 * whitespace separates words and is never part of one;
 * every punctuation character (Unicode category ``P*``, and the ASCII symbols
-  ``$+<=>^`|~``) is a word of its own, and so is every CJK ideograph;
+  ``$+<=>^`|~``) is a word of its own, and so is every CJK ideograph; so are the four symbols
+  an uncased model's normaliser turns into ASCII punctuation by stripping their accent (``≠ ≮ ≯``
+  and the Greek varia U+1FEF: NFD gives ``=``, ``<``, ``>`` and a combining mark, or a backtick),
+  or the Python route's pre-tokenizer would split the normalised word where the graph's
+  WordPiece does not; and the two characters the tokenizers' older Unicode tables still call
+  punctuation (U+166D, U+111C9);
 * everything else — letters, digits, combining marks, other symbols such as ``€``, and
   invisible format characters such as U+200B — belongs to the word around it.
 
@@ -35,11 +40,26 @@ def replace_lone_surrogates(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
+def _is_ascii_punctuation(cp: int) -> bool:
+    return 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126
+
+
+#: punctuation (category Po) in the Unicode tables of Hugging Face's tokenizers, no longer in Python's
+#: (the Canadian syllabics chi sign is So there, the Sharada sandhi mark Mn): BERT's
+#: pre-tokenizer splits at them, so split_words does too
+_PRE_TOKENIZER_PUNCTUATION = frozenset("\u166d\U000111c9")
+
+
 def _is_punctuation(ch: str) -> bool:
-    cp = ord(ch)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+    if _is_ascii_punctuation(ord(ch)) or ch in _PRE_TOKENIZER_PUNCTUATION:
         return True
-    return unicodedata.category(ch).startswith("P")
+    category = unicodedata.category(ch)
+    if category.startswith("P"):
+        return True
+    if category.startswith("S"):  # a symbol that is ASCII punctuation once its accents are stripped (≠ is "=" + U+0338)
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if unicodedata.category(c) != "Mn")
+        return len(base) == 1 and base != ch and _is_ascii_punctuation(ord(base))
+    return False
 
 
 def _is_cjk(ch: str) -> bool:
