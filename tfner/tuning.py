@@ -27,6 +27,7 @@ Optuna is an optional dependency: ``pip install "tfner[search]"``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 import warnings
@@ -203,8 +204,9 @@ def search(train: DataLike, dev: DataLike, *, space: Mapping[str, Any] | None = 
     check_options(options)
     fixed = set(options)
     if config is not None:  # what config sets away from the defaults is as fixed as an option
+        defaults = TaggerConfig()
         fixed |= {f.name for f in dataclasses.fields(TaggerConfig)
-                  if getattr(config, f.name) != getattr(TaggerConfig(), f.name)}
+                  if getattr(config, f.name) != getattr(defaults, f.name)}
     both = sorted(set(distributions) & fixed)
     if both:
         raise ConfigError(f"{', '.join(both)}: in both space and the fixed options; give each field one place")
@@ -255,11 +257,7 @@ def _run(study, optuna, distributions: dict[str, Any], base: TaggerConfig, train
             done.append(Trial(trial.number, "failed", params, None, tuple(report.reported), time.perf_counter() - t0,
                               error))
             _say(verbose, done[-1], trials)
-            failures = 0
-            for t in reversed(done):
-                if t.state != "failed":
-                    break
-                failures += 1
+            failures = sum(1 for _ in itertools.takewhile(lambda t: t.state == "failed", reversed(done)))
             if failures >= MAX_CONSECUTIVE_FAILURES:
                 raise
             warnings.warn(f"trial {trial.number + 1} failed ({error}); the search goes on", stacklevel=2)
