@@ -79,3 +79,13 @@ def test_prepare_writes_only_into_a_new_folder(folder, tiny_encoder):
     out, files = folder
     with pytest.raises(tfner.ConfigError, match="not empty"):
         tfner.prepare(files, out, encoder=tiny_encoder, **WINDOWING)
+
+
+def test_prepare_reads_a_generator_of_files_as_a_list(folder, tiny_encoder, tmp_path):
+    out, files = folder
+    # Path.glob is a generator: read once for the labels, it left the shard pass nothing (an empty dataset, no error)
+    again = tfner.prepare(files[0].parent.glob("*.conll"), tmp_path / "globbed", encoder=tiny_encoder,
+                          rows_per_shard=7, **WINDOWING)
+    got, want = prepared.read_manifest(again), prepared.read_manifest(out)
+    assert sorted(got["sources"]) == sorted(want["sources"])
+    assert (got["sentences"], got["windows"], got["lengths"]) == (want["sentences"], want["windows"], want["lengths"])

@@ -55,8 +55,8 @@ def prepare(sources: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
     """Write ``sources`` (files ``read(path)`` turns into IOB2 sentences) as TFRecord shards in ``out_dir``."""
     import tensorflow as tf
 
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
+    # a generator (Path.glob) is read twice below: the first pass would leave the second nothing
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
     if not sources:
         raise DataFormatError("sources", None, "no files to prepare")
     if rows_per_shard < 1:
