@@ -115,3 +115,46 @@ def test_unavailable_answers_are_retried(fitted, version_dir):
 def test_bad_texts_are_rejected_before_any_request(rest):
     with pytest.raises(tfner.ServingError, match="list of strings"):
         RestClient(rest.url, "ner", **FAST).predict("Alice flew to Paris.")
+
+
+def test_loopback_servers_are_reached_directly_whatever_the_proxy_settings(fitted, rest, grpc_server, monkeypatch):
+    """A proxy cannot reach the caller's own loopback: before, REST posted the texts to http_proxy and gRPC sent
+    CONNECT to grpc_proxy (the proxy's error then blamed TF Serving)."""
+    import threading
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen()
+    proxy.settimeout(0.2)
+    seen: list[bytes] = []
+
+    def listen():
+        while not stopped.is_set():
+            try:
+                conn, _ = proxy.accept()
+            except OSError:
+                continue
+            with conn:
+                seen.append(conn.recv(200))
+                conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    stopped = threading.Event()
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    address = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "grpc_proxy"):
+        monkeypatch.setenv(name, address)
+    for name in ("no_proxy", "NO_PROXY", "no_grpc_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        assert RestClient(rest.url, "ner", **FAST).predict(TEXTS[:1]) == fitted.predict(TEXTS[:1])
+        with GrpcClient(grpc_server.target, "ner", **FAST) as client:
+            assert client.predict(TEXTS[:1]) == fitted.predict(TEXTS[:1])
+    finally:
+        stopped.set()
+        thread.join()
+        proxy.close()
+    assert seen == []
+    for url in ("127.0.0.1:8501", "localhost:8501", "ftp://127.0.0.1:8501"):  # before: retried as "unavailable"
+        with pytest.raises(tfner.ConfigError, match="http://host:port"):
+            RestClient(url, "ner")

@@ -17,15 +17,17 @@ tfner's own errors: :class:`ServerUnavailableError`, :class:`ModelNotFoundError`
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tfner.data.spans import Span
-from tfner.errors import ModelNotFoundError, ServerUnavailableError, ServingError, SignatureNotFoundError
+from tfner.errors import ConfigError, ModelNotFoundError, ServerUnavailableError, ServingError, SignatureNotFoundError
 from tfner.serving.outputs import clean_text, spans_from_outputs
 
 TEXT_SIGNATURE = "predict_text"
@@ -36,6 +38,20 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise ServingError("texts must be a list of strings (wrap a single text in a list)")
     return [clean_text(t) for t in texts]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP address, IPv6 in brackets or not) is this machine's loopback.
+
+    >>> [is_loopback(h) for h in ("localhost", "127.0.0.1", "[::1]", "10.0.0.2", "example.com")]
+    [True, True, True, False, False]
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _retry(call: Callable[[], T], retries: int, backoff: float, transient: Callable[[Exception], bool],
@@ -53,12 +69,21 @@ def _retry(call: Callable[[], T], retries: int, backoff: float, transient: Calla
 
 
 class RestClient:
-    """TF Serving's REST API for one model, e.g. ``RestClient("http://127.0.0.1:8501", "ner")``."""
+    """TF Serving's REST API for one model, e.g. ``RestClient("http://127.0.0.1:8501", "ner")``.
+
+    Requests go through the environment's proxy (``http_proxy``, ``no_proxy``) as any HTTP client's, except to
+    a loopback address, which no proxy can reach on the caller's behalf: those always go straight to it.
+    """
 
     def __init__(self, url: str, model: str, *, version: int | None = None, timeout: float = 30.0,
                  retries: int = 3, backoff: float = 0.2, signature: str = TEXT_SIGNATURE):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"url must be http://host:port (or https://), got {url!r}")
         self.url, self.model, self.version = url.rstrip("/"), model, version
         self.timeout, self.retries, self.backoff, self.signature = timeout, retries, backoff, signature
+        direct = [urllib.request.ProxyHandler({})] if is_loopback(parts.hostname) else []
+        self._opener = urllib.request.build_opener(*direct)
 
     def _path(self, suffix: str = "") -> str:
         version = f"/versions/{self.version}" if self.version is not None else ""
@@ -71,7 +96,7 @@ class RestClient:
 
         def call():
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with self._opener.open(request, timeout=self.timeout) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as err:
                 if err.code == 503:
@@ -126,7 +151,10 @@ def _error_text(err) -> str:
 
 
 class GrpcClient:
-    """TF Serving's gRPC API for one model, e.g. ``GrpcClient("127.0.0.1:8500", "ner")``."""
+    """TF Serving's gRPC API for one model, e.g. ``GrpcClient("127.0.0.1:8500", "ner")``.
+
+    As :class:`RestClient`, a loopback target is reached directly, whatever ``grpc_proxy``/``http_proxy`` say.
+    """
 
     def __init__(self, target: str, model: str, *, version: int | None = None, timeout: float = 30.0,
                  retries: int = 3, backoff: float = 0.2, signature: str = TEXT_SIGNATURE):
@@ -135,7 +163,8 @@ class GrpcClient:
 
         self.target, self.model, self.version = target, model, version
         self.timeout, self.retries, self.backoff, self.signature = timeout, retries, backoff, signature
-        self._channel = grpc.insecure_channel(target)
+        host = target.split("///")[-1].rsplit(":", 1)[0]  # host:port, [::1]:port, dns:///host:port
+        self._channel = grpc.insecure_channel(target, options=[("grpc.enable_http_proxy", 0)] if is_loopback(host) else [])
         self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
 
