@@ -156,6 +156,38 @@ def test_predict_rejects_a_bare_string(fitted):
         fitted.predict_tags(["Alice flew to Paris"])
     with pytest.raises(tfner.DataFormatError, match=r"sentences\[1\]"):
         fitted.predict_tags([["Alice"], ["flew", None]])
+    for bad in (None, 5):  # not iterable: tfner's error, not Python's TypeError
+        with pytest.raises(tfner.DataFormatError, match="list of strings"):
+            fitted.predict(bad)
+        with pytest.raises(tfner.DataFormatError, match="word lists"):
+            fitted.predict_tags(bad)
+
+
+class LabelIndexed:
+    """A sequence whose ``[key]`` looks up a label, not a position, as a pandas Series after sort or filter."""
+
+    def __init__(self, items, labels):
+        self.items, self.labels = list(items), list(labels)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, label):
+        return self.items[self.labels.index(label)]
+
+
+def test_predict_reads_texts_and_words_in_iteration_order(fitted):
+    texts = ["Bob", "In Rome Bob met Carol", "Alice flew to Paris"]
+    want = fitted.predict(texts)
+    assert fitted.predict(LabelIndexed(texts, [2, 1, 0])) == want  # before: each text got another text's spans
+    assert fitted.predict(t for t in texts) == want  # a generator (before: TypeError)
+    words = [["Alice", "flew", "to", "Paris"], ["Bob", "met", "Carol"]]
+    # an iterator of words was used up by the check: no word tagged, silently
+    assert fitted.predict_tags([iter(w) for w in words]) == fitted.predict_tags(words)
+    assert [len(t) for t in fitted.predict_tags(iter(words))] == [4, 3]
 
 
 def test_evaluate_on_data_without_entities(fitted):

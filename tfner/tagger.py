@@ -230,7 +230,8 @@ class Tagger:
         CJK ideographs); an entity's score is the mean probability of its words' tags. A lone
         surrogate (half of an emoji cut off) counts as one U+FFFD character, so the offsets
         still index ``text``; one odd text never fails the others. A text is its own document:
-        its windows hold as much of it as fits, whatever ``context`` says.
+        its windows hold as much of it as fits, whatever ``context`` says. ``texts`` is read in
+        iteration order, once (a generator or a pandas Series with any index works; results follow that order).
         """
         return prediction.predict_texts(self._check_fitted(), texts)
 

@@ -100,11 +100,23 @@ def checked_sentences(sentences) -> list[list[str]]:
     if isinstance(sentences, str):
         raise DataFormatError("sentences", None, "predict_tags takes a list of word lists")
     checked = []
-    for i, words in enumerate(sentences):
-        if isinstance(words, str) or not all(isinstance(w, str) and w for w in words):
+    for i, words in enumerate(_as_list(sentences, "sentences", "predict_tags takes a list of word lists")):
+        if isinstance(words, str):
+            raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
+        words = _as_list(words, f"sentences[{i}]", "expected a list of non-empty strings (words)")  # once: an iterator
+        if not all(isinstance(w, str) and w for w in words):
             raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
         checked.append([replace_lone_surrogates(w) for w in words])
     return checked
+
+
+def _as_list(items, where: str, expected: str) -> list:
+    """``items`` as a list, in its iteration order (a pandas Series' ``[i]`` is by label, an iterator reads
+    once), or :class:`DataFormatError` where it is not iterable."""
+    try:
+        return list(items)
+    except TypeError:
+        raise DataFormatError(where, None, f"{expected}, got {type(items).__name__}") from None
 
 
 def find_task(state: TaggerState, name: str | None) -> tasks_lib.AuxTask | None:
@@ -121,8 +133,12 @@ def find_task(state: TaggerState, name: str | None) -> tasks_lib.AuxTask | None:
 def predict_texts(state: TaggerState, texts: Sequence[str]) -> list[list[Span]]:
     """Entities in each raw text (see ``Tagger.predict``): the in-graph text route, shortest texts
     batched together, or the Python route where the tokenizer cannot run in the graph."""
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise DataFormatError("texts", None, "predict takes a list of strings (wrap a single text in a list)")
+    expected = "predict takes a list of strings (wrap a single text in a list)"
+    if isinstance(texts, str):
+        raise DataFormatError("texts", None, expected)
+    texts = _as_list(texts, "texts", expected)  # by position: texts[i] of a pandas Series looks up a label
+    if not all(isinstance(t, str) for t in texts):
+        raise DataFormatError("texts", None, expected)
     if state.predict_text is None:
         return _predict_in_python(state, texts)
     result: list[list[Span]] = [[] for _ in texts]
