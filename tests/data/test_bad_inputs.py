@@ -67,6 +67,8 @@ def test_an_empty_dev_file_is_an_error_not_a_silent_run_without_dev(tmp_path, ti
 
     with pytest.raises(DataFormatError, match=r"dev\.conll: dev holds no sentences"):
         tfner.fit(TRAIN, _file(tmp_path, "", "dev.conll"), encoder=tiny_encoder, verbose=0, **TINY_OPTIONS)
+    with pytest.raises(DataFormatError, match=r"dev: dev holds no sentences \(an empty list\)"):  # as a file
+        tfner.fit(TRAIN, [], encoder=tiny_encoder, verbose=0, **TINY_OPTIONS)
 
 
 MEMORY_CASES = {

@@ -77,6 +77,9 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
                 raise DataFormatError(f"{name}[{i}]", None, f"word {w} must be a non-empty string, got {word!r}")
         raw.append((words, tags, f"{name}[{i}]", None, 0, None))
 
+    if not raw:  # as an empty file: not a run without dev scoring, nor an evaluation of nothing
+        raise DataFormatError(name, None, f"{name} holds no sentences (an empty list)")
+
     def locate(s: int, w: int) -> tuple[str, int | None]:
         _, _, source, line, _, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
