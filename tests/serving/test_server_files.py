@@ -68,6 +68,28 @@ def test_command_lines_name_the_written_files(exported):
     docker = server_files.docker_command(base, "ner")
     assert f"-v {base}:/models/ner:ro" in docker and "-e MODEL_NAME=ner" in docker
     assert "127.0.0.1:8501:8501" in docker  # published on loopback only
+    # a folder with a space and a shell character: the printed commands still split into the same arguments
+    import shlex
+
+    odd = Path("/srv/my models;rm -rf x/ner")
+    cmd = shlex.split(server_files.model_server_command(odd))
+    assert f"--model_config_file={odd}/models.config" in cmd and f"--batching_parameters_file={odd}/batching_parameters.txt" in cmd
+    docker = shlex.split(server_files.docker_command(odd, "ner"))
+    assert docker[docker.index("-v") + 1] == f"{odd}:/models/ner:ro" and "MODEL_NAME=ner" in docker
+
+
+def test_server_files_go_only_into_an_export_base_folder(exported, tmp_path):
+    import tfner
+
+    # a version folder, or a folder holding no version, would be served nothing: before, both were written to
+    with pytest.raises(tfner.ExportError, match="it is a version folder, pass its parent"):
+        server_files.write_server_config(exported, "ner")
+    with pytest.raises(tfner.ExportError, match="not an export's base folder"):
+        server_files.write_server_config(tmp_path, "ner")
+    assert not (exported / "models.config").exists() and not list(tmp_path.iterdir())
+    for name in ("", " ", "a/b"):
+        with pytest.raises(tfner.ConfigError, match="model name"):
+            server_files.write_server_config(exported.parent, name)
 
 
 # session_bundle_config.proto (TF Serving), message BatchingParameters: field -> number, as written there.

@@ -22,11 +22,15 @@ parse and check the file the way the server does (protobuf text format).
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+from tfner.errors import ConfigError, ExportError
+from tfner.serving.versions import latest_version
 
 WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -132,8 +136,19 @@ def batching_parameters_text(*, max_batch_size: int = 64, batch_timeout_micros: 
 
 
 def write_server_config(base: str | os.PathLike, model_name: str) -> tuple[Path, Path]:
-    """Write ``models.config`` and ``batching_parameters.txt`` into the export's base folder."""
+    """Write ``models.config`` and ``batching_parameters.txt`` into the export's base folder.
+
+    ``ExportError`` unless ``base`` holds a numbered version with a SavedModel (a version folder itself, or
+    any other folder, would be served nothing); ``ConfigError`` for a blank model name or one holding ``/``.
+    """
     base = Path(base)
+    latest = latest_version(base)
+    if latest is None or not (latest / "saved_model.pb").exists():
+        hint = ": it is a version folder, pass its parent" if (base / "saved_model.pb").exists() else ""
+        raise ExportError(f"{base} is not an export's base folder (no numbered version holding saved_model.pb)"
+                          f"{hint}")
+    if not model_name.strip() or "/" in model_name:  # a REST path segment: /v1/models/<name>
+        raise ConfigError(f"model name must be non-empty and hold no '/', got {model_name!r}")
     config, batching = base / MODEL_CONFIG_FILE, base / BATCHING_FILE
     config.write_text(model_config_text(model_name, base), encoding="utf-8")
     batching.write_text(batching_parameters_text(), encoding="utf-8")
@@ -144,13 +159,14 @@ def model_server_command(base: str | os.PathLike) -> str:
     """The ``tensorflow_model_server`` command line for the files :func:`write_server_config` wrote."""
     base = Path(base).resolve()
     return (f"tensorflow_model_server --port=8500 --rest_api_port=8501 "
-            f"--model_config_file={base / MODEL_CONFIG_FILE} --enable_batching "
-            f"--batching_parameters_file={base / BATCHING_FILE} --enable_model_warmup=true")
+            f"--model_config_file={shlex.quote(str(base / MODEL_CONFIG_FILE))} --enable_batching "
+            f"--batching_parameters_file={shlex.quote(str(base / BATCHING_FILE))} --enable_model_warmup=true")
 
 
 def docker_command(base: str | os.PathLike, model_name: str) -> str:
     """The ``docker run tensorflow/serving`` command line serving the export folder ``base``."""
     base = Path(base).resolve()
     return (f"docker run --rm -p 127.0.0.1:8500:8500 -p 127.0.0.1:8501:8501 "
-            f"-v {base}:/models/{model_name}:ro -e MODEL_NAME={model_name} tensorflow/serving:2.20.0 "
-            f"--enable_batching --batching_parameters_file=/models/{model_name}/{BATCHING_FILE}")
+            f"-v {shlex.quote(f'{base}:/models/{model_name}:ro')} -e {shlex.quote(f'MODEL_NAME={model_name}')} "
+            f"tensorflow/serving:2.20.0 --enable_batching "
+            f"--batching_parameters_file={shlex.quote(f'/models/{model_name}/{BATCHING_FILE}')}")
