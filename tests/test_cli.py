@@ -99,11 +99,17 @@ def test_train_evaluate_predict_export_inspect_serve_config(tiny_encoder, tmp_pa
     rows = [line.split() for line in predictions.read_text(encoding="utf-8").splitlines() if line]
     assert [r[:2] for r in rows] == [[w, t] for ws, ts in DEV for w, t in zip(ws, ts, strict=True)]
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("Alice flew to Paris\nCarol met Bob in Rome\n"))
+    # CR LF and CR line ends end a line (before, the CR stayed in the text), a blank line is a text of its own
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Alice flew to Paris\r\n\nCarol met Bob in Rome\r")))
     code, stdout, err = run_cli(capsys, "predict", str(run))
     assert code == 0, err[-3000:]
     lines = [json.loads(line) for line in stdout.strip().splitlines()]
-    assert [r["text"] for r in lines] == ["Alice flew to Paris", "Carol met Bob in Rome"]
+    assert [r["text"] for r in lines] == ["Alice flew to Paris", "", "Carol met Bob in Rome"]
+    assert lines[1]["entities"] == []
+    # a line that is not UTF-8: one line naming it, whatever the locale (before: a decode error at a buffer position)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Alice\nBob \xff Carol\n")))
+    code, stdout, err = run_cli(capsys, "predict", str(run))
+    assert code == 1 and stdout == "" and "stdin:2: not UTF-8 (byte 0xff at byte 5 of the line)" in err
     for r in lines:
         assert all(r["text"][e["start"]:e["end"]] == e["text"] for e in r["entities"])
     assert any(e["label"] == "PER" for r in lines for e in r["entities"])

@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import sys
 import typing
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from typing import Any, Literal
 
 from tfner import logs
 from tfner.config import TaggerConfig
-from tfner.errors import TfnerError
+from tfner.errors import DataFormatError, TfnerError
 
 
 def _none_or(kind):
@@ -217,12 +218,28 @@ def _predict(args) -> int:
     import tfner
 
     tagger = tfner.load(_tagger_path(args.tagger))
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    texts = args.texts or _stdin_lines(sys.stdin.buffer.read())
     for text, spans in zip(texts, tagger.predict(texts), strict=True):
         entities = [{"start": s.start, "end": s.end, "label": s.label, "score": None if s.score is None else round(float(s.score), 6),
                      "text": text[s.start:s.end]} for s in spans]
         print(json.dumps({"text": text, "entities": entities}, ensure_ascii=False))
     return 0
+
+
+def _stdin_lines(data: bytes) -> list[str]:
+    """Standard input's lines as texts, one each (blank ones too): UTF-8 whatever the locale, a line end of LF,
+    CR LF or CR not part of the text; a line that is not UTF-8 is a ``DataFormatError`` naming it."""
+    lines = re.split(rb"\r\n|\r|\n", data)
+    if lines and not lines[-1]:  # the last line's end
+        lines.pop()
+    texts = []
+    for number, line in enumerate(lines, 1):
+        try:
+            texts.append(line.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise DataFormatError("stdin", number, f"not UTF-8 (byte 0x{line[err.start]:02x} at byte {err.start + 1} "
+                                  "of the line)") from None
+    return texts
 
 
 def _export(args) -> int:
