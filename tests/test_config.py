@@ -93,6 +93,7 @@ def test_tasks_keep_their_order_through_json_and_are_immutable():
     (dict(task_weights={"a": 1.0}), "needs tasks"),
     (dict(tasks={"a": 1}, task_weights={"b": 1.0}), r"names \['b'\], which are not among tasks"),
     (dict(tasks={"a": 1}, task_weights={"a": 0.0}), "main task 'a'.*> 0"),
+    (dict(tasks={"a": 1}, task_weights={"a": 2.0}), r"task_weights\['a'\] weighs the main task"),  # was dropped
     (dict(tasks={"a": 1, "b": 2}, task_weights={"b": -1.0}), "finite number >= 0"),
     (dict(tasks={"a": 1, "b": 2}, accumulate_steps=2), "accumulate_steps"),
 ])

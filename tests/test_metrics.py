@@ -118,6 +118,23 @@ def test_no_entities_anywhere_scores_zero_instead_of_crashing():
     assert ev.per_type_f1() == {}
     assert ev.tokens["accuracy"] == 1.0
     assert "no entities" in str(ev)
+    # strict mode drops an I-X that continues nothing: such tags alone are no entity either (before: seqeval's
+    # report raised a bare ValueError, so a strict evaluate, or a fit scoring dev strictly, crashed)
+    strict = evaluate_tags([["O", "O", "O"]], [["O", "I-PER", "I-PER"]], "strict")
+    assert strict.f1 == 0.0 and strict.sentence_counts == ((0, 0, 0),) and "no entities" in str(strict)
+    default = evaluate_tags([["O", "O", "O"]], [["O", "I-PER", "I-PER"]])  # conlleval's rule: one false positive
+    assert default.f1 == 0.0 and default.sentence_counts == ((0, 1, 0),)
+
+
+def test_bad_mode_and_resamples_are_config_errors():
+    from tfner.errors import ConfigError
+    from tfner.metrics import paired_bootstrap
+
+    with pytest.raises(ConfigError, match="mode must be"):  # before: scored in default mode, recorded as "Strict"
+        evaluate_tags(GOLD, PRED, "Strict")
+    one = evaluate_tags(GOLD, PRED)
+    with pytest.raises(ConfigError, match="resamples"):  # before: ZeroDivisionError
+        paired_bootstrap(one, one, resamples=0)
 
 
 def test_nothing_to_score_is_a_data_error():

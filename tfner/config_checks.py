@@ -108,6 +108,9 @@ def check_tasks(cfg: Any) -> None:
             raise ConfigError(f"task_weights[{name!r}] must be a finite number >= 0, got {w}")
     if weights.get(names[0], 1.0) == 0:
         raise ConfigError(f"the main task {names[0]!r} (the first of tasks) must have a weight > 0")
+    if len(names) == 1 and weights.get(names[0], 1.0) != 1.0:  # one loss: nothing to weigh it against
+        raise ConfigError(f"task_weights[{names[0]!r}] weighs the main task against further tasks, and tasks names "
+                          "none: its loss would be used unweighted")
     if len(names) > 1 and cfg.accumulate_steps > 1:
         raise ConfigError("several tasks cannot be combined with accumulate_steps > 1 yet")
 

@@ -15,7 +15,7 @@ from seqeval.scheme import Entities as SeqevalEntities
 from sklearn.metrics import classification_report as sklearn_report
 
 from tfner.data.schemes import entities
-from tfner.errors import DataFormatError
+from tfner.errors import ConfigError, DataFormatError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,13 +109,17 @@ def evaluate_tags(
     mode: Literal["default", "strict"] = "default",
 ) -> Evaluation:
     """Score ``pred`` against ``gold`` (lists of IOB2 tag lists, one tag per word)."""
+    if mode not in ("default", "strict"):
+        raise ConfigError(f"mode must be 'default' or 'strict', got {mode!r}")
     if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred, strict=True)):
         raise DataFormatError("pred", None, "gold and predicted tags must have the same sentences and lengths")
     gold, pred = [list(g) for g in gold], [list(p) for p in pred]
     if not any(gold):
         raise DataFormatError("gold", None, "nothing to score: no words")
-    if not any(t != "O" for s in gold + pred for t in s):
-        # seqeval cannot report on data without a single entity; every count is zero.
+    counts_per_sentence = sentence_counts(gold, pred, mode)
+    if not any(sum(c) for c in counts_per_sentence):
+        # seqeval cannot report on data without a single entity (in strict mode an I-X after O is none); every
+        # count is zero
         zero = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0.0}
         ent = {avg: dict(zero) for avg in ("micro avg", "macro avg", "weighted avg")}
         ent_text = "no entities in the gold tags or the predictions"
@@ -133,7 +137,7 @@ def evaluate_tags(
     counts, names = entity_confusion(gold, pred, types)
     return Evaluation(entities=ent, entities_text=ent_text, tokens=tok, tokens_text=tok_text, mode=mode,
                       confusion={"names": names, "counts": counts.tolist()},
-                      sentence_counts=sentence_counts(gold, pred, mode))
+                      sentence_counts=counts_per_sentence)
 
 
 def sentence_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
@@ -168,6 +172,8 @@ def paired_bootstrap(a: Evaluation, b: Evaluation, *, resamples: int = 1000, see
     0.95 or more is the usual "a is better, not by chance of the sample"). Seeded: the same
     evaluations give the same share.
     """
+    if not (isinstance(resamples, int) and resamples >= 1):
+        raise ConfigError(f"resamples must be an integer >= 1, got {resamples!r}")
     ca, cb = np.asarray(a.sentence_counts, np.int64), np.asarray(b.sentence_counts, np.int64)
     if ca.shape != cb.shape or ca.ndim != 2 or ca.shape[0] == 0:
         raise DataFormatError("evaluations", None, "paired_bootstrap needs two evaluations of the same, non-empty "
