@@ -248,12 +248,14 @@ def _build(cfg: PretrainConfig, strategy, steps: int):
     """The masked-LM model, compiled as ``fit`` compiles (:func:`~tfner.training.optim.compile_for_training`)."""
     import tensorflow as tf
 
-    from tfner.modeling.encoder import build_masked_lm
+    from tfner.modeling.encoder import build_masked_lm, matmul_shape
     from tfner.modeling.loss import MaskedTokenLoss
     from tfner.training import precision as precision_lib
     from tfner.training.optim import OptimizerSettings, compile_for_training
 
-    chosen = precision_lib.choose_precision(cfg.precision, gpus=len(tf.config.list_logical_devices("GPU")))
+    hidden, intermediate = matmul_shape(cfg.encoder)
+    chosen = precision_lib.choose_precision(cfg.precision, gpus=len(tf.config.list_logical_devices("GPU")),
+                                            hidden=hidden, intermediate=intermediate)
     with precision_lib.policy_scope(chosen.policy), strategy.scope():
         model = build_masked_lm(cfg.encoder, seed=cfg.seed)
         settings = OptimizerSettings(cfg.learning_rate, cfg.warmup_ratio, cfg.weight_decay, cfg.clipnorm)

@@ -141,7 +141,7 @@ class Tagger:
             cfg, corpus, chosen_recipe = recipe.choose(cfg, corpus, hidden, tokenizer)  # the options left open, filled
             data = inputs.build_inputs(cfg, corpus, tokenizer, train)
             plan = schedule.plan(data.steps, cfg.epochs, cfg.patience, bool(corpus.dev))
-            chosen = model_setup.choose_precision(cfg)
+            chosen = model_setup.choose_precision(cfg, encoder_name)
             if self.verbose:
                 fit_run.print_summary(cfg, corpus, data, chosen, strategy)
                 print(chosen_recipe.describe(plan.describe()))

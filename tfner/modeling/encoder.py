@@ -69,13 +69,21 @@ def embeddings_layer(model):
 
 def hidden_size(encoder: str) -> int:
     """The hidden size in ``encoder``'s config (what the default learning rate follows), without loading weights."""
+    return matmul_shape(encoder)[0]
+
+
+def matmul_shape(encoder: str) -> tuple[int, int]:
+    """``(hidden_size, intermediate_size)`` in ``encoder``'s config (its feed-forward matmul, the largest), without
+    loading weights; a config without ``intermediate_size`` has BERT's 4x hidden."""
     from transformers import AutoConfig
 
     path = resolve(encoder)
     try:
-        return int(AutoConfig.from_pretrained(path).hidden_size)
+        config = AutoConfig.from_pretrained(path)
+        hidden = int(config.hidden_size)
     except (OSError, ValueError, AttributeError) as err:
         raise EncoderError(f"could not read the hidden size of encoder {encoder!r} ({path}): {err}") from None
+    return hidden, int(getattr(config, "intermediate_size", None) or 4 * hidden)
 
 
 def load_tokenizer(encoder: str):

@@ -38,8 +38,12 @@ def optimizer_settings(cfg: TaggerConfig) -> OptimizerSettings:
     return OptimizerSettings(cfg.chosen_learning_rate, cfg.warmup_ratio, cfg.weight_decay, cfg.clipnorm)
 
 
-def choose_precision(cfg: TaggerConfig) -> precision.PrecisionChoice:
-    return precision.choose_precision(cfg.precision, gpus=len(tf.config.list_logical_devices("GPU")))
+def choose_precision(cfg: TaggerConfig, encoder_name: str) -> precision.PrecisionChoice:
+    """``cfg.precision`` resolved; ``"auto"`` on a CPU with bfloat16 instructions times a matmul at the shapes of
+    ``encoder_name``'s feed-forward layer."""
+    hidden, intermediate = encoder.matmul_shape(encoder_name)
+    return precision.choose_precision(cfg.precision, gpus=len(tf.config.list_logical_devices("GPU")), hidden=hidden,
+                                      intermediate=intermediate)
 
 
 def build(cfg: TaggerConfig, labels: list[str], tasks: Sequence[tasks_lib.AuxTask], source: InitSource | None,
