@@ -137,11 +137,12 @@ class Tagger:
             source = saved_tagger.init_source(cfg)
             encoder_name = str(source.folder) if source else cfg.encoder
             tokenizer = encoder.load_tokenizer(encoder_name)
-            hidden = encoder.hidden_size(encoder_name) if cfg.learning_rate is None else 0
+            shape = encoder.matmul_shape(encoder_name)  # (hidden, intermediate): the recipe's and precision's
+            hidden = shape[0] if cfg.learning_rate is None else 0
             cfg, corpus, chosen_recipe = recipe.choose(cfg, corpus, hidden, tokenizer)  # the options left open, filled
             data = inputs.build_inputs(cfg, corpus, tokenizer, train)
             plan = schedule.plan(data.steps, cfg.epochs, cfg.patience, bool(corpus.dev))
-            chosen = model_setup.choose_precision(cfg, encoder_name)
+            chosen = model_setup.choose_precision(cfg, shape)
             if self.verbose:
                 fit_run.print_summary(cfg, corpus, data, chosen, strategy)
                 print(chosen_recipe.describe(plan.describe()))

@@ -34,12 +34,13 @@ def test_auto_follows_the_hardware_and_the_measurement():
 
 
 def test_auto_times_the_matmul_at_the_encoders_own_shapes(tiny_encoder, monkeypatch):
+    from tfner.modeling import encoder
     from tfner.tagging import model_setup
 
     asked = []
     monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
     monkeypatch.setattr(precision, "bf16_matmul_speedup", lambda **shape: asked.append(shape) or 3.0)
-    chosen = model_setup.choose_precision(tfner.TaggerConfig(precision="auto"), tiny_encoder)
+    chosen = model_setup.choose_precision(tfner.TaggerConfig(precision="auto"), encoder.matmul_shape(tiny_encoder))
     # the tiny encoder's config: hidden 32, intermediate 64 (before: always MiniLM's 384 x 1536)
     assert asked == [{"k": 32, "n": 64}] and chosen.policy == "mixed_bfloat16"
 

@@ -38,10 +38,10 @@ def optimizer_settings(cfg: TaggerConfig) -> OptimizerSettings:
     return OptimizerSettings(cfg.chosen_learning_rate, cfg.warmup_ratio, cfg.weight_decay, cfg.clipnorm)
 
 
-def choose_precision(cfg: TaggerConfig, encoder_name: str) -> precision.PrecisionChoice:
-    """``cfg.precision`` resolved; ``"auto"`` on a CPU with bfloat16 instructions times a matmul at the shapes of
-    ``encoder_name``'s feed-forward layer."""
-    hidden, intermediate = encoder.matmul_shape(encoder_name)
+def choose_precision(cfg: TaggerConfig, shape: tuple[int, int]) -> precision.PrecisionChoice:
+    """``cfg.precision`` resolved; ``"auto"`` on a CPU with bfloat16 instructions times a matmul at the encoder's
+    feed-forward ``shape`` (:func:`tfner.modeling.encoder.matmul_shape`)."""
+    hidden, intermediate = shape
     return precision.choose_precision(cfg.precision, gpus=len(tf.config.list_logical_devices("GPU")), hidden=hidden,
                                       intermediate=intermediate)
 

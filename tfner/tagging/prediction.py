@@ -99,13 +99,13 @@ def checked_sentences(sentences) -> list[list[str]]:
     or :class:`DataFormatError` naming the bad one."""
     if isinstance(sentences, str):
         raise DataFormatError("sentences", None, "predict_tags takes a list of word lists")
-    checked = []
+    checked, expected = [], "expected a list of non-empty strings (words)"
     for i, words in enumerate(_as_list(sentences, "sentences", "predict_tags takes a list of word lists")):
         if isinstance(words, str):
-            raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
-        words = _as_list(words, f"sentences[{i}]", "expected a list of non-empty strings (words)")  # once: an iterator
+            raise DataFormatError(f"sentences[{i}]", None, expected)
+        words = _as_list(words, f"sentences[{i}]", expected)  # read once: an iterator of words
         if not all(isinstance(w, str) and w for w in words):
-            raise DataFormatError(f"sentences[{i}]", None, "expected a list of non-empty strings (words)")
+            raise DataFormatError(f"sentences[{i}]", None, expected)
         checked.append([replace_lone_surrogates(w) for w in words])
     return checked
 
