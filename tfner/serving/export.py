@@ -40,9 +40,9 @@ from tfner.errors import ExportError
 from tfner.serving import server_files
 from tfner.serving.servability import DEFAULT_SERVING_VERSION, check_servable, make_servable, serving_release
 from tfner.serving.text_graph import TextTagger
-from tfner.serving.versions import next_version
+from tfner.serving.versions import EXPORT_MARKER, next_version
 
-VERSIONS_FILE = "tfner_export.json"
+VERSIONS_FILE = EXPORT_MARKER
 SIGNATURE = "serving_default"
 TEXT_SIGNATURE = "predict_text"
 
@@ -143,15 +143,16 @@ def export(
         raise ExportError(f"export path {base} is a file; give a directory such as saved_models/<name>")
     if (base / "saved_model.pb").exists():
         raise ExportError(f"{base} is itself a SavedModel version; give its parent (saved_models/<name>)")
+    name = server_files.check_model_name(model_name or base.resolve().name)  # before anything is written
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
     try:
         src = staging / "assets-src"
         src.mkdir()
         tracked = []
-        for name, content in assets.items():
-            (src / name).write_bytes(content)
-            tracked.append(tf.saved_model.Asset(str(src / name)))
+        for asset_name, content in assets.items():
+            (src / asset_name).write_bytes(content)
+            tracked.append(tf.saved_model.Asset(str(src / asset_name)))
         module.asset_files = tracked
         out = staging / "model"
         tf.saved_model.save(module, str(out), signatures=module.signatures())
@@ -163,22 +164,35 @@ def export(
                 raise ExportError(f"{message}\nNothing was written. Target a newer server with serving_version=..., "
                                   "or write it anyway with allow_unservable=True.")
             warnings.warn(f"{message}\nWritten anyway (allow_unservable=True).", stacklevel=2)
-        name = model_name or base.resolve().name
         if warmup:
             server_files.write_warmup(out, name, warmup)
-        while True:
-            version = next_version(base)
-            try:
-                os.rename(out, base / str(version))  # atomic; fails if the version appeared meanwhile
-                server_files.write_server_config(base, name)
-                return base / str(version)
-            except OSError:
-                if not (base / str(version)).exists():
-                    raise
+        version = _publish(out, base)
+        try:
+            server_files.write_server_config(base, name)
+        except OSError as err:
+            raise ExportError(f"version {version} was exported, but the server files beside it could not be "
+                              f"written ({err}); write them with tfner.serving.server_files.write_server_config"
+                              ) from err
+        return version
     finally:
         if hasattr(module, "asset_files"):
             del module.asset_files  # they pointed into the staging folder
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(out: Path, base: Path, attempts: int = 100) -> Path:
+    """Rename the staged SavedModel ``out`` to ``base``'s next free version; the rename is atomic and
+    never replaces anything, so a version another export took meanwhile moves this one on."""
+    for _ in range(attempts):
+        target = base / str(next_version(base))
+        try:
+            os.rename(out, target)  # fails if the name appeared meanwhile (a non-empty folder, or a file)
+            return target
+        except OSError as err:
+            if not os.path.lexists(target):
+                raise ExportError(f"could not move the export into {target}: {err}") from err
+    raise ExportError(f"no free version number under {base} after {attempts} attempts "
+                      "(other writers keep taking them); nothing was published")
 
 
 def read_asset_json(version_dir: Path, name: str) -> dict | list:

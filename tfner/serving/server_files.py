@@ -135,6 +135,14 @@ def batching_parameters_text(*, max_batch_size: int = 64, batch_timeout_micros: 
     return text
 
 
+def check_model_name(model_name: str) -> str:
+    """``model_name`` if TF Serving can serve under it, else ``ConfigError`` (blank, or holding ``/``)."""
+    if not isinstance(model_name, str) or not model_name.strip() or "/" in model_name:
+        # a REST path segment: /v1/models/<name>
+        raise ConfigError(f"model name must be non-empty and hold no '/', got {model_name!r}")
+    return model_name
+
+
 def write_server_config(base: str | os.PathLike, model_name: str) -> tuple[Path, Path]:
     """Write ``models.config`` and ``batching_parameters.txt`` into the export's base folder.
 
@@ -147,8 +155,7 @@ def write_server_config(base: str | os.PathLike, model_name: str) -> tuple[Path,
         hint = ": it is a version folder, pass its parent" if (base / "saved_model.pb").exists() else ""
         raise ExportError(f"{base} is not an export's base folder (no numbered version holding saved_model.pb)"
                           f"{hint}")
-    if not model_name.strip() or "/" in model_name:  # a REST path segment: /v1/models/<name>
-        raise ConfigError(f"model name must be non-empty and hold no '/', got {model_name!r}")
+    check_model_name(model_name)
     config, batching = base / MODEL_CONFIG_FILE, base / BATCHING_FILE
     config.write_text(model_config_text(model_name, base), encoding="utf-8")
     batching.write_text(batching_parameters_text(), encoding="utf-8")
