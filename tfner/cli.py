@@ -9,7 +9,8 @@
 
 ``train``'s option flags are made from :class:`tfner.TaggerConfig`'s fields and help texts
 (one source of truth); ``--config FILE`` reads them from a JSON or YAML file first. Errors go to
-stderr as one line: exit code 2 for usage errors, 1 for data or model errors; ``--debug``
+stderr as one line: exit code 2 for usage errors (a flag argparse cannot read, or a value the
+library refuses: ``--epochs -1``), 1 for data or model errors; ``--debug``
 shows the traceback, and all the libraries print (TensorFlow's start-up lines, transformers'
 loading messages; :mod:`tfner.logs`). ``tfner --help`` does not import TensorFlow: the commands
 import the library when they run.
@@ -18,6 +19,7 @@ import the library when they run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -186,13 +188,31 @@ def _dev(dev: str | None) -> str | float | None:
         return dev  # a missing file: fit names it
 
 
+class _UsageError(Exception):
+    """An option value argparse read but the library refuses (``--epochs -1``): exit code 2, as for a value
+    argparse cannot read (``--epochs many``)."""
+
+
+@contextlib.contextmanager
+def _option_values():
+    """The block checks option values: a :class:`ConfigError` or :class:`ExportError` in it is a usage error."""
+    from tfner.errors import ConfigError, ExportError
+
+    try:
+        yield
+    except (ConfigError, ExportError) as err:
+        raise _UsageError(str(err)) from err
+
+
 def _train(args) -> int:
     import tfner
 
     options = _read_config(args.config) if args.config else {}
     names = {f.name for f in dataclasses.fields(TaggerConfig)}
     options.update({k: v for k, v in vars(args).items() if k in names})
-    tagger = tfner.Tagger(TaggerConfig.from_dict(options), output_dir=args.output_dir, verbose=args.verbose,
+    with _option_values():
+        config = TaggerConfig.from_dict(options)
+    tagger = tfner.Tagger(config, output_dir=args.output_dir, verbose=args.verbose,
                           overwrite=args.overwrite)
     with logs.quiet_libraries(0):  # --verbose 2 is a line per round here; --debug shows the libraries' logs
         tagger.fit(args.train, _dev(args.dev))
@@ -244,7 +264,10 @@ def _stdin_lines(data: bytes) -> list[str]:
 
 def _export(args) -> int:
     import tfner
+    from tfner.serving.servability import serving_release
 
+    with _option_values():
+        serving_release(args.serving_version)
     version_dir = tfner.load(_tagger_path(args.tagger)).export(args.base, serving_version=args.serving_version)
     print(version_dir)
     return 0
@@ -278,8 +301,10 @@ def _inspect(args) -> int:
 
 
 def _serve_config(args) -> int:
-    from tfner.serving.server_files import docker_command, model_server_command, write_server_config
+    from tfner.serving.server_files import check_model_name, docker_command, model_server_command, write_server_config
 
+    with _option_values():
+        check_model_name(args.model_name)
     config, batching = write_server_config(args.base, args.model_name)
     print(json.dumps({"models_config": str(config), "batching_parameters": str(batching),
                       "tensorflow_model_server": model_server_command(args.base),
@@ -299,12 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         logs.import_tensorflow()  # every command needs it: loaded with its start-up lines hidden
         return COMMANDS[args.command](args)
-    except (TfnerError, OSError, ValueError) as err:
+    except (_UsageError, TfnerError, OSError, ValueError) as err:
         if args.debug:
             raise
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"tfner {args.command}: error: {message}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, _UsageError) else 1
 
 
 if __name__ == "__main__":
