@@ -59,7 +59,7 @@ def test_policy_scope_restores_the_callers_policy_even_on_error():
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_encoder, policy):
+def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_encoder, policy, tmp_path):
     options = {**TINY_OPTIONS, "epochs": 2, "precision": policy}
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, **options)
     assert tagger.train_stats_["precision"] == policy
@@ -76,3 +76,11 @@ def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_enco
     ids = tagger.module_.serve(input_ids=tf.constant([[2, 5, 3]]), attention_mask=tf.constant([[1, 1, 1]]))
     assert ids["probs"].dtype == tf.float32 and np.isfinite(ids["probs"].numpy()).all()
     assert tf.keras.mixed_precision.global_policy().name == "float32"  # the caller's policy is back
+    # saved and loaded, it computes in the same policy and predicts the same probabilities
+    tagger.save(tmp_path / "saved")
+    loaded = tfner.load(tmp_path / "saved")
+    dense = [layer for layer in loaded.model_.submodules if isinstance(layer, tf.keras.layers.Dense)]
+    assert dense and all(layer.compute_dtype == compute.name for layer in dense)
+    again = loaded.module_.serve(input_ids=tf.constant([[2, 5, 3]]), attention_mask=tf.constant([[1, 1, 1]]))
+    np.testing.assert_array_equal(again["probs"].numpy(), ids["probs"].numpy())
+    assert tf.keras.mixed_precision.global_policy().name == "float32"

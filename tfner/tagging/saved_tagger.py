@@ -37,7 +37,7 @@ from tfner.serving import export as export_lib
 from tfner.serving import graph_pieces
 from tfner.serving.versions import latest_version
 from tfner.tagging.state import TaggerState, from_model
-from tfner.training import backup
+from tfner.training import backup, precision
 
 SAVED_TAGGER_FILE = "tfner_tagger.json"
 LABELS_FILE = "labels.json"
@@ -99,7 +99,9 @@ def _write(state: TaggerState, path: Path) -> Path:
     state.model.save_pretrained(path)
     for name, content in asset_files(state).items():
         (path / name).write_bytes(content)
-    (path / SAVED_TAGGER_FILE).write_text(json.dumps({"format": 1}), encoding="utf-8")
+    # the Keras policy it computes in (mixed_bfloat16 after an "auto" fit on some CPUs): a load rebuilds it so
+    marker = {"format": 1, "policy": state.model.dtype_policy.name}
+    (path / SAVED_TAGGER_FILE).write_text(json.dumps(marker), encoding="utf-8")
     return path
 
 
@@ -202,7 +204,9 @@ def load_saved(path: Path) -> TaggerState:
     cfg = stored_config(read_json(path, CONFIG_FILE))
     labels = read_json(path, LABELS_FILE)
     tasks = read_tasks(path)
-    model = encoder.build_model(str(path), len(tasks_lib.head_names(labels, tasks)), pretrained=True, seed=None)
+    policy = read_json(path, SAVED_TAGGER_FILE).get("policy", "float32")  # taggers saved before 2026-12 say none
+    with precision.policy_scope(policy):
+        model = encoder.build_model(str(path), len(tasks_lib.head_names(labels, tasks)), pretrained=True, seed=None)
     head = read_crf_head(path, cfg, labels)
     if head is not None:
         model.crf_head = head
