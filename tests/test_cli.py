@@ -166,9 +166,11 @@ def test_a_broken_config_file_is_one_line_and_exit_code_1(tmp_path, capsys):
 @pytest.mark.parametrize("args", [["train", "x.conll", "--epochs", "-1"], ["train", "x.conll", "--max-length", "3"],
                                   ["serve-config", "base", "--model-name", "a/b"],
                                   ["export", "run", "base", "--serving-version", "1.0"]])
-def test_a_value_argparse_reads_but_the_library_refuses_is_a_usage_error_too(args, tmp_path, capsys):
+def test_a_value_argparse_reads_but_the_library_refuses_is_a_usage_error_too(args, tmp_path, capsys, monkeypatch):
     # exit code 2, as for a value argparse cannot read (--epochs many), and nothing is written
-    code = cli.main([*args, *(["--output-dir", str(tmp_path / "o")] if args[0] == "train" else [])])
+    monkeypatch.chdir(tmp_path)  # the relative paths above are under tmp_path
+    code = cli.main([*args, *(["--output-dir", "o"] if args[0] == "train" else [])])
     err = capsys.readouterr().err
     assert code == 2 and err.splitlines() == [err.strip()] and err.startswith(f"tfner {args[0]}: error: ")
+    assert any(word in err for word in ("epochs", "max_length", "model name", "serving_version")), err
     assert list(tmp_path.iterdir()) == []

@@ -9,8 +9,14 @@ import tensorflow as tf
 
 import tfner
 from tfner.serving import export as export_lib
-from tfner.serving.versions import (EXPORT_MARKER, is_tfner_export, latest_version, list_versions, next_version,
-                                    prune_versions)
+from tfner.serving.versions import (
+    EXPORT_MARKER,
+    is_tfner_export,
+    latest_version,
+    list_versions,
+    next_version,
+    prune_versions,
+)
 
 
 def make(base, *names):
@@ -64,6 +70,21 @@ def test_prune_deletes_only_the_versions_tfner_exported(tmp_path):
     assert prune_versions(tmp_path, keep=1) == []
 
 
+def test_prune_leaves_a_symbolic_link_and_a_number_the_server_cannot_read(tmp_path):
+    target = tmp_path / "elsewhere"
+    make(target, "5")
+    mark_as_tfner(target / "5")
+    base = tmp_path / "base"
+    make(base, "6", "7", "99999999999999999999")  # 2**63 and more: not a version to the server
+    for name in ("6", "7"):
+        mark_as_tfner(base / name)
+    (base / "5").symlink_to(target / "5")
+    assert list_versions(base) == [5, 6, 7] and latest_version(base) == base / "7"
+    assert prune_versions(base, keep=1) == [base / "6"]
+    assert (base / "5").is_symlink() and is_tfner_export(target / "5")  # the link and what it points to stay
+    assert (base / "99999999999999999999").is_dir()
+
+
 class Doubler(tf.Module):
     """The smallest module `export` accepts: one signature, no tagger."""
 
@@ -101,10 +122,12 @@ def test_export_skips_a_number_a_plain_file_holds(tmp_path):
 
 
 def test_export_checks_the_model_name_before_writing_anything(tmp_path):
-    with pytest.raises(tfner.ConfigError, match="model name"):
-        export_lib.export(Doubler(), tmp_path / "m", {}, model_name="a/b")
-    assert list(tmp_path.rglob("*")) in ([], [tmp_path / "m"])  # no version, no staging folder
-    assert list_versions(tmp_path / "m") == []
+    for name in ("a/b", "a:b", " "):  # REST paths are /v1/models/<name>:predict
+        with pytest.raises(tfner.ConfigError, match="model name"):
+            export_lib.export(Doubler(), tmp_path / "m", {}, model_name=name)
+    with pytest.raises(tfner.ConfigError, match="the base folder's name; pass model_name"):
+        export_lib.export(Doubler(), tmp_path / "v1:2", {})
+    assert list(tmp_path.rglob("*")) == []  # no version, no staging folder, no base folder
 
 
 def test_server_files_that_cannot_be_written_are_an_export_error_naming_the_published_version(tmp_path):

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfner.errors import ExportError
+from tfner.errors import ConfigError, ExportError
 from tfner.serving import server_files
 from tfner.serving.servability import DEFAULT_SERVING_VERSION, check_servable, make_servable, serving_release
 from tfner.serving.text_graph import TextTagger
@@ -143,7 +143,12 @@ def export(
         raise ExportError(f"export path {base} is a file; give a directory such as saved_models/<name>")
     if (base / "saved_model.pb").exists():
         raise ExportError(f"{base} is itself a SavedModel version; give its parent (saved_models/<name>)")
-    name = server_files.check_model_name(model_name or base.resolve().name)  # before anything is written
+    try:  # before anything is written
+        name = server_files.check_model_name(model_name or base.resolve().name)
+    except ConfigError as err:
+        if model_name:
+            raise
+        raise ConfigError(f"{err} (the base folder's name; pass model_name=...)") from None
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=base))
     try:
@@ -186,7 +191,9 @@ def _publish(out: Path, base: Path, attempts: int = 100) -> Path:
     for _ in range(attempts):
         target = base / str(next_version(base))
         try:
-            os.rename(out, target)  # fails if the name appeared meanwhile (a non-empty folder, or a file)
+            # fails if the name appeared meanwhile as a file or a non-empty folder; an empty folder another
+            # tool made in that instant would be replaced (POSIX rename): tfner's own exports never race so
+            os.rename(out, target)
             return target
         except OSError as err:
             if not os.path.lexists(target):

@@ -136,10 +136,11 @@ def batching_parameters_text(*, max_batch_size: int = 64, batch_timeout_micros: 
 
 
 def check_model_name(model_name: str) -> str:
-    """``model_name`` if TF Serving can serve under it, else ``ConfigError`` (blank, or holding ``/``)."""
-    if not isinstance(model_name, str) or not model_name.strip() or "/" in model_name:
-        # a REST path segment: /v1/models/<name>
-        raise ConfigError(f"model name must be non-empty and hold no '/', got {model_name!r}")
+    """``model_name`` if TF Serving can serve under it, else ``ConfigError`` (blank, or holding ``/`` or ``:``:
+    the REST API routes ``/v1/models/<name>:predict`` by those two)."""
+    if not isinstance(model_name, str) or not model_name.strip() or "/" in model_name or ":" in model_name:
+        raise ConfigError(f"model name must be non-empty and hold no '/' or ':' (TF Serving's REST paths), "
+                          f"got {model_name!r}")
     return model_name
 
 

@@ -17,6 +17,8 @@ from tfner.errors import ExportError
 
 # ASCII digits only: str.isdigit and \d also accept "٣" or "３", which the server does not parse
 _VERSION = re.compile(r"[0-9]+")
+#: the server reads a version as a signed 64-bit integer; a larger number is not a version to it
+_MAX_VERSION = 2**63 - 1
 #: every tfner export carries this asset (package versions and the oldest TF Serving it targets)
 EXPORT_MARKER = "tfner_export.json"
 
@@ -26,7 +28,7 @@ def _numbered(base: Path, *, folders_only: bool = True) -> list[tuple[int, Path]
     if not base.is_dir():
         return []
     found = [(int(p.name), p) for p in base.iterdir()
-             if _VERSION.fullmatch(p.name) and (p.is_dir() or not folders_only)]
+             if _VERSION.fullmatch(p.name) and int(p.name) <= _MAX_VERSION and (p.is_dir() or not folders_only)]
     return sorted(found, key=lambda item: (item[0], len(item[1].name), item[1].name))
 
 
@@ -65,11 +67,20 @@ def prune_versions(base: str | os.PathLike, keep: int) -> list[Path]:
 
     ``keep`` must be at least 1: the version being served is never removed. The ``keep`` newest
     are counted over every version folder; of the older ones, only those tfner exported (see
-    :func:`is_tfner_export`) are deleted, so a version written by other tools stays.
+    :func:`is_tfner_export`) are deleted, so a version written by other tools stays, and so does a
+    symbolic link (its target is not tfner's to delete). If one cannot be deleted, ``ExportError``
+    names it and the ones already deleted.
     """
     if keep < 1:
         raise ExportError(f"keep must be at least 1 (the served version stays), got {keep}")
-    removed = [path for _, path in _numbered(Path(base))[:-keep] if is_tfner_export(path)]
-    for path in removed:
-        shutil.rmtree(path)
+    removed: list[Path] = []
+    for _, path in _numbered(Path(base))[:-keep]:
+        if path.is_symlink() or not is_tfner_export(path):
+            continue
+        try:
+            shutil.rmtree(path)
+        except OSError as err:
+            raise ExportError(f"could not delete {path} ({err}); deleted before it: "
+                              f"{[p.name for p in removed] or 'none'}") from err
+        removed.append(path)
     return removed
