@@ -299,14 +299,18 @@ def fit(train: DataLike, dev: DataLike | float | None = None, *, strategy: Any =
                   **options).fit(train, dev)
 
 
-def load(path: str | os.PathLike, *, verbose: int = 1) -> Tagger:
+def load(path: str | os.PathLike, *, precision: str = "saved", verbose: int = 1) -> Tagger:
     """Load a tagger saved with :meth:`Tagger.save` (or a fit's ``output_dir``, whose ``tagger`` folder it
     holds), or an export (a version folder or its parent).
 
+    ``precision``: the Keras policy a saved tagger is rebuilt in. ``"saved"`` is the one it was trained in
+    (``mixed_bfloat16`` after an ``"auto"`` fit on a CPU with bfloat16 instructions, ``mixed_float16`` on a
+    GPU), unless this machine does not compute it natively: then float32, with a warning. Or one of
+    ``"float32"``, ``"mixed_bfloat16"``, ``"mixed_float16"``. An export keeps the precision it was exported in.
     ``verbose=2`` lets the libraries log while loading (:mod:`tfner.logs`).
     """
     with quiet_libraries(verbose):
-        state = saved_tagger.load(Path(path))
+        state = saved_tagger.load(Path(path), precision)
     tagger = Tagger(state.config)
     tagger._take(state)
     return tagger

@@ -59,7 +59,7 @@ def test_policy_scope_restores_the_callers_policy_even_on_error():
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_encoder, policy, tmp_path):
+def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_encoder, policy, tmp_path, monkeypatch):
     options = {**TINY_OPTIONS, "epochs": 2, "precision": policy}
     tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, **options)
     assert tagger.train_stats_["precision"] == policy
@@ -76,11 +76,44 @@ def test_a_tiny_model_trains_under_a_mixed_policy_with_float32_outputs(tiny_enco
     ids = tagger.module_.serve(input_ids=tf.constant([[2, 5, 3]]), attention_mask=tf.constant([[1, 1, 1]]))
     assert ids["probs"].dtype == tf.float32 and np.isfinite(ids["probs"].numpy()).all()
     assert tf.keras.mixed_precision.global_policy().name == "float32"  # the caller's policy is back
-    # saved and loaded, it computes in the same policy and predicts the same probabilities
+    # saved and loaded: rebuilt in the policy it was trained in where the machine computes it natively
     tagger.save(tmp_path / "saved")
-    loaded = tfner.load(tmp_path / "saved")
-    dense = [layer for layer in loaded.model_.submodules if isinstance(layer, tf.keras.layers.Dense)]
-    assert dense and all(layer.compute_dtype == compute.name for layer in dense)
-    again = loaded.module_.serve(input_ids=tf.constant([[2, 5, 3]]), attention_mask=tf.constant([[1, 1, 1]]))
-    np.testing.assert_array_equal(again["probs"].numpy(), ids["probs"].numpy())
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))  # a bfloat16 CPU, whatever runs this
+    assert not tf.config.list_logical_devices("GPU")
+    if policy == "mixed_bfloat16":
+        loaded = tfner.load(tmp_path / "saved")
+        assert computes_in(loaded) == {compute.name}
+        np.testing.assert_array_equal(probs_of(loaded), ids["probs"].numpy())  # the same probabilities
+    else:  # float16 needs a GPU: float32 here, said in a warning
+        with pytest.warns(UserWarning, match="loaded in float32: trained in mixed_float16, which needs a GPU"):
+            loaded = tfner.load(tmp_path / "saved")
+        assert computes_in(loaded) == {"float32"}
+        np.testing.assert_allclose(probs_of(loaded), ids["probs"].numpy(), atol=0.02)
+    asked = tfner.load(tmp_path / "saved", precision=policy)  # asked for: as asked, on any machine
+    assert computes_in(asked) == {compute.name}
+    np.testing.assert_array_equal(probs_of(asked), ids["probs"].numpy())
+    assert computes_in(tfner.load(tmp_path / "saved", precision="float32")) == {"float32"}
     assert tf.keras.mixed_precision.global_policy().name == "float32"
+
+
+def computes_in(tagger) -> set[str]:
+    return {layer.compute_dtype for layer in tagger.model_.submodules if isinstance(layer, tf.keras.layers.Dense)}
+
+
+def probs_of(tagger) -> np.ndarray:
+    return tagger.module_.serve(input_ids=tf.constant([[2, 5, 3]]), attention_mask=tf.constant([[1, 1, 1]]))[
+        "probs"].numpy()
+
+
+def test_a_saved_tagger_loads_in_its_policy_where_the_machine_computes_it_natively():
+    avx2, amx = frozenset({"avx2"}), frozenset({"amx_bf16", "avx512_bf16"})
+    cases = [  # (saved, gpus, flags) -> policy, by the rule: float16 needs a GPU; bfloat16 a GPU or bf16 instructions
+        ("float32", 0, avx2, "float32"), ("mixed_bfloat16", 0, amx, "mixed_bfloat16"),
+        ("mixed_bfloat16", 0, avx2, "float32"), ("mixed_bfloat16", 1, avx2, "mixed_bfloat16"),
+        ("mixed_float16", 0, amx, "float32"), ("mixed_float16", 1, avx2, "mixed_float16"),
+    ]
+    for saved, gpus, flags, expected in cases:
+        assert precision.policy_to_load(saved, "saved", gpus=gpus, flags=flags).policy == expected, (saved, gpus)
+        assert precision.policy_to_load(saved, "float32", gpus=gpus, flags=flags).policy == "float32"
+    with pytest.raises(ValueError, match="'saved' or one of"):
+        precision.policy_to_load("float32", "auto", gpus=0, flags=avx2)

@@ -6,7 +6,8 @@ A saved tagger (``Tagger.save``, ``output_dir/tagger``) is a folder of:
 * the tokenizer's files as it writes them, byte for byte (a SentencePiece model is binary);
 * ``labels.json`` (the main task's labels, the classifier's first rows), ``tfner_config.json``
   (the :class:`~tfner.config.TaggerConfig`), ``tasks.json`` (further tasks, if any),
-  ``crf.json`` (the CRF head's scores, if any) and ``tfner_tagger.json`` (the format marker).
+  ``crf.json`` (the CRF head's scores, if any) and ``tfner_tagger.json`` (the format marker, and the Keras
+  precision policy the model computes in).
 
 An export (``Tagger.export``) carries the same files but the weights as its ``assets/``, beside
 the SavedModel that holds the weights; :func:`saved_from_export` turns one back into a saved
@@ -21,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -186,26 +188,38 @@ def export_version(path: Path) -> Path | None:
     return latest_version(path) if path.is_dir() else None
 
 
-def load(path: Path) -> TaggerState:
+def load(path: Path, policy: str = "saved") -> TaggerState:
     """The state of a saved tagger (or the one a fit saved in its ``output_dir``), or of an export (a version
-    folder or its parent)."""
+    folder or its parent). ``policy``: see :func:`load_saved`; an export keeps the one it was exported in."""
     if not path.exists():
         raise ExportError(f"{path} does not exist")
     path = tagger_folder(path)
     if is_saved_tagger(path):
-        return load_saved(path)
+        return load_saved(path, policy)
     version = export_version(path)
     if version is None:
         raise ExportError(f"{path} is neither a saved tagger nor a tfner export (no saved_model.pb, no versions)")
+    if policy != "saved":
+        raise ConfigError(f"{version} is an export: its graph computes in the precision it was exported in "
+                          f"(precision={policy!r} applies to a saved tagger)")
     return load_export(version)
 
 
-def load_saved(path: Path) -> TaggerState:
+def load_saved(path: Path, requested: str = "saved") -> TaggerState:
+    """A saved tagger, rebuilt in the Keras policy ``requested``; ``"saved"`` is the one it was trained in where
+    this machine computes it natively, else float32, with a warning (:func:`precision.policy_to_load`)."""
     cfg = stored_config(read_json(path, CONFIG_FILE))
     labels = read_json(path, LABELS_FILE)
     tasks = read_tasks(path)
-    policy = read_json(path, SAVED_TAGGER_FILE).get("policy", "float32")  # taggers saved before 2026-12 say none
-    with precision.policy_scope(policy):
+    saved = read_json(path, SAVED_TAGGER_FILE).get("policy", "float32")  # taggers saved before 2026-12 say none
+    try:
+        chosen = precision.policy_to_load(saved, requested, gpus=len(tf.config.list_logical_devices("GPU")))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if chosen.policy != saved and requested == "saved":
+        warnings.warn(f"{path}: loaded in float32: {chosen.reason} (its probabilities may differ slightly from "
+                      "the machine it was trained on; pass precision= to choose)", stacklevel=4)
+    with precision.policy_scope(chosen.policy):
         model = encoder.build_model(str(path), len(tasks_lib.head_names(labels, tasks)), pretrained=True, seed=None)
     head = read_crf_head(path, cfg, labels)
     if head is not None:

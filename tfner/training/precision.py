@@ -99,6 +99,31 @@ def choose_precision(requested: str, *, gpus: int, flags: frozenset[str] | None 
                                       f"(< {MIN_SPEEDUP}x) at the model's shapes")
 
 
+def policy_to_load(saved: str, requested: str, *, gpus: int, flags: frozenset[str] | None = None) -> PrecisionChoice:
+    """The policy to rebuild a saved model in: ``requested`` (a Keras policy name), or for ``"saved"`` the
+    policy it was ``saved`` in where this machine computes it natively, float32 where it does not
+    (float16 without a GPU; bfloat16 with neither a GPU nor a CPU's bfloat16 instructions).
+
+    >>> policy_to_load("mixed_float16", "saved", gpus=0).policy
+    'float32'
+    >>> policy_to_load("mixed_bfloat16", "saved", gpus=0, flags=frozenset({"amx_bf16"})).policy
+    'mixed_bfloat16'
+    """
+    if requested != "saved":
+        if requested not in PRECISIONS[1:]:
+            raise ValueError(f"precision must be 'saved' or one of {PRECISIONS[1:]}, got {requested!r}")
+        return PrecisionChoice(requested, "requested")
+    if saved == "float32" or gpus:
+        return PrecisionChoice(saved, "the policy it was trained in")
+    if saved == "mixed_bfloat16":
+        bf16 = sorted((cpu_flags() if flags is None else flags) & {"amx_bf16", "avx512_bf16"})
+        if bf16:
+            return PrecisionChoice(saved, f"the policy it was trained in (CPU has {'/'.join(bf16)})")
+        return PrecisionChoice("float32", "trained in mixed_bfloat16, but this CPU has no bfloat16 matrix "
+                                          "instructions (no amx_bf16/avx512_bf16) and no GPU")
+    return PrecisionChoice("float32", f"trained in {saved}, which needs a GPU; this machine has none")
+
+
 @contextlib.contextmanager
 def policy_scope(policy: str) -> Iterator[None]:
     """Set the global Keras mixed-precision policy for the block (layers built in it keep it)."""
