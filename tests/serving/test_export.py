@@ -139,6 +139,8 @@ def test_tfner_load_of_export_predicts_like_in_memory(fitted, exported):
     texts = ["Alice flew to Paris.", "  Bob   went to\tLondon!", ""]
     assert served.predict(texts) == fitted.predict(texts)
     assert served.labels_ == fitted.labels_
+    with pytest.raises(tfner.ConfigError, match="is an export: its graph computes in the precision"):
+        tfner.load(base, precision="float32")
 
 
 @pytest.mark.slow
@@ -181,6 +183,8 @@ def test_saved_tagger_round_trip(fitted, tmp_path):
     assert again.predict_tags(sentences) == fitted.predict_tags(sentences)
     assert again.config_ == fitted.config_
     assert again.export(tmp_path / "sm") == tmp_path / "sm" / "1"
+    with pytest.raises(tfner.ConfigError, match="'saved' or one of"):
+        tfner.load(path, precision="half")
 
 
 def test_load_rejects_what_is_not_a_tagger(tmp_path):
