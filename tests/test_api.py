@@ -15,7 +15,7 @@ SIGNATURES = {
            "logdir: 'str | os.PathLike | None' = None, verbose: 'int' = 1, output_dir: 'str | os.PathLike | None' = None, "
            "backup_every: 'int' = 200, callbacks: 'Sequence[tf.keras.callbacks.Callback]' = (), dev_loss: 'bool' = True, "
            "overwrite: 'bool' = False, **options: 'Any') -> 'Tagger'",
-    "load": "(path: 'str | os.PathLike', *, verbose: 'int' = 1) -> 'Tagger'",
+    "load": "(path: 'str | os.PathLike', *, precision: 'str' = 'saved', verbose: 'int' = 1) -> 'Tagger'",
     "prepare": "(sources: 'Sequence[str | os.PathLike] | str | os.PathLike', out_dir: 'str | os.PathLike', *, "
                "rows_per_shard: 'int' = 10000, **options: 'Any') -> 'Path'",
     "Tagger.__init__": "(self, config: 'TaggerConfig | None' = None, *, strategy: 'Any' = 'auto', "
