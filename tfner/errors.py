@@ -22,11 +22,13 @@ class DataFormatError(TfnerError, ValueError):
     Attributes:
         source: the file path or a description such as ``"train[12]"``.
         line: 1-based line number in ``source`` where the problem is, or ``None``.
+        message: what is wrong, without the place.
     """
 
     def __init__(self, source: str, line: int | None, message: str):
         self.source = source
         self.line = line
+        self.message = message
         where = f"{source}:{line}" if line is not None else source
         super().__init__(f"{where}: {message}")
 

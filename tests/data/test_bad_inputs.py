@@ -85,6 +85,23 @@ MEMORY_CASES = {
 }
 
 
+def test_sentence_objects_are_iob2_whatever_scheme_the_files_are_in(tmp_path):
+    # review: sentences read with scheme="bioes" (IOB2 tags) were re-checked as BIOES when passed back with it,
+    # and refused with an error naming a valid line of the file
+    path = tmp_path / "train.bioes"
+    path.write_text("Alice B-PER\nSmith E-PER\nflew O\n\nBob S-PER\nran O\n", encoding="utf-8")
+    read = tfner.read_conll(path, scheme="bioes")
+    assert [s.tags for s in read] == [("B-PER", "I-PER", "O"), ("B-PER", "O")]  # by hand
+    assert as_sentences(read, scheme="bioes") == read
+    assert as_sentences([*read, (["Carol"], ["S-PER"])], scheme="bioes")[2].tags == ("B-PER",)  # pairs: in the scheme
+    # a hand-made Sentence in another scheme: named by its place in the list, with what to do
+    with pytest.raises(DataFormatError, match=r"train\[1\], word 1: .*Sentence tags are IOB2"):
+        as_sentences([read[0], tfner.Sentence(("Bob", "Smith"), ("B-PER", "E-PER"))], name="train", scheme="bioes")
+    # and its words are checked as a pair's are (it failed inside the tokenizer with a TypeError)
+    with pytest.raises(DataFormatError, match=r"train\[0\]: word 1 must be a non-empty string"):
+        as_sentences([tfner.Sentence(("Alice", None), ("B-PER", "O"))], name="train")
+
+
 @pytest.mark.parametrize("case", list(MEMORY_CASES))
 def test_bad_in_memory_data(case):
     data, message = MEMORY_CASES[case]

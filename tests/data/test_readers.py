@@ -311,6 +311,25 @@ def test_a_utf8_byte_order_mark_does_not_make_docstart_a_sentence(tmp_path):
     assert pairs(read_conll(path)) == [(("Acme", "hires"), ("B-ORG", "O"))]
 
 
+def test_files_joined_by_cat_keep_their_documents_though_each_has_a_byte_order_mark(tmp_path):
+    one = "\ufeff-DOCSTART- O\n\nAcme B-ORG\nhires O\n\n"
+    path = tmp_path / "joined.conll"
+    path.write_bytes((one + one.replace("Acme", "Bolt")).encode("utf-8"))  # `cat a b`: the second BOM mid-file
+    read = read_conll(path)
+    assert pairs(read) == [(("Acme", "hires"), ("B-ORG", "O")), (("Bolt", "hires"), ("B-ORG", "O"))]
+    assert [s.document for s in read] == [0, 1]
+
+
+def test_a_decoding_error_after_a_byte_order_mark_names_its_line_and_byte(tmp_path):
+    body = b"Acme B-ORG\nhires O\n\n\xffbad O\n"
+    for bom in (b"", b"\xef\xbb\xbf"):
+        path = tmp_path / "bad.conll"
+        path.write_bytes(bom + body)
+        at = len(bom) + body.index(b"\xff")  # the file's byte, counted by hand
+        with pytest.raises(DataFormatError, match=rf":4: .* at byte 0 of the line \(byte {at} of the file\)"):
+            read_conll(path)
+
+
 def test_a_utf16_file_reads_with_its_encoding(tmp_path):
     # issue 9's review: lines were split on the byte "\n" before decoding, which cuts UTF-16 apart
     path = tmp_path / "utf16.conll"

@@ -7,6 +7,7 @@ source used. Nothing is dropped silently: a malformed line raises
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import logging
 import os
@@ -121,7 +122,9 @@ def read_conll(path: PathLike, *, scheme: Scheme = "auto", encoding: str = "utf-
     width: tuple[int, int] | None = None  # (columns, line) of the first word line: every word line has as many
     for lineno, raw in enumerate(_decoded_lines(path, encoding), start=1):
         cols = _COLUMNS.split(raw.strip(" \t\r\n")) if raw.strip() else []
-        if not cols or cols[0] == DOCSTART:  # a document start also ends a sentence
+        # a document start also ends a sentence; a byte-order mark before it comes from files joined by `cat` (the
+        # file's own mark is dropped on decoding; one inside a word is kept: it may be the word's)
+        if not cols or cols[0].lstrip("\ufeff") == DOCSTART:
             if cur_w:
                 words.append(cur_w)
                 tags.append(cur_t)
@@ -187,11 +190,13 @@ def _decoded_lines(path: str, encoding: str) -> list[str]:
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as err:
-        ends = [m.end() for m in _LINE_ENDS_BYTES.finditer(data, 0, err.start)]
+        # utf-8-sig counts from after a byte-order mark; the file's bytes include it
+        start = err.start + (len(codecs.BOM_UTF8) if codec == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else 0)
+        ends = [m.end() for m in _LINE_ENDS_BYTES.finditer(data, 0, start)]
         line = len(ends) + 1
-        column = err.start - (ends[-1] if ends else 0)
+        column = start - (ends[-1] if ends else 0)
         raise DataFormatError(path, line, f"not valid {encoding}: {err.reason} at byte {column} of the line "
-                              f"(byte {err.start} of the file); pass encoding= if the file is in another "
+                              f"(byte {start} of the file); pass encoding= if the file is in another "
                               "encoding") from None
     except LookupError:
         raise DataFormatError(path, None, f"unknown encoding {encoding!r}") from None

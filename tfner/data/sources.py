@@ -57,8 +57,10 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
             raise DataFormatError(f"{name}[{i}]", None, f"multi-task training needs the tags of every task "
                                   f"({', '.join(aux_columns)}) for every sentence: pass CoNLL column files, or "
                                   "Sentence objects with aux=((task, tags), ...)")
-        if isinstance(item, Sentence):
-            raw.append((item.words, item.tags, item.source, item.line, item.document, item))  # tags already IOB2
+        if isinstance(item, Sentence):  # its tags are IOB2 whatever ``scheme`` the user's files are in
+            _check_words(item.words, f"{name}[{i}]")
+            where = item.source if item.line is not None else f"{name}[{i}]"  # a file's line, else the list's index
+            raw.append((item.words, item.tags, where, item.line, item.document, item))
             continue
         try:
             raw_words, raw_tags = item
@@ -72,9 +74,7 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
             raise DataFormatError(f"{name}[{i}]", None, "words and tags must be lists of strings") from None
         if len(words) != len(tags):
             raise DataFormatError(f"{name}[{i}]", None, f"{len(words)} words but {len(tags)} tags")
-        for w, word in enumerate(words):
-            if not isinstance(word, str) or not word:
-                raise DataFormatError(f"{name}[{i}]", None, f"word {w} must be a non-empty string, got {word!r}")
+        _check_words(words, f"{name}[{i}]")
         raw.append((words, tags, f"{name}[{i}]", None, 0, None))
 
     if not raw:  # as an empty file: not a run without dev scoring, nor an evaluation of nothing
@@ -84,6 +84,37 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
         _, _, source, line, _, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
-    iob2, applied = normalize_tags([r[1] for r in raw], scheme, locate, invalid_tags)
+    # Sentence objects hold IOB2 (read_conll converted them; Sentence's contract): checked as IOB2, not re-read in
+    # ``scheme``, which names the scheme of the user's files and pairs (their BIOES tags were once re-checked as BIOES)
+    objects = [k for k, r in enumerate(raw) if r[5] is not None]
+    pairs = [k for k, r in enumerate(raw) if r[5] is None]
+    iob2: list[list[str]] = [[] for _ in raw]
+    applied = "iob2"
+    groups: tuple[tuple[list[int], Scheme], ...] = ((objects, "iob2"), (pairs, scheme))
+    for group, group_scheme in groups:
+        if not group:
+            continue
+
+        def in_group(s: int, w: int, group: list[int] = group) -> tuple[str, int | None]:
+            return locate(group[s], w)
+
+        try:
+            converted, group_applied = normalize_tags([raw[k][1] for k in group], group_scheme, in_group, invalid_tags)
+        except DataFormatError as err:
+            if group is pairs:
+                raise
+            raise DataFormatError(err.source, err.line, f"{err.message} (Sentence tags are IOB2; pass "
+                                  "(words, tags) pairs, or read the file with scheme=, to convert from another scheme)"
+                                  ) from None
+        for k, t in zip(group, converted, strict=True):
+            iob2[k] = t
+        if group is pairs:
+            applied = group_applied
     return [dataclasses.replace(r[5], tags=tuple(t)) if r[5] is not None else
             Sentence(r[0], tuple(t), r[2], r[3], r[4], applied) for r, t in zip(raw, iob2, strict=True)]
+
+
+def _check_words(words, where: str) -> None:
+    for w, word in enumerate(words):
+        if not isinstance(word, str) or not word:
+            raise DataFormatError(where, None, f"word {w} must be a non-empty string, got {word!r}")
