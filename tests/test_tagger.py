@@ -159,6 +159,10 @@ def test_predict_rejects_a_bare_string(fitted):
     for bad in (None, 5):  # not iterable: tfner's error, not Python's TypeError
         with pytest.raises(tfner.DataFormatError, match="list of strings"):
             fitted.predict(bad)
+    texts = ["Alice"] * 300  # the first non-string is named, as predict_tags names its sentence
+    texts[217] = None
+    with pytest.raises(tfner.DataFormatError, match=r"texts\[217\]: each text must be a string, got NoneType"):
+        fitted.predict(texts)
         with pytest.raises(tfner.DataFormatError, match="word lists"):
             fitted.predict_tags(bad)
 

@@ -112,9 +112,26 @@ def test_unavailable_answers_are_retried(fitted, version_dir):
         assert g.predict(TEXTS) == fitted.predict(TEXTS)
 
 
-def test_bad_texts_are_rejected_before_any_request(rest):
-    with pytest.raises(tfner.ServingError, match="list of strings"):
-        RestClient(rest.url, "ner", **FAST).predict("Alice flew to Paris.")
+def test_a_generator_of_texts_is_read_once(fitted, rest, grpc_server):
+    # review: the clients read texts twice, so a generator came back as [] with no request sent
+    assert RestClient(rest.url, "ner", **FAST).predict(t for t in TEXTS) == fitted.predict(TEXTS)
+    with GrpcClient(grpc_server.target, "ner", **FAST) as g:
+        assert g.predict(iter(TEXTS)) == fitted.predict(TEXTS)
+
+
+def test_bad_texts_are_rejected_before_any_request():
+    # nothing listens on the port: a request would be a ServerUnavailableError, not the DataFormatError of
+    # Tagger.predict, naming the text
+    clients = [RestClient(f"http://127.0.0.1:{free_port()}", "ner", retries=0, **FAST),
+               GrpcClient(f"127.0.0.1:{free_port()}", "ner", retries=0, **FAST)]
+    for client in clients:
+        for bad, message in (("Alice flew to Paris.", "list of strings"), (None, r"list of strings .*, got NoneType"),
+                             (["ok", 3], r"texts\[1\]: each text must be a string, got int"),
+                             ([b"Alice"], r"texts\[0\]: .* got bytes")):
+            with pytest.raises(tfner.DataFormatError, match=message):
+                client.predict(bad)
+    with pytest.raises(tfner.ConfigError, match="model name"):  # the REST path would carry it escaped or broken
+        RestClient("http://127.0.0.1:8501", "my model")
 
 
 def test_loopback_servers_are_reached_directly_whatever_the_proxy_settings(fitted, rest, grpc_server, monkeypatch):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import tfner
 from tfner.serving import export as export_lib
+from tfner.serving.server_files import check_model_name
 from tfner.serving.versions import (
     EXPORT_MARKER,
     is_tfner_export,
@@ -122,9 +123,11 @@ def test_export_skips_a_number_a_plain_file_holds(tmp_path):
 
 
 def test_export_checks_the_model_name_before_writing_anything(tmp_path):
-    for name in ("a/b", "a:b", " "):  # REST paths are /v1/models/<name>:predict
+    # REST paths are /v1/models/<name>:predict, taken as sent: a space or an accent cannot be reached
+    for name in ("a/b", "a:b", " ", "my model", "modèle", "..", "a%20b"):
         with pytest.raises(tfner.ConfigError, match="model name"):
             export_lib.export(Doubler(), tmp_path / "m", {}, model_name=name)
+    assert check_model_name("ner-v2.en_core~1") == "ner-v2.en_core~1"
     with pytest.raises(tfner.ConfigError, match="the base folder's name; pass model_name"):
         export_lib.export(Doubler(), tmp_path / "v1:2", {})
     assert list(tmp_path.rglob("*")) == []  # no version, no staging folder, no base folder

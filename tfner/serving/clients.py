@@ -23,20 +23,38 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from tfner.data.spans import Span
-from tfner.errors import ConfigError, ModelNotFoundError, ServerUnavailableError, ServingError, SignatureNotFoundError
+from tfner.errors import (
+    ConfigError,
+    DataFormatError,
+    ModelNotFoundError,
+    ServerUnavailableError,
+    ServingError,
+    SignatureNotFoundError,
+)
 from tfner.serving.outputs import clean_text, spans_from_outputs
+from tfner.serving.server_files import check_model_name
 
 TEXT_SIGNATURE = "predict_text"
 T = TypeVar("T")
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise ServingError("texts must be a list of strings (wrap a single text in a list)")
+def _check_texts(texts: Iterable[str]) -> list[str]:
+    """``texts`` read once (a generator too), each cleaned as ``Tagger.predict`` cleans it; ``DataFormatError``
+    naming the first text that is not a string, before any request is sent."""
+    expected = "predict takes a list of strings (wrap a single text in a list)"
+    if isinstance(texts, str | bytes):
+        raise DataFormatError("texts", None, expected)
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise DataFormatError("texts", None, f"{expected}, got {type(texts).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataFormatError(f"texts[{i}]", None, f"each text must be a string, got {type(text).__name__}")
     return [clean_text(t) for t in texts]
 
 
@@ -80,6 +98,7 @@ class RestClient:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"url must be http://host:port (or https://), got {url!r}")
+        check_model_name(model)  # a name the REST path carries as it is (the server does not decode %xx)
         self.url, self.model, self.version = url.rstrip("/"), model, version
         self.timeout, self.retries, self.backoff, self.signature = timeout, retries, backoff, signature
         direct = [urllib.request.ProxyHandler({})] if is_loopback(parts.hostname) else []
@@ -119,7 +138,7 @@ class RestClient:
                                          f"{self.signature!r}: {message}")
         raise ServingError(f"TF Serving at {self.url} answered HTTP {code}: {message}")
 
-    def predict(self, texts: Sequence[str], *, row_format: bool = False) -> list[list[Span]]:
+    def predict(self, texts: Iterable[str], *, row_format: bool = False) -> list[list[Span]]:
         """Entities of each text; ``row_format=True`` sends ``instances`` instead of ``inputs``."""
         texts = _check_texts(texts)
         if not texts:
@@ -207,7 +226,7 @@ class GrpcClient:
 
         return _retry(call, self.retries, self.backoff, transient, f"TF Serving at {self.target}")
 
-    def predict(self, texts: Sequence[str]) -> list[list[Span]]:
+    def predict(self, texts: Iterable[str]) -> list[list[Span]]:
         """Entities of each text, from ``PredictionService.Predict`` on ``predict_text``."""
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2

@@ -135,12 +135,25 @@ def batching_parameters_text(*, max_batch_size: int = 64, batch_timeout_micros: 
     return text
 
 
+#: the characters a model name may hold (see :func:`check_model_name`)
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
 def check_model_name(model_name: str) -> str:
-    """``model_name`` if TF Serving can serve under it, else ``ConfigError`` (blank, or holding ``/`` or ``:``:
-    the REST API routes ``/v1/models/<name>:predict`` by those two)."""
-    if not isinstance(model_name, str) or not model_name.strip() or "/" in model_name or ":" in model_name:
-        raise ConfigError(f"model name must be non-empty and hold no '/' or ':' (TF Serving's REST paths), "
-                          f"got {model_name!r}")
+    """``model_name`` if TF Serving can serve it under REST and gRPC alike, else ``ConfigError``.
+
+    The REST API routes ``/v1/models/<name>:predict`` by the request's path as sent, without
+    percent-decoding it, so a name must be one a URL path carries as it is: ASCII letters, digits
+    and ``- . _ ~`` (RFC 3986's unreserved characters), not only dots. A space or an accent
+    would be served under gRPC and unreachable over REST.
+
+    >>> check_model_name("ner-v2.en_core")
+    'ner-v2.en_core'
+    """
+    if (not isinstance(model_name, str) or not model_name or not set(model_name) <= _NAME_CHARS
+            or not model_name.strip(".")):
+        raise ConfigError("model name must be ASCII letters, digits and '-', '.', '_', '~' (not only dots): "
+                          f"TF Serving's REST API routes /v1/models/<name>:predict by it as written; got {model_name!r}")
     return model_name
 
 
@@ -148,7 +161,7 @@ def write_server_config(base: str | os.PathLike, model_name: str) -> tuple[Path,
     """Write ``models.config`` and ``batching_parameters.txt`` into the export's base folder.
 
     ``ExportError`` unless ``base`` holds a numbered version with a SavedModel (a version folder itself, or
-    any other folder, would be served nothing); ``ConfigError`` for a blank model name or one holding ``/``.
+    any other folder, would be served nothing); ``ConfigError`` for a model name :func:`check_model_name` refuses.
     """
     base = Path(base)
     latest = latest_version(base)

@@ -137,8 +137,9 @@ def predict_texts(state: TaggerState, texts: Sequence[str]) -> list[list[Span]]:
     if isinstance(texts, str):
         raise DataFormatError("texts", None, expected)
     texts = _as_list(texts, "texts", expected)  # by position: texts[i] of a pandas Series looks up a label
-    if not all(isinstance(t, str) for t in texts):
-        raise DataFormatError("texts", None, expected)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataFormatError(f"texts[{i}]", None, f"each text must be a string, got {type(text).__name__}")
     if state.predict_text is None:
         return _predict_in_python(state, texts)
     result: list[list[Span]] = [[] for _ in texts]
