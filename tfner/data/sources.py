@@ -80,12 +80,20 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
     if not raw:  # as an empty file: not a run without dev scoring, nor an evaluation of nothing
         raise DataFormatError(name, None, f"{name} holds no sentences (an empty list)")
 
+    iob2, applied = _to_iob2(raw, scheme, invalid_tags)
+    return [dataclasses.replace(r[5], tags=tuple(t)) if r[5] is not None else
+            Sentence(r[0], tuple(t), r[2], r[3], r[4], applied) for r, t in zip(raw, iob2, strict=True)]
+
+
+def _to_iob2(raw: list, scheme: Scheme, invalid_tags: str) -> tuple[list[list[str]], str]:
+    """Every item's tags as IOB2, and the scheme the pairs were read in. Sentence objects hold IOB2 (read_conll
+    converted them; Sentence's contract): they are checked as IOB2, not re-read in ``scheme``, which names the
+    scheme of the user's files and pairs (their BIOES tags were once re-checked as BIOES and refused)."""
+
     def locate(s: int, w: int) -> tuple[str, int | None]:
         _, _, source, line, _, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
-    # Sentence objects hold IOB2 (read_conll converted them; Sentence's contract): checked as IOB2, not re-read in
-    # ``scheme``, which names the scheme of the user's files and pairs (their BIOES tags were once re-checked as BIOES)
     objects = [k for k, r in enumerate(raw) if r[5] is not None]
     pairs = [k for k, r in enumerate(raw) if r[5] is None]
     iob2: list[list[str]] = [[] for _ in raw]
@@ -110,8 +118,7 @@ def as_sentences(data: DataLike, *, name: str = "data", scheme: Scheme = "auto",
             iob2[k] = t
         if group is pairs:
             applied = group_applied
-    return [dataclasses.replace(r[5], tags=tuple(t)) if r[5] is not None else
-            Sentence(r[0], tuple(t), r[2], r[3], r[4], applied) for r, t in zip(raw, iob2, strict=True)]
+    return iob2, applied
 
 
 def _check_words(words, where: str) -> None:
