@@ -127,7 +127,7 @@ class Tagger:
             Path(self.output_dir) if self.output_dir is not None else None,
             Path(self.logdir) if self.logdir is not None else None, self.verbose, self.backup_every,
             tuple(self.callbacks), self._checked_dev_loss(), bool(self.overwrite))
-        fit_run.check_output_dir(options)
+        fit_run.check_options(options)
         # Seeded before the input pipeline and the model exist; the caller's streams come back after.
         with isolated_seed(cfg.seed), deterministic_ops(cfg.deterministic), quiet_libraries(self.verbose):
             corpus = inputs.read_corpus(cfg, train, dev)
@@ -142,7 +142,7 @@ class Tagger:
             cfg, corpus, chosen_recipe = recipe.choose(cfg, corpus, hidden, tokenizer)  # the options left open, filled
             data = inputs.build_inputs(cfg, corpus, tokenizer, train)
             plan = schedule.plan(data.steps, cfg.epochs, cfg.patience, bool(corpus.dev))
-            chosen = model_setup.choose_precision(cfg, shape)
+            chosen = fit_run.resumed_precision(options, cfg.precision) or model_setup.choose_precision(cfg, shape)
             if self.verbose:
                 fit_run.print_summary(cfg, corpus, data, chosen, strategy)
                 print(chosen_recipe.describe(plan.describe()))

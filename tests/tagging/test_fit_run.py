@@ -180,6 +180,48 @@ def test_a_finished_runs_folder_is_not_trained_over_unless_overwrite(tiny_encode
     assert Steps.count == 8 and again.train_stats_["resumed_at_step"] == 0
     reloaded = tfner.load(tmp_path, verbose=0)
     assert reloaded.config_.learning_rate == again.config_.learning_rate != first.config_.learning_rate
+    # review: save into the run's folder wrote beside tagger/, and tfner.load(that folder) gave the run's tagger back
+    with pytest.raises(tfner.ConfigError, match=r"holds a fit's output .* into .*tagger to replace"):
+        first.save(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(tfner.ExportError, match="it is a file"):
+        first.save(tmp_path / "a-file")
+    # a damaged file of a save is named (it was json's bare "Expecting value: line 1 column 7")
+    labels = tmp_path / "tagger" / "labels.json"
+    labels.write_text(labels.read_text()[:-3])
+    with pytest.raises(tfner.ExportError, match=r"labels\.json is damaged"):
+        tfner.load(tmp_path, verbose=0)
+
+
+def test_options_keras_would_refuse_late_or_that_undo_tfners_choice_are_refused_before_anything(tiny_encoder, tmp_path):
+    import tensorflow as tf
+
+    out = tmp_path / "run"
+    for every in (0, -3, 2.5, True):  # 0 failed inside Keras after the data was read, -3 was taken
+        with pytest.raises(tfner.ConfigError, match="backup_every must be an integer >= 1"):
+            tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=out, backup_every=every, **TINY_OPTIONS)
+    # Keras' restore_best_weights swapped the weights after tfner chose the round: kept_epoch_ named other weights
+    early = tf.keras.callbacks.EarlyStopping("val_entity_f1", mode="max", restore_best_weights=True)
+    with pytest.raises(tfner.ConfigError, match="restore_best_weights"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=out, callbacks=[early], **TINY_OPTIONS)
+    assert not out.exists()  # nothing written
+
+
+def test_a_resumed_auto_precision_run_goes_on_in_the_policy_it_began_in(tiny_encoder, tmp_path, monkeypatch):
+    # review: "auto" timed a matmul again on resume; another machine (or a busy one) finished a bfloat16 run in float32
+    from tfner.training import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"amx_bf16"}))
+    monkeypatch.setattr(precision, "bf16_matmul_speedup", lambda **_: 3.0)  # this machine: bfloat16 pays
+    options = {**TINY_OPTIONS, "epochs": 2, "precision": "auto"}
+    with pytest.raises(RuntimeError, match="crash"):
+        tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1,
+                  callbacks=[CrashInSecondEpoch()], **options)
+    assert json.loads((tmp_path / "run.json").read_text())["precision"] == "mixed_bfloat16"
+    monkeypatch.setattr(precision, "bf16_matmul_speedup", lambda **_: 1.0)  # the resuming machine: it would not
+    tagger = tfner.fit(TRAIN, DEV, encoder=tiny_encoder, verbose=0, output_dir=tmp_path, backup_every=1, **options)
+    assert tagger.train_stats_["resumed_at_step"] > 0
+    assert tagger.train_stats_["precision"] == tagger.model_.dtype_policy.name == "mixed_bfloat16"
 
 
 def test_best_weights_files_keep_the_best_as_of_the_last_two_epochs(tmp_path):

@@ -49,9 +49,23 @@ class RunOptions:
     overwrite: bool = False  # a finished run's tagger in output_dir may be replaced by a new run
 
 
-def check_output_dir(options: RunOptions) -> None:
-    """A finished run's ``output_dir`` (its tagger saved, no backup left) is not trained over unless
-    ``overwrite``: the same call run twice would otherwise train again and replace the finished tagger."""
+def check_options(options: RunOptions) -> None:
+    """``options`` checked before any data is read (a refused fit leaves an earlier one as it was).
+
+    ``backup_every`` is an integer >= 1 (Keras refused 0 only once training began). No callback is
+    Keras' ``EarlyStopping(restore_best_weights=True)``: it swaps the weights after tfner has scored
+    the epoch, so the tagger would hold other weights than ``kept_epoch_`` names (tfner's
+    ``patience`` and ``restore_best`` do the same on dev entity F1). And a finished run's
+    ``output_dir`` (its tagger saved, no backup left) is not trained over unless ``overwrite``: the
+    same call run twice would otherwise train again and replace the finished tagger."""
+    every = options.backup_every
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"backup_every must be an integer >= 1 (steps between backups), got {every!r}")
+    for callback in options.callbacks:
+        if isinstance(callback, tf.keras.callbacks.EarlyStopping) and callback.restore_best_weights:
+            raise ConfigError("Keras' EarlyStopping(restore_best_weights=True) replaces the weights after tfner "
+                              "has chosen which round to keep; use tfner's patience= and restore_best= (on dev "
+                              "entity F1), or restore_best_weights=False")
     out = options.output_dir
     if out is None or options.overwrite or not (out / OUTPUT_TAGGER).exists():
         return
@@ -123,7 +137,9 @@ class RunBackup:
             raise ConfigError(f"{self.out} holds a backup written by another version of tfner (format "
                               f"{earlier.get('format', 1)}, this one reads {self.identity['format']}); delete its "
                               "backup/ folder to start afresh, or finish the run with the tfner that began it")
-        different = sorted(k for k in {*earlier, *self.identity} if earlier.get(k) != self.identity.get(k))
+        # a backup of an older tfner has no precision: it resumes as before
+        different = sorted(k for k in {*earlier, *self.identity} if earlier.get(k) != self.identity.get(k)
+                           and (k in earlier or k != "precision"))
         if different:
             raise ConfigError(f"{self.out} holds the backup of a different run (other {', '.join(different)}); "
                               "use another output_dir, or delete its backup/ folder to start afresh")
@@ -208,6 +224,23 @@ def callbacks(cfg: TaggerConfig, setup: ModelSetup, inputs: Inputs, options: Run
     return own
 
 
+def resumed_precision(options: RunOptions, requested: str) -> PrecisionChoice | None:
+    """The policy the run in ``options.output_dir`` trains in, where it is resumed with ``precision="auto"``.
+
+    "auto" times a matmul at each fit: on another machine, or on a busy one, a resumed run could
+    otherwise go on in another policy than it began in and end with other weights than it would have.
+    None for a new run, an explicit precision (the backup's identity then checks it), or a backup
+    written before tfner recorded the policy."""
+    out = options.output_dir
+    if out is None or requested != "auto" or backup.saved_position(out) is None:
+        return None
+    try:
+        policy = json.loads((out / backup.RUN).read_text(encoding="utf-8")).get("precision")
+    except (OSError, ValueError):
+        return None  # resume() names what is wrong with the backup
+    return PrecisionChoice(policy, f"the policy the run in {out} began in, resumed") if policy else None
+
+
 def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: ModelSetup, state: TaggerState,
         options: RunOptions, plan: Schedule, recipe: Recipe) -> FitResult:
     """Train ``setup.model`` on ``inputs`` for ``plan``'s rounds (resuming from ``options.output_dir``'s backup)."""
@@ -221,7 +254,8 @@ def run(cfg: TaggerConfig, strategy, corpus: Corpus, inputs: Inputs, setup: Mode
     if options.output_dir is not None:
         identity = {"format": backup.FORMAT, "config": cfg.to_dict(), "labels": tasks_lib.head_names(corpus.labels, corpus.tasks),
                     "steps_per_epoch": inputs.steps, "round_updates": steps, "rounds": plan.rounds,
-                    "recipe": recipe.to_dict(), "data": inputs.fingerprint, "dev": inputs.dev_fingerprint}
+                    "recipe": recipe.to_dict(), "data": inputs.fingerprint, "dev": inputs.dev_fingerprint,
+                    "precision": setup.precision.policy}
         run_backup = RunBackup(options.output_dir, identity, chief, setup.model, dev[0] if dev else None,
                                cfg.restore_best)
         done = run_backup.resume(steps, options.verbose)

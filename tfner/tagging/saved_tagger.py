@@ -91,6 +91,12 @@ def save(state: TaggerState, path: Path) -> Path:
         raise ExportError("this tagger was loaded from an export and has no trainable model to save")
     if (path / SAVED_TAGGER_FILE).exists():
         return backup.replace_dir(lambda tmp: _write(state, tmp), path)
+    if path.exists() and not path.is_dir():
+        raise ExportError(f"cannot save into {path}: it is a file; give a folder")
+    if is_saved_tagger(path / OUTPUT_TAGGER) or (path / backup.RUN).exists():
+        # tfner.load(path) would load the run's tagger, not this one, whose files would sit among the run's
+        raise ConfigError(f"{path} holds a fit's output (run.json, tagger/): save into another folder, or into "
+                          f"{path / OUTPUT_TAGGER} to replace the run's tagger")
     path.mkdir(parents=True, exist_ok=True)
     return _write(state, path)
 
@@ -137,7 +143,15 @@ def read_json(folder: Path, name: str):
     file = folder / name
     if not file.exists():
         raise ExportError(f"{folder} has no {name}; it was not saved by tfner")
-    return json.loads(file.read_text(encoding="utf-8"))
+    return parse_json(file)
+
+
+def parse_json(file: Path):
+    """``file``'s JSON, or ``ExportError`` naming the file where it is damaged (truncated by a full disk, edited)."""
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise ExportError(f"{file} is damaged ({err}); save or export the tagger again") from None
 
 
 #: what a config saved before a field had its "auto"/None default meant: the default of that time
@@ -161,7 +175,7 @@ def read_tasks(folder: Path) -> list[tasks_lib.AuxTask]:
     file = folder / TASKS_FILE
     if not file.exists():
         return []
-    return [tasks_lib.AuxTask.from_dict(d) for d in json.loads(file.read_text(encoding="utf-8"))]
+    return [tasks_lib.AuxTask.from_dict(d) for d in parse_json(file)]
 
 
 def head_names(folder: Path, labels: list[str]) -> list[str]:
@@ -177,7 +191,7 @@ def read_crf_head(folder: Path, cfg: TaggerConfig, labels: list[str]) -> CrfHead
     if not file.exists():
         raise ExportError(f"{folder} is a CRF tagger without {CRF_FILE}: it was not saved by tfner")
     head = CrfHead(labels)
-    head.set_values(json.loads(file.read_text(encoding="utf-8")))
+    head.set_values(parse_json(file))
     return head
 
 
