@@ -188,9 +188,15 @@ def test_a_finished_runs_folder_is_not_trained_over_unless_overwrite(tiny_encode
         first.save(tmp_path / "a-file")
     # a damaged file of a save is named (it was json's bare "Expecting value: line 1 column 7")
     labels = tmp_path / "tagger" / "labels.json"
-    labels.write_text(labels.read_text()[:-3])
+    whole = labels.read_text()
+    labels.write_text(whole[:-3])
     with pytest.raises(tfner.ExportError, match=r"labels\.json is damaged"):
         tfner.load(tmp_path, verbose=0)
+    labels.write_text(whole)
+    for name in ("vocab.txt", "tokenizer.json"):  # a tokenizer without its vocabulary: transformers' bare TypeError
+        (tmp_path / "tagger" / name).unlink()
+    with pytest.raises(tfner.EncoderError, match="could not load a tokenizer"):
+        tfner.load(tmp_path / "tagger", verbose=0)
 
 
 def test_options_keras_would_refuse_late_or_that_undo_tfners_choice_are_refused_before_anything(tiny_encoder, tmp_path):

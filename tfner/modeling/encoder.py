@@ -103,7 +103,7 @@ def load_tokenizer(encoder: str):
         pass  # a tokenizer folder without config.json (an export's assets): its own settings apply
     try:
         tok = AutoTokenizer.from_pretrained(path, use_fast=True, **extra)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, TypeError) as err:  # TypeError: a folder missing its vocabulary files
         raise EncoderError(f"could not load a tokenizer for encoder {encoder!r} ({path}): {err}") from None
     if not tok.is_fast:
         raise EncoderError(f"encoder {encoder!r} has no fast tokenizer; tfner needs one for word alignment")
