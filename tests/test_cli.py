@@ -100,7 +100,9 @@ def test_train_evaluate_predict_export_inspect_serve_config(tiny_encoder, tmp_pa
     assert [r[:2] for r in rows] == [[w, t] for ws, ts in DEV for w, t in zip(ws, ts, strict=True)]
 
     # CR LF and CR line ends end a line (before, the CR stayed in the text), a blank line is a text of its own
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Alice flew to Paris\r\n\nCarol met Bob in Rome\r")))
+    # (and a UTF-8 byte-order mark, as Windows tools write, is not glued to the first text and its first entity)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+        b"\xef\xbb\xbfAlice flew to Paris\r\n\nCarol met Bob in Rome\r")))
     code, stdout, err = run_cli(capsys, "predict", str(run))
     assert code == 0, err[-3000:]
     lines = [json.loads(line) for line in stdout.strip().splitlines()]
@@ -161,6 +163,9 @@ def test_a_broken_config_file_is_one_line_and_exit_code_1(tmp_path, capsys):
     config.write_text("epochs: [1\n", encoding="utf-8")
     code, _, err = run_cli(capsys, "train", "x.conll", "--output-dir", str(tmp_path / "run"), "--config", str(config))
     assert code == 1 and "options.yaml: not valid YAML" in err.strip().splitlines()[-1]
+    config.write_bytes(b"epochs: 2\nname: \xff\n")  # not UTF-8: the file named (it was the codec's bare message)
+    code, _, err = run_cli(capsys, "train", "x.conll", "--output-dir", str(tmp_path / "run"), "--config", str(config))
+    assert code == 1 and "options.yaml: the config file is not UTF-8" in err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("args", [["train", "x.conll", "--epochs", "-1"], ["train", "x.conll", "--max-length", "3"],

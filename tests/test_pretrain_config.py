@@ -24,6 +24,15 @@ def test_options_override_the_config_and_the_config_stays_frozen():
     ({"epochs": 0}, "epochs and batch_size"),
     ({"held_out": 1.0}, "held_out"),
     ({"mask_rate": 0.0}, "mask_rate"),
+    # review: these trained (a negative rate backwards, windows of 2 cut texts into empty windows), or were Python's
+    # TypeError, or a ValueError once the texts were read
+    ({"learning_rate": -1.0}, "learning_rate must be > 0"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+    ({"max_length": 2}, r"max_length must be in \[8, 512\]"),
+    ({"epochs": 1.5}, "epochs"),
+    ({"batch_size": "4"}, "batch_size"),
+    ({"precision": "bogus"}, "precision must be one of"),
+    ({"warmup_ratio": 1.0}, "warmup_ratio"),
 ])
 def test_bad_options_are_config_errors_before_anything_is_read(tmp_path, options, message):
     with pytest.raises(tfner.ConfigError, match=message):

@@ -129,3 +129,11 @@ def test_resuming_a_different_pretraining_is_refused(tmp_path, tiny_with_weights
         tfner.pretrain(TEXTS[:-4], tmp_path, **options)
     with pytest.raises(tfner.ConfigError, match="backup_every"):
         tfner.pretrain(TEXTS, tmp_path / "x", **{**options, "backup_every": 0})
+
+
+def test_windows_longer_than_the_encoders_positions_are_refused_before_anything(tmp_path, tiny_with_weights):
+    # review: max_length=512 on an encoder of 128 positions failed inside TensorFlow once a long text came
+    with pytest.raises(tfner.EncoderError, match="max_length=512 exceeds the 128 positions"):
+        tfner.pretrain(tmp_path / "never-read.txt", tmp_path / "out", encoder=tiny_with_weights, max_length=512,
+                       verbose=0)
+    assert not (tmp_path / "out").exists()

@@ -160,9 +160,11 @@ def _read_config(path: Path) -> dict:
     from tfner.errors import ConfigError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is dropped
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: the config file is not UTF-8 ({err.reason} at byte {err.start})") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -247,8 +249,11 @@ def _predict(args) -> int:
 
 
 def _stdin_lines(data: bytes) -> list[str]:
-    """Standard input's lines as texts, one each (blank ones too): UTF-8 whatever the locale, a line end of LF,
-    CR LF or CR not part of the text; a line that is not UTF-8 is a ``DataFormatError`` naming it."""
+    """Standard input's lines as texts, one each (blank ones too): UTF-8 whatever the locale (a leading byte-order
+    mark dropped), a line end of LF, CR LF or CR not part of the text; a line that is not UTF-8 is a
+    ``DataFormatError`` naming it."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (files saved by Windows tools) is not text
+        data = data[3:]
     lines = re.split(rb"\r\n|\r|\n", data)
     if lines and not lines[-1]:  # the last line's end
         lines.pop()

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tfner import logs
+from tfner.config_checks import check_types
 from tfner.errors import ConfigError, DataFormatError, DataNotFoundError
 
 #: the file beside the weights that records the run
@@ -118,12 +119,32 @@ class PretrainConfig:
     seed: int = 0
 
     def __post_init__(self):
+        # every option checked before any text is read, as TaggerConfig's (a negative learning rate trained backwards)
+        check_types(self)
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        for name in ("held_out", "learning_rate", "warmup_ratio", "weight_decay", "clipnorm", "mask_rate"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"{name} must be a finite number, got {value}")
         if not 0.0 <= self.held_out < 1.0:
             raise ConfigError(f"held_out must be in [0, 1), got {self.held_out}")
         if not 0.0 < self.mask_rate < 1.0:
             raise ConfigError(f"mask_rate must be in (0, 1), got {self.mask_rate}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise ConfigError(f"clipnorm must be > 0 or None, got {self.clipnorm}")
+        if not 8 <= self.max_length <= 512:
+            raise ConfigError(f"max_length must be in [8, 512], got {self.max_length}")
+        from tfner.training.precision import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     def replace(self, **changes: Any) -> PretrainConfig:
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
@@ -171,7 +192,7 @@ def pretrain(texts, output_dir: str | os.PathLike, config: PretrainConfig | None
     if not overwrite and (out_dir / RECORD).exists() and not (out_dir / BACKUP / PROGRESS).exists():
         raise ConfigError(f"{out_dir} holds a finished pre-training ({RECORD}); use it as encoder={str(out_dir)!r}, "
                           "pass overwrite=True to train again and replace it, or use another output_dir")
-    from tfner.modeling.encoder import load_tokenizer
+    from tfner.modeling.encoder import check_max_length, load_tokenizer
     from tfner.training.strategy import is_multi_worker, resolve_strategy
 
     strategy = resolve_strategy(strategy)
@@ -181,6 +202,7 @@ def pretrain(texts, output_dir: str | os.PathLike, config: PretrainConfig | None
         warnings.warn("pretrain makes no backups under several workers (not supported yet): a crash starts afresh",
                       stacklevel=2)
         backup_every = None
+    check_max_length(cfg.encoder, cfg.max_length)  # a longer window failed inside TensorFlow on a long text
     texts = read_texts(texts)
     tokenizer = load_tokenizer(cfg.encoder)
     if tokenizer.mask_token_id is None:

@@ -86,6 +86,27 @@ def matmul_shape(encoder: str) -> tuple[int, int]:
     return hidden, int(getattr(config, "intermediate_size", None) or 4 * hidden)
 
 
+def check_max_length(encoder: str, max_length: int) -> None:
+    """``EncoderError`` where windows of ``max_length`` do not fit ``encoder``'s position table."""
+    from transformers import AutoConfig
+
+    path = resolve(encoder)
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise EncoderError(f"could not read the config of encoder {encoder!r} ({path}): {err}") from None
+    _check_positions(config, encoder, max_length)
+
+
+def _check_positions(config, encoder: str, max_length: int | None) -> None:
+    positions = getattr(config, "max_position_embeddings", None)
+    if max_length is not None and positions is not None and max_length > positions:
+        raise EncoderError(
+            f"max_length={max_length} exceeds the {positions} positions of encoder "
+            f"{encoder!r}; use max_length <= {positions} (longer texts are windowed)"
+        )
+
+
 def load_tokenizer(encoder: str):
     """A fast (Rust) tokenizer for ``encoder``; tfner needs its ``word_ids()``.
 
@@ -142,11 +163,7 @@ def _build_model(encoder: str, num_labels: int, *, pretrained: bool, seed: int |
     if config.model_type not in MODEL_TYPES:
         raise EncoderError(f"encoder {encoder!r} is a {config.model_type!r} model; tfner takes "
                            f"{', '.join(MODEL_TYPES)}")
-    if max_length is not None and max_length > config.max_position_embeddings:
-        raise EncoderError(
-            f"max_length={max_length} exceeds the {config.max_position_embeddings} positions of encoder "
-            f"{encoder!r}; use max_length <= {config.max_position_embeddings} (longer sentences are windowed)"
-        )
+    _check_positions(config, encoder, max_length)
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
     if not pretrained:
