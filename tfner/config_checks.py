@@ -67,6 +67,16 @@ def check_values(cfg: Any) -> None:
         raise ConfigError(f"patience must be >= 1 or None, got {cfg.patience}")
     if not (math.isfinite(cfg.min_delta) and cfg.min_delta >= 0):
         raise ConfigError(f"min_delta must be a finite number >= 0, got {cfg.min_delta}")
+    check_optimizer_values(cfg)
+    if cfg.length_buckets is not None:
+        b = cfg.length_buckets
+        if list(b) != sorted(set(b)) or not all(2 < x < length for x in b):
+            raise ConfigError(f"length_buckets must be strictly increasing and within (2, max_length), got {b}")
+
+
+def check_optimizer_values(cfg: Any) -> None:
+    """The optimizer's options (``learning_rate``, ``warmup_ratio``, ``weight_decay``, ``clipnorm``), which
+    ``TaggerConfig`` and ``PretrainConfig`` share: finite, a rate > 0 (``None``: the recipe's), warm-up in [0, 1)."""
     for name in ("learning_rate", "warmup_ratio", "weight_decay", "clipnorm"):
         value = getattr(cfg, name)
         if value is not None and not math.isfinite(value):
@@ -79,10 +89,6 @@ def check_values(cfg: Any) -> None:
         raise ConfigError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
     if cfg.clipnorm is not None and not cfg.clipnorm > 0:
         raise ConfigError(f"clipnorm must be > 0 or None, got {cfg.clipnorm}")
-    if cfg.length_buckets is not None:
-        b = cfg.length_buckets
-        if list(b) != sorted(set(b)) or not all(2 < x < length for x in b):
-            raise ConfigError(f"length_buckets must be strictly increasing and within (2, max_length), got {b}")
 
 
 def check_tasks(cfg: Any) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from tfner import logs
-from tfner.config_checks import check_types
+from tfner.config_checks import check_optimizer_values, check_types
 from tfner.errors import ConfigError, DataFormatError, DataNotFoundError
 
 #: the file beside the weights that records the run
@@ -123,22 +123,11 @@ class PretrainConfig:
         check_types(self)
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        for name in ("held_out", "learning_rate", "warmup_ratio", "weight_decay", "clipnorm", "mask_rate"):
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                raise ConfigError(f"{name} must be a finite number, got {value}")
-        if not 0.0 <= self.held_out < 1.0:
+        if not 0.0 <= self.held_out < 1.0:  # (a NaN fails these comparisons too)
             raise ConfigError(f"held_out must be in [0, 1), got {self.held_out}")
         if not 0.0 < self.mask_rate < 1.0:
             raise ConfigError(f"mask_rate must be in (0, 1), got {self.mask_rate}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.clipnorm is not None and not self.clipnorm > 0:
-            raise ConfigError(f"clipnorm must be > 0 or None, got {self.clipnorm}")
+        check_optimizer_values(self)
         if not 8 <= self.max_length <= 512:
             raise ConfigError(f"max_length must be in [8, 512], got {self.max_length}")
         from tfner.training.precision import PRECISIONS
