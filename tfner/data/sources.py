@@ -94,30 +94,28 @@ def _to_iob2(raw: list, scheme: Scheme, invalid_tags: str) -> tuple[list[list[st
         _, _, source, line, _, _ = raw[s]
         return (source, line + w) if line is not None else (f"{source}, word {w}", None)
 
-    objects = [k for k, r in enumerate(raw) if r[5] is not None]
-    pairs = [k for k, r in enumerate(raw) if r[5] is None]
-    iob2: list[list[str]] = [[] for _ in raw]
-    applied = "iob2"
-    groups: tuple[tuple[list[int], Scheme], ...] = ((objects, "iob2"), (pairs, scheme))
-    for group, group_scheme in groups:
-        if not group:
-            continue
-
-        def in_group(s: int, w: int, group: list[int] = group) -> tuple[str, int | None]:
+    def convert(group: list[int], group_scheme: Scheme) -> tuple[list[list[str]], str]:
+        def where(s: int, w: int) -> tuple[str, int | None]:
             return locate(group[s], w)
 
+        return normalize_tags([raw[k][1] for k in group], group_scheme, where, invalid_tags)
+
+    iob2: list[list[str]] = [[] for _ in raw]
+    objects = [k for k, r in enumerate(raw) if r[5] is not None]
+    if objects:
         try:
-            converted, group_applied = normalize_tags([raw[k][1] for k in group], group_scheme, in_group, invalid_tags)
+            converted, _ = convert(objects, "iob2")
         except DataFormatError as err:
-            if group is pairs:
-                raise
-            raise DataFormatError(err.source, err.line, f"{err.message} (Sentence tags are IOB2; pass "
-                                  "(words, tags) pairs, or read the file with scheme=, to convert from another scheme)"
-                                  ) from None
-        for k, t in zip(group, converted, strict=True):
+            raise DataFormatError(err.source, err.line, f"{err.message} (Sentence tags are IOB2; pass (words, tags) "
+                                  "pairs, or read the file with scheme=, to convert from another scheme)") from None
+        for k, t in zip(objects, converted, strict=True):
             iob2[k] = t
-        if group is pairs:
-            applied = group_applied
+    pairs = [k for k, r in enumerate(raw) if r[5] is None]
+    applied = "iob2"
+    if pairs:
+        converted, applied = convert(pairs, scheme)
+        for k, t in zip(pairs, converted, strict=True):
+            iob2[k] = t
     return iob2, applied
 
 

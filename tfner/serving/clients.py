@@ -27,15 +27,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from tfner.data.spans import Span
-from tfner.errors import (
-    ConfigError,
-    DataFormatError,
-    ModelNotFoundError,
-    ServerUnavailableError,
-    ServingError,
-    SignatureNotFoundError,
-)
-from tfner.serving.outputs import clean_text, spans_from_outputs
+from tfner.errors import ConfigError, ModelNotFoundError, ServerUnavailableError, ServingError, SignatureNotFoundError
+from tfner.serving.outputs import check_texts, clean_text, spans_from_outputs
 from tfner.serving.server_files import check_model_name
 
 TEXT_SIGNATURE = "predict_text"
@@ -43,19 +36,8 @@ T = TypeVar("T")
 
 
 def _check_texts(texts: Iterable[str]) -> list[str]:
-    """``texts`` read once (a generator too), each cleaned as ``Tagger.predict`` cleans it; ``DataFormatError``
-    naming the first text that is not a string, before any request is sent."""
-    expected = "predict takes a list of strings (wrap a single text in a list)"
-    if isinstance(texts, str | bytes):
-        raise DataFormatError("texts", None, expected)
-    try:
-        texts = list(texts)
-    except TypeError:
-        raise DataFormatError("texts", None, f"{expected}, got {type(texts).__name__}") from None
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataFormatError(f"texts[{i}]", None, f"each text must be a string, got {type(text).__name__}")
-    return [clean_text(t) for t in texts]
+    """``texts`` checked as ``Tagger.predict`` checks them (:func:`check_texts`), each cleaned as it cleans it."""
+    return [clean_text(t) for t in check_texts(texts)]
 
 
 def is_loopback(host: str) -> bool:

@@ -7,11 +7,29 @@ same request gives equal spans whichever way it is served. No TensorFlow needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tfner.data.spans import Span
 from tfner.data.words import replace_lone_surrogates
+from tfner.errors import DataFormatError
+
+
+def check_texts(texts: Iterable[str]) -> list[str]:
+    """``texts`` read once (a generator, a pandas Series by position) as a list of strings, or
+    ``DataFormatError``: for a bare string, something not iterable, or naming the first text that is not a
+    string. ``Tagger.predict`` and the serving clients check their input so, before any work."""
+    expected = "predict takes a list of strings (wrap a single text in a list)"
+    if isinstance(texts, str | bytes):
+        raise DataFormatError("texts", None, expected)
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise DataFormatError("texts", None, f"{expected}, got {type(texts).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise DataFormatError(f"texts[{i}]", None, f"each text must be a string, got {type(text).__name__}")
+    return texts
 
 
 def clean_text(text: str) -> str:

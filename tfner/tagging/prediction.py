@@ -20,7 +20,7 @@ from tfner.data.spans import Span
 from tfner.data.words import replace_lone_surrogates, split_words
 from tfner.errors import ConfigError, DataFormatError
 from tfner.modeling import decoding
-from tfner.serving.outputs import clean_text, spans_from_outputs
+from tfner.serving.outputs import check_texts, clean_text, spans_from_outputs
 from tfner.tagging.state import TaggerState
 
 PREDICT_BATCH = 64
@@ -133,13 +133,7 @@ def find_task(state: TaggerState, name: str | None) -> tasks_lib.AuxTask | None:
 def predict_texts(state: TaggerState, texts: Sequence[str]) -> list[list[Span]]:
     """Entities in each raw text (see ``Tagger.predict``): the in-graph text route, shortest texts
     batched together, or the Python route where the tokenizer cannot run in the graph."""
-    expected = "predict takes a list of strings (wrap a single text in a list)"
-    if isinstance(texts, str):
-        raise DataFormatError("texts", None, expected)
-    texts = _as_list(texts, "texts", expected)  # by position: texts[i] of a pandas Series looks up a label
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise DataFormatError(f"texts[{i}]", None, f"each text must be a string, got {type(text).__name__}")
+    texts = check_texts(texts)  # read once, by position: texts[i] of a pandas Series looks up a label
     if state.predict_text is None:
         return _predict_in_python(state, texts)
     result: list[list[Span]] = [[] for _ in texts]
